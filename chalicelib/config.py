@@ -1,0 +1,93 @@
+"""Every setting, read from the environment in one place.
+
+Functions, not module constants: Chalice sets a stage's environment variables only while a
+handler runs (not when `app.py` is imported), and tests change them between cases.
+"""
+from __future__ import annotations
+
+import os
+
+SERVICE_NAME = "sellerops"
+METRICS_NAMESPACE = "Sellerops"
+
+
+def _get(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name, default)
+    if value is None:
+        raise RuntimeError(f"setting {name} is not configured (see README, Configuration)")
+    return value
+
+
+def stage() -> str:
+    # Read at import by app.py to name the queues Chalice subscribes to, so it has a default.
+    return os.environ.get("SELLEROPS_STAGE", "dev")
+
+
+def queue_name(kind: str) -> str:
+    """Physical queue name, as infra/template.yaml names it."""
+    return f"sellerops-{stage()}-{kind}"
+
+
+def orders_table() -> str:
+    return _get("ORDERS_TABLE", f"sellerops-{stage()}-orders")
+
+
+def buyer_data_table() -> str:
+    return _get("BUYER_DATA_TABLE", f"sellerops-{stage()}-buyer-data")
+
+
+def state_table() -> str:
+    return _get("STATE_TABLE", f"sellerops-{stage()}-state")
+
+
+def intake_queue_url() -> str:
+    return _get("INTAKE_QUEUE_URL")
+
+
+def intake_dlq_url() -> str:
+    return _get("INTAKE_DLQ_URL")
+
+
+def task_queue_url() -> str:
+    return _get("TASK_QUEUE_URL")
+
+
+def task_dlq_url() -> str:
+    return _get("TASK_DLQ_URL")
+
+
+def data_key_id() -> str:
+    return _get("DATA_KEY_ID", f"alias/sellerops-{stage()}")
+
+
+def spapi_secret_id() -> str:
+    return _get("SPAPI_SECRET_ID", f"sellerops/{stage()}/spapi")
+
+
+def api_token_hash_parameter() -> str:
+    return _get("API_TOKEN_HASH_PARAMETER", f"/sellerops/{stage()}/api-token-hash")
+
+
+def spapi_endpoint() -> str | None:
+    """Override of Amazon's regional endpoint; set only for the local Amazon simulator."""
+    return os.environ.get("SPAPI_ENDPOINT") or None
+
+
+def lwa_endpoint() -> str | None:
+    """Override of the LWA token host (`http://host:port`); local simulator only."""
+    return os.environ.get("LWA_ENDPOINT") or None
+
+
+def rate_scale() -> float:
+    """Multiplies Amazon's rate limits. 1 in AWS; the local stack speeds time up."""
+    return float(os.environ.get("SELLEROPS_RATE_SCALE", "1"))
+
+
+def order_poll_overlap_seconds() -> int:
+    """How far back the backstop poller re-reads, so an order updated at the edge is not lost."""
+    return int(os.environ.get("ORDER_POLL_OVERLAP_SECONDS", "300"))
+
+
+def details_stale_seconds() -> int:
+    """Order details older than this (relative to the order's last change) are fetched again."""
+    return int(os.environ.get("ORDER_DETAILS_STALE_SECONDS", "0"))

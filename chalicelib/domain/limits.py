@@ -1,0 +1,62 @@
+"""SP-API rate limits and the shared limiter's arithmetic (GCRA), pure.
+
+Amazon meters each operation per seller and application with a token bucket: `burst` tokens,
+refilled at `rate` per second. GCRA tracks the same bucket with one number, the theoretical
+arrival time (TAT) of the next call: a call may go at `slot = max(tat, now) + interval - tolerance`,
+where `interval = 1 / rate` and `tolerance = burst * interval`.
+
+Callers *reserve* a slot even when it lies in the future and come back at that time (the task
+is re-queued with a delay), so waiting tasks do not poll the bucket and each gets its turn.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Amazon's default usage plans, read from the API models: (requests per second, burst).
+DEFAULT_LIMITS: dict[str, tuple[float, int]] = {
+    "searchOrders": (0.0056, 20),
+    "getOrder": (0.5, 30),
+    "confirmShipment": (2.0, 10),
+    "patchListingsItem": (5.0, 5),
+    "getInventorySummaries": (2.0, 2),
+    "createFeedDocument": (0.5, 15),
+    "createFeed": (0.0083, 15),
+    "getReports": (0.0222, 10),
+    "getReportDocument": (0.0167, 15),
+}
+
+# We run a little under Amazon's plan: its clock and ours differ by network jitter, and a
+# request that arrives a few milliseconds early against an empty bucket is a 429.
+RATE_MARGIN = 0.97
+BURST_MARGIN = 1
+
+
+@dataclass(frozen=True)
+class Limit:
+    rate: float  # requests per second, after scaling and margin
+    burst: int
+
+    @property
+    def interval(self) -> float:
+        return 1.0 / self.rate
+
+    @property
+    def tolerance(self) -> float:
+        return self.burst * self.interval
+
+
+def limit_for(operation: str, scale: float = 1.0) -> Limit:
+    try:
+        rate, burst = DEFAULT_LIMITS[operation]
+    except KeyError:
+        raise ValueError(f"no rate limit known for SP-API operation {operation!r}") from None
+    return Limit(rate=rate * scale * RATE_MARGIN, burst=max(1, burst - BURST_MARGIN))
+
+
+def reserve(tat: float | None, now: float, limit: Limit) -> tuple[float, float]:
+    """Reserve the next call: returns (new TAT, seconds to wait before calling)."""
+    start = now if tat is None or tat < now else tat
+    new_tat = start + limit.interval
+    slot = new_tat - limit.tolerance
+    wait = slot - now
+    return new_tat, wait if wait > 1e-6 else 0.0  # float noise is not a wait

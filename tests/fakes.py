@@ -1,0 +1,156 @@
+"""In-memory ports, easy to assert on. The contract tests run the same cases against these
+and the moto-backed adapters, so the fakes stay honest."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from chalicelib.domain.orders import (
+    Order,
+    OrderChange,
+    OrderDetails,
+    OrderStatus,
+    TimelineEntry,
+    apply_change,
+    iso,
+    timeline_with,
+)
+
+
+@dataclass(frozen=True)
+class Applied:
+    order: Order
+    created: bool
+    details_status: OrderStatus | None
+
+
+class FakeOrders:
+    def __init__(self):
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.writes = 0
+
+    def apply_change(self, change: OrderChange, now: datetime) -> Applied | None:
+        row = self.rows.get(change.order_id)
+        current = row["order"] if row else None
+        new = apply_change(current, change, now)
+        if new is None:
+            return None
+        self.writes += 1
+        if row is None:
+            row = self.rows[change.order_id] = {"order": new, "details_status": None, "seen": set()}
+        row["order"] = replace(new, details=row["order"].details if current else None)
+        row["seen"].add(change.notification_id)
+        return Applied(row["order"], current is None, row["details_status"])
+
+    def get(self, order_id: str, *, consistent: bool = False):
+        row = self.rows.get(order_id)
+        if row is None:
+            return None
+        return row["order"], row["details_status"], frozenset(row["seen"])
+
+    def add_to_timeline(self, order_id: str, entry: TimelineEntry) -> bool:
+        row = self.rows.get(order_id)
+        if row is None or entry.notification_id in row["seen"]:
+            return False
+        row["seen"].add(entry.notification_id)
+        row["order"] = replace(row["order"], timeline=timeline_with(row["order"].timeline, entry))
+        return True
+
+    def save_details(self, order_id: str, details: OrderDetails) -> bool:
+        row = self.rows.get(order_id)
+        if row is None:
+            return False
+        current = row["order"].details
+        if current is not None and iso(current.as_of) > iso(details.as_of):
+            return False
+        row["order"] = replace(row["order"], details=details)
+        row["details_status"] = details.status
+        return True
+
+    def list(self, seller_id, *, status=None, marketplace_id=None, updated_since=None, limit=50, cursor=None):
+        orders = [r["order"] for r in self.rows.values() if r["order"].seller_id == seller_id
+                  and (status is None or r["order"].status == status)
+                  and (marketplace_id is None or r["order"].marketplace_id == marketplace_id)
+                  and (updated_since is None or r["order"].updated_at >= updated_since)]
+        orders.sort(key=lambda o: (iso(o.updated_at), o.order_id), reverse=True)
+        start = int(cursor or 0)
+        page = orders[start:start + limit]
+        return page, (str(start + limit) if start + limit < len(orders) else None)
+
+
+class FakeTasks:
+    def __init__(self):
+        self.sent: list[tuple[dict[str, Any], float]] = []
+
+    def enqueue(self, task: dict[str, Any], delay: float = 0) -> None:
+        self.sent.append((dict(task), delay))
+
+    def flush(self) -> None:
+        pass
+
+    def discard(self) -> None:
+        pass
+
+    @property
+    def tasks(self) -> list[dict[str, Any]]:
+        return [t for t, _ in self.sent]
+
+
+class FakeLimiter:
+    """Hands out waits from a script (default: always go)."""
+
+    def __init__(self, waits: list[float] | None = None):
+        self.waits = list(waits or [])
+        self.calls: list[tuple[str, str]] = []
+
+    def reserve(self, seller_id: str, operation: str) -> float:
+        self.calls.append((seller_id, operation))
+        return self.waits.pop(0) if self.waits else 0.0
+
+
+class FakeAmazon:
+    def __init__(self, orders: dict[str, dict[str, Any]] | None = None, errors: list[Exception] | None = None):
+        self.orders = orders or {}
+        self.errors = list(errors or [])
+        self.calls: list[tuple[str, ...]] = []
+
+    def get_order(self, seller_id, marketplace_id, order_id, included_data):
+        self.calls.append(("getOrder", seller_id, order_id))
+        if self.errors:
+            raise self.errors.pop(0)
+        from chalicelib.errors import PermanentError
+
+        if order_id not in self.orders:
+            raise PermanentError(f"getOrder: Amazon does not know it (NotFound: {order_id})")
+        return self.orders[order_id]
+
+    def search_orders(self, seller_id, marketplace_id, last_updated_after, next_token=None):
+        self.calls.append(("searchOrders", seller_id, marketplace_id))
+        found = [o for o in self.orders.values()
+                 if (o.get("salesChannel") or {}).get("marketplaceId") == marketplace_id
+                 and datetime.fromisoformat(o["lastUpdatedTime"]) >= last_updated_after]
+        return found, None, "2030-01-01T00:00:00Z"
+
+
+class FakeBuyerData:
+    def __init__(self):
+        self.saved: dict[str, dict[str, Any]] = {}
+
+    def save(self, seller_id, order_id, personal, as_of, expires_at):
+        self.saved[order_id] = {"seller_id": seller_id, "personal": personal, "as_of": as_of, "expires_at": expires_at}
+
+
+class FakePollState:
+    def __init__(self, sellers=None):
+        self._sellers = sellers or []
+        self.watermarks: dict[tuple[str, str], datetime] = {}
+
+    def watermark(self, seller_id, marketplace_id):
+        return self.watermarks.get((seller_id, marketplace_id))
+
+    def set_watermark(self, seller_id, marketplace_id, value):
+        self.watermarks[(seller_id, marketplace_id)] = value
+
+    def sellers(self):
+        return self._sellers
