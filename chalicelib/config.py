@@ -91,3 +91,8 @@ def order_poll_overlap_seconds() -> int:
 def details_stale_seconds() -> int:
     """Order details older than this (relative to the order's last change) are fetched again."""
     return int(os.environ.get("ORDER_DETAILS_STALE_SECONDS", "0"))
+
+
+def first_poll_window_days() -> float:
+    """How far back the backstop reads for a seller and marketplace it has never polled."""
+    return float(os.environ.get("FIRST_POLL_WINDOW_DAYS", "1"))

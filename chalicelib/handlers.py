@@ -95,7 +95,8 @@ def poll_orders_schedule() -> dict[str, Any]:
     from chalicelib.services.orders import schedule_polls
 
     now = _now()
-    queued = schedule_polls(wiring.state(), wiring.task_queue(), now)
+    queued = schedule_polls(wiring.state(), wiring.task_queue(), now,
+                            first_window=timedelta(days=config.first_poll_window_days()))
     wiring.task_queue().flush()
     result = {"queued": queued}
     wiring.state().record_run("poll_orders", now, result)

@@ -306,13 +306,13 @@ class DynamoOrders:
             Row.timeline.set((Row.timeline | []).append([entry])),
             Row.notification_ids.add({change.notification_id}),
         ]
-        optional = {
-            Row.marketplace_id: change.marketplace_id,
-            Row.fulfillment_channel: change.fulfillment_channel,
-            Row.order_type: change.order_type,
-            Row.purchase_date: iso(change.purchase_date) if change.purchase_date else None,
-        }
-        actions += [attr.set(value) for attr, value in optional.items() if value is not None]
+        optional = [
+            (Row.marketplace_id, change.marketplace_id),
+            (Row.fulfillment_channel, change.fulfillment_channel),
+            (Row.order_type, change.order_type),
+            (Row.purchase_date, iso(change.purchase_date) if change.purchase_date else None),
+        ]
+        actions += [attr.set(value) for attr, value in optional if value is not None]
         if any(change.ship_by) or any(change.deliver_by):
             actions.append(Row.windows.set(_windows_to_json(change.ship_by, change.deliver_by)))
         if change.lines:

@@ -1,0 +1,177 @@
+"""The embedded local stack's commands.
+
+    python -m infra.local demo [--orders N] [--rate-scale X] [--port 8000]
+    python -m infra.local replay --world WORLD.json [--serve] [--port N] [--poll] FILE...
+
+`replay` delivers the notifications in FILE... to the intake queue, drains both queues and
+prints one JSON summary line; `demo` generates a realistic scenario and does the same with
+progress, then serves the API until Ctrl-C.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+
+def _outcomes() -> Counter:
+    from chalicelib.observability import OUTCOMES
+
+    return OUTCOMES
+
+
+def summary(runtime, received: int, started: float) -> dict:
+    o = _outcomes()
+    failures, _ = runtime_state_failures()
+    elapsed = time.monotonic() - started
+    return {
+        "received": received,
+        "processed": o["intake.created"] + o["intake.updated"] + o["intake.stale"] + o["intake.unhandled"],
+        "duplicates": o["intake.duplicate"],
+        "failed": len({f.message_id for f in failures}),
+        "dead_lettered": runtime.dead_lettered()["intake"],
+        "created": o["intake.created"], "updated": o["intake.updated"], "stale": o["intake.stale"],
+        "unhandled": o["intake.unhandled"],
+        "tasks": {"fetched": o["tasks.fetched"], "fresh": o["tasks.fresh"], "polled": o["tasks.polled"],
+                  "throttled": o["tasks.throttled"], "retried": o["tasks.retried"],
+                  "failed": o["tasks.invalid"] + o["tasks.error"], "dead_lettered": runtime.dead_lettered()["tasks"]},
+        "seconds": round(elapsed, 2),
+    }
+
+
+def runtime_state_failures():
+    from chalicelib import wiring
+
+    failures, cursor = wiring.state().list_failures("intake", limit=1000)
+    return failures, cursor
+
+
+def _serve_forever(runtime) -> None:
+    runtime.run_background()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("\nstopping", file=sys.stderr)
+        runtime.stop()
+
+
+def replay(args) -> int:
+    from infra.local.runtime import LocalRuntime, load_messages
+
+    with open(args.world, encoding="utf-8") as handle:
+        world = json.load(handle)
+    bodies = load_messages(args.files)
+    runtime = LocalRuntime.start(world, rate_scale=args.rate_scale)
+    if args.serve:
+        runtime.serve_api(port=args.port)
+    started = time.monotonic()
+    runtime.deliver(bodies)
+    runtime.worker.drain(timeout=args.timeout)
+    if args.poll:
+        runtime.run_schedule("poll_orders")
+        runtime.worker.drain(timeout=args.timeout)
+    print(json.dumps(summary(runtime, len(bodies), started)), flush=True)
+    if args.serve:
+        print(json.dumps({"api": runtime.api_url, "token": runtime.token}), flush=True)
+        _serve_forever(runtime)
+    else:
+        runtime.stop()
+    return 0
+
+
+def demo(args) -> int:
+    from infra.local.runtime import LocalRuntime
+    from infra.local.scenario import build_scenario
+
+    say = lambda text="": print(text, flush=True)  # noqa: E731
+    say("sellerops demo: the whole back office on your laptop, no AWS account needed.")
+    start = (datetime.now(timezone.utc) - timedelta(days=2)).replace(microsecond=0)
+    scenario = build_scenario(seed=args.seed, orders=args.orders, start=start)
+    exp = scenario.expected
+    say(f"  scenario: {len(exp['orders'])} Amazon orders from {len({o['sellerId'] for o in exp['orders'].values()})} sellers "
+        f"on {len({o['marketplaceId'] for o in exp['orders'].values()})} EU marketplaces; "
+        f"{len(scenario.messages)} SQS messages incl. {exp['duplicates']} duplicates, {exp['malformed']} malformed, "
+        f"{exp['unhandled']} of an unhandled type, shuffled; {exp['lost']} orders whose notifications were lost")
+    say("  starting: moto (AWS) from infra/template.yaml, Amazon simulator, worker, API ...")
+    runtime = LocalRuntime.start(scenario.world, rate_scale=args.rate_scale)
+    api = runtime.serve_api(port=args.port)
+    say(f"  Amazon's rate limits run {args.rate_scale:g}x faster than real time so the demo takes about a minute")
+
+    started = time.monotonic()
+    runtime.deliver(scenario.messages)
+    last = [0.0]
+
+    def progress():
+        now = time.monotonic()
+        if now - last[0] < 1.0:
+            return
+        last[0] = now
+        o = _outcomes()
+        sys.stdout.write(f"\r  working: {o['intake.created'] + o['intake.updated'] + o['intake.stale'] + o['intake.duplicate'] + o['intake.unhandled']:4d} notifications handled, "
+                         f"{o['tasks.fetched']:4d} orders priced via getOrder, {o['tasks.throttled']:4d} waits for Amazon's rate limit, "
+                         f"{o['intake.invalid']:3d} rejections   ")
+        sys.stdout.flush()
+
+    runtime.worker.drain(timeout=1800, on_progress=progress)
+    say()
+    say("  backstop: polling searchOrders for orders whose notification never came ...")
+    runtime.run_schedule("poll_orders")
+    runtime.worker.drain(timeout=1800, on_progress=progress)
+    say()
+    result = summary(runtime, len(scenario.messages), started)
+    say()
+    say("Summary")
+    say(f"  {result['received']} messages received: {result['created']} orders created, {result['updated']} updates applied, "
+        f"{result['stale']} late events kept in history only, {result['duplicates']} duplicates ignored, "
+        f"{result['unhandled']} of types not handled yet")
+    say(f"  {result['failed']} malformed messages rejected -> {result['dead_lettered']} in the dead-letter queue, reasons at GET /failures")
+    say(f"  {result['tasks']['fetched']} getOrder calls stored prices, taxes and (encrypted) buyer data; "
+        f"{result['tasks']['throttled']} times a task waited for its rate-limit slot; "
+        f"Amazon answered 429 {runtime.simulator.stats().get('getOrder', {}).get('429', 0)} times")
+    say(f"  done in {result['seconds']} s")
+    sample = next(iter(exp["orders"]))
+    seller = next(iter(exp["orders"].values()))["sellerId"]
+    say()
+    say("Try it (the API is up until Ctrl-C):")
+    say(f"  export TOKEN={runtime.token}")
+    say(f"  curl -s {api}/health")
+    say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/orders/{sample}")
+    say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" '{api}/orders?sellerId={seller}&status=SHIPPED&limit=5'")
+    say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/failures")
+    say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/openapi.json")
+    if args.no_serve:
+        runtime.stop()
+        return 0
+    _serve_forever(runtime)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("replay", help="deliver notification files, drain the queues, print a JSON summary")
+    p.add_argument("--world", required=True, help='Amazon side: {"orders": [{"sellerId": ..., "order": <Order>}]}')
+    p.add_argument("--serve", action="store_true", help="keep the API up afterwards")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--poll", action="store_true", help="also run the backstop poll once")
+    p.add_argument("--rate-scale", type=float, default=float(os.environ.get("SELLEROPS_RATE_SCALE", "1")))
+    p.add_argument("--timeout", type=float, default=900)
+    p.add_argument("files", nargs="+")
+    d = sub.add_parser("demo", help="a realistic scenario end to end, then serve the API")
+    d.add_argument("--orders", type=int, default=220)
+    d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--rate-scale", type=float, default=10.0)
+    d.add_argument("--port", type=int, default=8000)
+    d.add_argument("--no-serve", action="store_true", help="exit after the summary")
+    args = parser.parse_args(argv)
+    return {"replay": replay, "demo": demo}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""The embedded local stack, assembled: moto server provisioned from infra/template.yaml, the
+Amazon simulator, the worker that plays Lambda's SQS poller, the schedules, and the HTTPS API
+through `chalice local`'s own server. Everything listens on 127.0.0.1."""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import secrets
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infra.local.simulator import Simulator
+from infra.local.stack import LocalStack, provision, start_moto, write_api_token_hash, write_secret
+from infra.local.worker import QueueBinding, Worker
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+LWA_APP_ID = "amzn1.application-oa2-client.local"
+LWA_CLIENT_SECRET = "local-client-secret"  # the simulator's, not a real credential
+
+
+def sellers_of(world: dict[str, Any]) -> list[dict[str, Any]]:
+    """Sellers named in the world, or else derived from its orders (the minimal world shape)."""
+    declared = {s["sellerId"]: s for s in world.get("sellers") or []}
+    marketplaces: dict[str, set[str]] = {}
+    for entry in world.get("orders") or []:
+        channel = (entry.get("order") or {}).get("salesChannel") or {}
+        marketplaces.setdefault(entry["sellerId"], set()).update([channel["marketplaceId"]] if channel.get("marketplaceId") else [])
+    result = []
+    for seller_id in sorted(set(declared) | set(marketplaces)):
+        seller = declared.get(seller_id, {})
+        result.append({
+            "sellerId": seller_id,
+            "refreshToken": seller.get("refreshToken") or f"Atzr|local-{seller_id}",
+            "marketplaceIds": sorted(set(seller.get("marketplaceIds") or []) | marketplaces.get(seller_id, set())),
+        })
+    return result
+
+
+@dataclass
+class LocalRuntime:
+    stack: LocalStack
+    simulator: Simulator
+    app: Any
+    worker: Worker
+    token: str
+    api_url: str | None = None
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _api_server: Any = None
+
+    # --- assembly --------------------------------------------------------------------------
+    @classmethod
+    def start(cls, world: dict[str, Any], *, rate_scale: float = 1.0, moto_port: int = 0,
+              token: str | None = None, stage: str = "local") -> "LocalRuntime":
+        endpoint = start_moto(moto_port)
+        stack = provision(endpoint, stage=stage)
+        sellers = sellers_of(world)
+        world = {**world, "sellers": sellers}
+        simulator = Simulator(world, rate_scale=rate_scale, search_lag_seconds=0)
+        sim_url = simulator.start()
+        write_secret(stack, LWA_APP_ID, LWA_CLIENT_SECRET,
+                     {s["sellerId"]: {"refresh_token": s["refreshToken"]} for s in sellers})
+        token = token or os.environ.get("SELLEROPS_API_TOKEN") or secrets.token_urlsafe(24)
+        write_api_token_hash(stack, token)
+
+        os.environ.update(stack.env())
+        os.environ.update({
+            "SPAPI_ENDPOINT": sim_url, "LWA_ENDPOINT": sim_url, "SELLEROPS_RATE_SCALE": str(rate_scale),
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines would flood the console locally
+            "FIRST_POLL_WINDOW_DAYS": os.environ.get("FIRST_POLL_WINDOW_DAYS", "60"),
+        })
+        from chalicelib import wiring
+        from chalicelib.adapters.dynamodb import DynamoState
+
+        wiring.reset()
+        for seller in sellers:
+            DynamoState().put_seller(seller["sellerId"], seller["marketplaceIds"])
+
+        if str(PROJECT_DIR) not in sys.path:
+            sys.path.insert(0, str(PROJECT_DIR))
+        app = importlib.import_module("app")
+        out = stack.outputs
+        sqs = stack.client("sqs")
+        worker = Worker(sqs=sqs, region=stack.region, queues=[
+            QueueBinding("intake", out["IntakeQueueUrl"], out["IntakeQueueArn"], app.intake),
+            QueueBinding("tasks", out["TaskQueueUrl"], out["TaskQueueArn"], app.tasks),
+        ])
+        return cls(stack=stack, simulator=simulator, app=app, worker=worker, token=token)
+
+    # --- what a user does --------------------------------------------------------------------
+    def deliver(self, bodies: list[str]) -> int:
+        """Send raw message bodies to the intake queue, as Amazon's SQS destination would."""
+        sqs = self.stack.client("sqs")
+        url = self.stack.outputs["IntakeQueueUrl"]
+        for start in range(0, len(bodies), 10):
+            chunk = bodies[start:start + 10]
+            sqs.send_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "MessageBody": body if body else " "} for i, body in enumerate(chunk)])
+        return len(bodies)
+
+    def run_schedule(self, name: str = "poll_orders") -> Any:
+        event = {"version": "0", "id": f"local-{time.time_ns()}", "detail-type": "Scheduled Event",
+                 "source": "aws.events", "account": "000000000000", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                 "region": self.stack.region, "resources": [], "detail": {}}
+        return getattr(self.app, name)(event, None)
+
+    def dead_lettered(self) -> dict[str, int]:
+        sqs = self.stack.client("sqs")
+        out = self.stack.outputs
+        return {name: int(sqs.get_queue_attributes(QueueUrl=out[key], AttributeNames=["ApproximateNumberOfMessages"])
+                          ["Attributes"]["ApproximateNumberOfMessages"])
+                for name, key in (("intake", "IntakeDeadLetterQueueUrl"), ("tasks", "TaskDeadLetterQueueUrl"))}
+
+    # --- serving -----------------------------------------------------------------------------
+    def serve_api(self, port: int = 8000, host: str = "127.0.0.1") -> str:
+        """The API through chalice local's server (the code path of `chalice local --stage local`)."""
+        from chalice.cli import create_local_server
+        from chalice.cli.factory import CLIFactory
+
+        server = create_local_server(CLIFactory(str(PROJECT_DIR)), host, port, "local")
+        self._api_server = server
+        thread = threading.Thread(target=server.server.serve_forever, name="chalice-local", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        self.api_url = f"http://{host}:{server.server.server_address[1]}"
+        return self.api_url
+
+    def run_background(self, schedule_every: float = 60.0) -> None:
+        """Keep working the queues and run the schedules on a timer, until `stop()`."""
+        def work():
+            self.worker.run_forever(self._stop.is_set)
+
+        def schedules():
+            while not self._stop.wait(schedule_every):
+                try:
+                    self.run_schedule("poll_orders")
+                except Exception as exc:  # keep the timer alive; the handler logs details
+                    print(f"schedule poll_orders failed: {type(exc).__name__}", file=sys.stderr)
+
+        for target, name in ((work, "worker"), (schedules, "scheduler")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._api_server is not None:
+            self._api_server.server.shutdown()
+        self.simulator.stop()
+
+
+def load_messages(paths: list[str]) -> list[str]:
+    """Each file: one JSON object, a JSON array of them, or JSON Lines. A file that is none of
+    these is delivered as it is, the way a corrupt message would arrive."""
+    bodies: list[str] = []
+    for path in paths:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+        try:
+            data = json.loads(text)
+        except ValueError:
+            lines = [line for line in text.splitlines() if line.strip()]
+            if len(lines) > 1 and any(_is_json(line) for line in lines):
+                bodies.extend(lines)  # JSON Lines; a corrupt line travels as it is
+            else:
+                bodies.append(text)
+            continue
+        if isinstance(data, list):
+            bodies.extend(json.dumps(item) for item in data)
+        else:
+            bodies.append(json.dumps(data))
+    return bodies
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
