@@ -108,6 +108,7 @@ def _models() -> _Models:
         details = JSONAttribute(null=True)
         details_status = UnicodeAttribute(null=True)
         details_as_of = UnicodeAttribute(null=True)
+        applied_changes = NumberAttribute(default=0)  # atomic counter: 1 after the creating change
 
         by_seller_updated = BySellerUpdated()
         by_seller_status = BySellerStatus()
@@ -305,6 +306,7 @@ class DynamoOrders:
             Row.is_prime.set(change.is_prime),
             Row.timeline.set((Row.timeline | []).append([entry])),
             Row.notification_ids.add({change.notification_id}),
+            Row.applied_changes.add(1),
         ]
         optional = [
             (Row.marketplace_id, change.marketplace_id),
@@ -325,7 +327,7 @@ class DynamoOrders:
                 return None
             raise
         details_status = OrderStatus(row.details_status) if row.details_status else None
-        return Applied(order=_order_from_row(row), created=row.created_at == updated_at, details_status=details_status)
+        return Applied(order=_order_from_row(row), created=row.applied_changes == 1, details_status=details_status)
 
     def get(self, order_id: str, *, consistent: bool = False) -> tuple[Order, OrderStatus | None, frozenset[str]] | None:
         """The order, the status its details were read at, and the notification ids seen."""

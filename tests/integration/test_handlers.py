@@ -1,0 +1,128 @@
+"""The Chalice handlers through chalice.test.Client, on moto: partial batch failures, failure
+records, the task handler against the Amazon simulator, and the API's auth and errors."""
+import json
+import uuid
+
+import pytest
+from chalice.test import Client
+
+from tests.builders import amazon_order, body, order_change
+from tests.integration.conftest import API_TOKEN
+
+
+@pytest.fixture(scope="module")
+def app(aws_stack):
+    import app as chalice_app
+
+    return chalice_app.app
+
+
+@pytest.fixture
+def client(app):
+    with Client(app, stage_name="local") as c:
+        yield c
+
+
+def sqs_event(client, bodies, queue="intake"):
+    event = client.events.generate_sqs_event(message_bodies=bodies, queue_name=f"sellerops-itest-{queue}")
+    for record in event["Records"]:
+        record["messageId"] = str(uuid.uuid4())  # the test client gives every record the same id
+    return event
+
+
+def new_order_id():
+    return f"305-{uuid.uuid4().int % 10**7:07d}-{uuid.uuid4().int % 10**7:07d}"
+
+
+def test_a_batch_reports_only_its_malformed_record_as_failed_and_records_why(client, aws_stack):
+    order_id = new_order_id()
+    event = sqs_event(client, [body(order_change(order_id)), "definitely not json"])
+    bad_id = event["Records"][1]["messageId"]
+    response = client.lambda_.invoke("intake", event)
+    assert response.payload == {"batchItemFailures": [{"itemIdentifier": bad_id}]}
+    from chalicelib import wiring
+
+    failures, _ = wiring.state().list_failures("intake", limit=100)
+    failure = next(f for f in failures if f.message_id == bad_id)
+    assert failure.reason == "message body is not JSON" and failure.kind == "invalid"
+    assert wiring.orders().get(order_id) is not None
+
+
+def test_intake_queues_a_details_fetch_for_a_new_order(client, aws_stack):
+    order_id = new_order_id()
+    client.lambda_.invoke("intake", sqs_event(client, [body(order_change(order_id))]))
+    sqs = aws_stack.client("sqs")
+    found = []
+    for _ in range(5):
+        messages = sqs.receive_message(QueueUrl=aws_stack.outputs["TaskQueueUrl"], MaxNumberOfMessages=10).get("Messages", [])
+        found += [json.loads(m["Body"]) for m in messages]
+        for m in messages:
+            sqs.delete_message(QueueUrl=aws_stack.outputs["TaskQueueUrl"], ReceiptHandle=m["ReceiptHandle"])
+        if any(t.get("order_id") == order_id for t in found):
+            break
+    assert any(t["task"] == "fetch_order" and t["order_id"] == order_id for t in found)
+
+
+@pytest.fixture
+def simulator(aws_stack, monkeypatch):
+    from infra.local.simulator import Simulator
+    from infra.local.stack import write_secret
+    import sp_api.auth.access_token_client as token_cache
+
+    sim = Simulator({"orders": [], "sellers": [{"sellerId": "A2EUQ1WTGCTBG2", "refreshToken": "Atzr|test"}]})
+    url = sim.start()
+    write_secret(aws_stack, "amzn1.application-oa2-client.test", "test-secret",
+                 {"A2EUQ1WTGCTBG2": {"refresh_token": "Atzr|test"}})
+    monkeypatch.setenv("SPAPI_ENDPOINT", url)
+    monkeypatch.setenv("LWA_ENDPOINT", url)
+    token_cache.cache.clear()
+    from chalicelib import wiring
+
+    wiring.reset()
+    yield sim
+    sim.stop()
+    wiring.reset()
+
+
+def test_the_task_handler_fetches_details_from_amazon_and_stores_them(client, simulator):
+    order_id = new_order_id()
+    simulator.upsert_order("A2EUQ1WTGCTBG2", amazon_order(order_id))
+    client.lambda_.invoke("intake", sqs_event(client, [body(order_change(order_id))]))
+    task = {"task": "fetch_order", "seller_id": "A2EUQ1WTGCTBG2", "order_id": order_id,
+            "marketplace_id": "A1PA6795UKMFR9", "reason": "order changed"}
+    response = client.lambda_.invoke("tasks", sqs_event(client, [json.dumps(task)], queue="tasks"))
+    assert response.payload == {"batchItemFailures": []}
+    from chalicelib import wiring
+
+    order, details_status, _ = wiring.orders().get(order_id)
+    assert str(order.details.grand_total) == "43.97 EUR"
+    buyer = wiring.task_ports().buyer_data
+    assert buyer.get(order_id)["buyer"]["buyerName"] == "Erika Mustermann"
+    assert simulator.stats()["getOrder"]["2xx"] == 1
+
+
+def test_a_5xx_from_amazon_puts_the_task_back_instead_of_failing_it(client, simulator):
+    order_id = new_order_id()
+    simulator.upsert_order("A2EUQ1WTGCTBG2", amazon_order(order_id))
+    simulator.inject_faults("getOrder", [503])
+    task = {"task": "fetch_order", "seller_id": "A2EUQ1WTGCTBG2", "order_id": order_id,
+            "marketplace_id": "A1PA6795UKMFR9", "reason": "behind Amazon"}
+    client.lambda_.invoke("intake", sqs_event(client, [body(order_change(order_id))]))
+    response = client.lambda_.invoke("tasks", sqs_event(client, [json.dumps(task)], queue="tasks"))
+    assert response.payload == {"batchItemFailures": []}
+    from chalicelib.observability import OUTCOMES
+
+    assert OUTCOMES["tasks.retried"] >= 1
+
+
+def test_routes_need_the_bearer_token_and_answer_json_errors(client, aws_stack):
+    assert client.http.get("/health").status_code == 200
+    wrong = client.http.get("/orders/305-0000000-0000000", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code in (401, 403)
+    ok = {"Authorization": f"Bearer {API_TOKEN}"}
+    missing = client.http.get("/orders/305-0000000-0000000", headers=ok)
+    assert missing.status_code == 404 and json.loads(missing.body)["error"] == "NotFound"
+    bad = client.http.get("/orders/%3Cscript%3E", headers=ok)
+    assert bad.status_code == 400
+    spec = client.http.get("/openapi.json", headers=ok)
+    assert json.loads(spec.body)["openapi"].startswith("3.")
