@@ -10,7 +10,7 @@ API_TOKEN = "integration-test-token"
 
 @pytest.fixture(scope="session")
 def aws_stack():
-    stack = provision(start_moto(0), stage="itest")
+    stack = provision(start_moto(0), stage="handlers")
     write_secret(stack, "amzn1.application-oa2-client.test", "test-secret", {})
     write_api_token_hash(stack, API_TOKEN)
     saved = dict(os.environ)

@@ -24,7 +24,7 @@ def client(app):
 
 
 def sqs_event(client, bodies, queue="intake"):
-    event = client.events.generate_sqs_event(message_bodies=bodies, queue_name=f"sellerops-itest-{queue}")
+    event = client.events.generate_sqs_event(message_bodies=bodies, queue_name=f"sellerops-handlers-{queue}")
     for record in event["Records"]:
         record["messageId"] = str(uuid.uuid4())  # the test client gives every record the same id
     return event
