@@ -71,7 +71,7 @@ class LocalRuntime:
         os.environ.update(stack.env())
         os.environ.update({
             "SPAPI_ENDPOINT": sim_url, "LWA_ENDPOINT": sim_url, "SELLEROPS_RATE_SCALE": str(rate_scale),
-            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "ERROR"),
             "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines would flood the console locally
             "FIRST_POLL_WINDOW_DAYS": os.environ.get("FIRST_POLL_WINDOW_DAYS", "60"),
         })
