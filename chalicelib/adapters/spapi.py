@@ -133,7 +133,9 @@ class SpApiOrders:
     def search_orders(self, seller_id: str, marketplace_id: str, last_updated_after: datetime,
                       next_token: str | None = None) -> tuple[list[dict[str, Any]], str | None, str | None]:
         client = self._client(seller_id, marketplace_id)
-        params: dict[str, Any] = {"marketplaceIds": [marketplace_id], "maxResultsPerPage": 100}
+        # FULFILLMENT carries the order status; without it searchOrders omits it.
+        params: dict[str, Any] = {"marketplaceIds": [marketplace_id], "maxResultsPerPage": 100,
+                                  "includedData": ["FULFILLMENT"]}
         if next_token:
             params["paginationToken"] = next_token
         params["lastUpdatedAfter"] = iso(last_updated_after).replace(".000000Z", "Z")

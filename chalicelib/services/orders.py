@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import amazon_orders
-from chalicelib.domain.orders import TimelineEntry, buyer_data_expiry, change_key, iso, needs_details, utc
+from chalicelib.domain.orders import TimelineEntry, buyer_data_expiry, iso, needs_details, utc
 from chalicelib.errors import PermanentError, RetryLater
 from chalicelib.notifications import Notification, parse_order_change
 from chalicelib.services.ports import AmazonOrders, BuyerDataStore, OrderRepository, PollState, RateLimiter, TaskQueue
@@ -82,7 +82,10 @@ def fetch_order_details(task: dict[str, Any], ports: TaskPorts, now: datetime) -
     raw = ports.amazon.get_order(seller_id, task.get("marketplace_id"), order_id, amazon_orders.INCLUDED_DATA)
     change = amazon_orders.order_change(seller_id, raw)
     details = amazon_orders.order_details(raw)
-    applied = ports.orders.apply_change(change, now)
+    # Amazon's view heals a lost notification; an unchanged status adds no timeline entry.
+    applied = None
+    if found is None or (found[0].status != change.status and found[0].change_key < change.key):
+        applied = ports.orders.apply_change(change, now)
     order = applied.order if applied else ports.orders.get(order_id)[0]
     ports.orders.save_details(order_id, details)
     expires_at = buyer_data_expiry(order.deliver_by[1], order.purchase_date, now)
@@ -111,13 +114,17 @@ def poll_orders(task: dict[str, Any], ports: TaskPorts, now: datetime, overlap: 
         seller_id, marketplace_id, since, task.get("next_token"))
     behind = 0
     for raw in found_orders:
+        order_id = str(raw.get("orderId") or "")
+        if not order_id:
+            continue
         try:
             change = amazon_orders.order_change(seller_id, raw)
         except PermanentError:
-            continue  # getOrder will report it properly if it matters
-        stored = ports.orders.get(change.order_id)
-        if stored is None or stored[0].change_key < change_key(change.changed_at, change.status):
-            ports.tasks.enqueue(fetch_task(seller_id, change.order_id, marketplace_id, "behind Amazon"))
+            change = None  # let getOrder fetch it and report what is wrong with it, if anything
+        stored = ports.orders.get(order_id)
+        if stored is None or change is None or (
+                stored[0].status != change.status and stored[0].change_key < change.key):
+            ports.tasks.enqueue(fetch_task(seller_id, order_id, marketplace_id, "behind Amazon"))
             behind += 1
     if next_token:
         ports.tasks.enqueue({**{k: v for k, v in task.items() if k not in ("slot", "slot_operation")},
