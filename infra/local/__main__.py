@@ -90,7 +90,7 @@ def demo(args) -> int:
 
     say = lambda text="": print(text, flush=True)  # noqa: E731
     say("sellerops demo: the whole back office on your laptop, no AWS account needed.")
-    start = (datetime.now(timezone.utc) - timedelta(days=2)).replace(microsecond=0)
+    start = (datetime.now(timezone.utc) - timedelta(days=10)).replace(microsecond=0)  # all of it in the past
     scenario = build_scenario(seed=args.seed, orders=args.orders, start=start)
     exp = scenario.expected
     say(f"  scenario: {len(exp['orders'])} Amazon orders from {len({o['sellerId'] for o in exp['orders'].values()})} sellers "
