@@ -8,7 +8,7 @@ from typing import Any
 
 from chalicelib import config, wiring
 from chalicelib.adapters.batch import process_batch
-from chalicelib.errors import InvalidNotification, PermanentError, RetryLater
+from chalicelib.errors import PermanentError, RetryLater
 from chalicelib.observability import logger
 
 # A task that keeps failing transiently (not waiting for its rate-limit slot) gives up here.
@@ -24,24 +24,27 @@ def intake_batch(event: dict[str, Any]) -> dict[str, Any]:
 
     ports = wiring.intake_ports()
     seen: list[str] = []
+    sellers: dict[str, set[str]] = {}
 
     def handle(record) -> str:
-        try:
-            handled = handle_message(record.body, ports, _now())
-        except InvalidNotification as exc:
-            raise exc
+        handled = handle_message(record.body, ports, _now())
         n = handled.notification
         logger().set_correlation_id(n.notification_id)
         logger().info("notification handled", extra={
             "notification_type": n.notification_type, "notification_id": n.notification_id,
             "seller_id": n.seller_id, "outcome": handled.outcome.value})
         seen.append(n.notification_type)
+        if n.seller_id:
+            marketplace = handled.marketplace_id
+            sellers.setdefault(n.seller_id, set()).update([marketplace] if marketplace else [])
         return handled.outcome.value
 
     def after() -> None:
         ports.tasks.flush()
         if seen:
             wiring.state().record_intake(_now(), seen[-1], len(seen))
+        if sellers:
+            wiring.state().note_sellers(sellers)
 
     try:
         return process_batch(event, "intake", handle, wiring.state, after)

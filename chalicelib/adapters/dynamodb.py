@@ -131,6 +131,7 @@ def _models() -> _Models:
         sk = UnicodeAttribute(range_key=True)
         data = JSONAttribute(null=True)
         tat = NumberAttribute(null=True)  # rate limiter: theoretical arrival time, epoch seconds
+        marketplace_ids = UnicodeSetAttribute(null=True)  # sellers: marketplaces seen in notifications
         updated_at = UnicodeAttribute(null=True)
         expires_at = TTLAttribute(null=True)
 
@@ -518,5 +519,20 @@ class DynamoState:
             Row.updated_at.set(iso(datetime.now(timezone.utc))),
         ])
 
+    def note_sellers(self, seen: dict[str, set[str]]) -> None:
+        """Remember which marketplaces each seller's notifications came from (one write per
+        seller per batch), so the backstop polls every seller this deployment serves."""
+        Row = self._row()
+        for seller_id, marketplaces in seen.items():
+            actions = [Row.updated_at.set(iso(datetime.now(timezone.utc)))]
+            if marketplaces:
+                actions.append(Row.marketplace_ids.add(marketplaces))
+            Row("SELLER", seller_id).update(actions=actions)
+
     def sellers(self) -> list[dict[str, Any]]:
-        return [row.data for row in self._row().query("SELLER")]
+        result = []
+        for row in self._row().query("SELLER"):
+            data = dict(row.data or {"seller_id": row.sk, "marketplace_ids": [], "name": None})
+            data["marketplace_ids"] = sorted(set(data.get("marketplace_ids") or []) | set(row.marketplace_ids or ()))
+            result.append(data)
+        return result

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Callable
 
-from chalicelib.notifications import ORDER_CHANGE, Notification, parse_notification
+from chalicelib.notifications import ORDER_CHANGE, Notification, get, parse_notification
 from chalicelib.services import orders
 from chalicelib.services.ports import OrderRepository, TaskQueue
 
@@ -37,6 +37,14 @@ HANDLERS: dict[str, Handler] = {
 class Handled:
     outcome: Outcome
     notification: Notification
+
+    @property
+    def marketplace_id(self) -> str | None:
+        """The marketplace the notification concerns, where its payload says (orders do)."""
+        body = get(self.notification.payload, "OrderChangeNotification") or self.notification.payload
+        summary = get(body, "Summary") if isinstance(body, dict) else None
+        found = get(summary, "MarketplaceId") if isinstance(summary, dict) else get(body, "MarketplaceId")
+        return found if isinstance(found, str) and found else None
 
 
 def handle_message(body: str, ports: IntakePorts, now: datetime) -> Handled:

@@ -126,3 +126,14 @@ def test_routes_need_the_bearer_token_and_answer_json_errors(client, aws_stack):
     assert bad.status_code == 400
     spec = client.http.get("/openapi.json", headers=ok)
     assert json.loads(spec.body)["openapi"].startswith("3.")
+
+
+def test_intake_remembers_each_seller_and_marketplace_so_the_backstop_polls_them(client, aws_stack):
+    seller = f"A{uuid.uuid4().hex[:12].upper()}"
+    client.lambda_.invoke("intake", sqs_event(client, [
+        body(order_change(new_order_id(), seller_id=seller, marketplace_id="A1PA6795UKMFR9")),
+        body(order_change(new_order_id(), seller_id=seller, marketplace_id="A13V1IB3VIYZZH"))]))
+    from chalicelib import wiring
+
+    mine = [s for s in wiring.state().sellers() if s["seller_id"] == seller]
+    assert mine and mine[0]["marketplace_ids"] == ["A13V1IB3VIYZZH", "A1PA6795UKMFR9"]
