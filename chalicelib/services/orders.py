@@ -54,16 +54,24 @@ class TaskPorts:
     poll_state: PollState
 
 
+# SQS delays come in whole seconds, so a task normally returns up to ~1 s after its slot. One
+# that returns later than this (a backlogged poller) books again rather than call at once: late
+# tasks arriving together would otherwise burst past Amazon's bucket and earn 429s.
+LATE_SLOT_SECONDS = 2.0
+
+
 def _go_or_wait(task: dict[str, Any], ports: TaskPorts, operation: str, now: float) -> None:
     """Take a slot from the shared limiter, or raise RetryLater until the slot booked for us.
 
     A slot is booked once; the task comes back when it is due and calls without booking again."""
     slot = task.get("slot")
     if slot is not None and task.get("slot_operation") == operation:
-        if now >= slot:
-            task.pop("slot", None)
+        if now < slot:
+            raise RetryLater(f"waiting for the {operation} slot booked earlier", delay_seconds=slot - now)
+        task.pop("slot", None)
+        task.pop("slot_operation", None)
+        if now - slot <= LATE_SLOT_SECONDS:
             return
-        raise RetryLater(f"waiting for the {operation} slot booked earlier", delay_seconds=slot - now)
     wait = ports.limiter.reserve(task["seller_id"], operation)
     if wait > 0:
         task["slot"], task["slot_operation"] = now + wait, operation

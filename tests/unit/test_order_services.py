@@ -122,3 +122,14 @@ def test_the_schedule_queues_one_poll_per_seller_and_marketplace():
     tasks = FakeTasks()
     assert order_service.schedule_polls(state, tasks, NOW) == 2
     assert {t["marketplace_id"] for t in tasks.tasks} == {"A1PA6795UKMFR9", "A13V1IB3VIYZZH"}
+
+
+def test_a_task_returning_long_after_its_slot_books_again_instead_of_bursting():
+    p = ports(limiter=FakeLimiter(waits=[5.0, 3.0]))
+    t = task()
+    with pytest.raises(RetryLater):
+        order_service.fetch_order_details(t, p, NOW)
+    with pytest.raises(RetryLater) as raised:
+        order_service.fetch_order_details(t, p, NOW + timedelta(seconds=30))
+    assert raised.value.delay_seconds == 3.0
+    assert len(p.limiter.calls) == 2 and p.amazon.calls == []
