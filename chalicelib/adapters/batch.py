@@ -12,11 +12,30 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.adapters.dynamodb import DynamoState, Failure
 from chalicelib.domain.orders import iso
-from chalicelib.errors import PermanentError
+from chalicelib.errors import PermanentError, RetryLater
 from chalicelib.observability import count, logger
 
 # Must match maxReceiveCount in infra/template.yaml.
 MAX_RECEIVE_COUNT = 5
+
+_TRANSIENT_CODES = {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
+                    "InternalServerError", "ServiceUnavailable", "TransactionConflictException",
+                    "RequestThrottled", "KMSInternalException", "LimitExceededException"}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Throttling, timeouts and AWS-side errors: SQS retries the record, nobody needs a report."""
+    if isinstance(exc, RetryLater):
+        return True
+    code = getattr(exc, "cause_response_code", None)  # PynamoDB wraps botocore's error
+    if code is None and hasattr(exc, "response"):
+        code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
+    if code in _TRANSIENT_CODES:
+        return True
+    from botocore.exceptions import ConnectionError as BotoConnectionError, ReadTimeoutError
+
+    cause = getattr(exc, "cause", None)
+    return isinstance(exc, (BotoConnectionError, ReadTimeoutError)) or isinstance(cause, (BotoConnectionError, ReadTimeoutError))
 
 
 def _sent_at(record: SQSRecord) -> str:
@@ -62,6 +81,10 @@ def process_batch(event: dict[str, Any], queue: str, handle: Callable[[SQSRecord
             record_failure(record, queue, exc.reason, "invalid", state(), getattr(exc, "notification", (None, None)))
             raise
         except Exception as exc:
+            if is_transient(exc):
+                count(queue, "transient")
+                log.warning("transient failure: the record goes back to the queue", extra={"error": type(exc).__name__})
+                raise
             count(queue, "error")
             # The exception text may quote input (personal data): log its type and where, never its message.
             where = [f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in traceback.extract_tb(exc.__traceback__)]

@@ -71,6 +71,9 @@ def replay(args) -> int:
         runtime.serve_api(port=args.port)
     started = time.monotonic()
     runtime.deliver(bodies)
+    # Intake first, as in AWS where notifications are handled within seconds and the simulator's
+    # getOrder answers with the order as it is at the end of the story.
+    runtime.worker.drain(timeout=args.timeout, only="intake")
     runtime.worker.drain(timeout=args.timeout)
     if args.poll:
         runtime.run_schedule("poll_orders")
@@ -117,6 +120,7 @@ def demo(args) -> int:
                          f"{o['intake.invalid']:3d} rejections   ")
         sys.stdout.flush()
 
+    runtime.worker.drain(timeout=1800, on_progress=progress, only="intake")
     runtime.worker.drain(timeout=1800, on_progress=progress)
     say()
     say("  backstop: polling searchOrders for orders whose notification never came ...")

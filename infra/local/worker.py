@@ -61,24 +61,29 @@ class Worker:
         self.stats["failed_records"] += len(retry)
         return len(messages)
 
-    def pending(self) -> int:
+    def pending(self, only: str | None = None) -> int:
         total = 0
         for binding in self.queues:
+            if only and binding.name != only:
+                continue
             attrs = self.sqs.get_queue_attributes(QueueUrl=binding.url, AttributeNames=[
                 "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
                 "ApproximateNumberOfMessagesDelayed"])["Attributes"]
             total += sum(int(v) for v in attrs.values())
         return total
 
-    def drain(self, timeout: float = 600.0, on_progress: Callable[[], None] | None = None) -> bool:
-        """Work until every queue is empty (delayed messages included). False on timeout."""
+    def drain(self, timeout: float = 600.0, on_progress: Callable[[], None] | None = None,
+              only: str | None = None) -> bool:
+        """Work until every queue (or just `only`) is empty, delayed messages included.
+        False on timeout."""
         deadline = time.monotonic() + timeout
+        bindings = [b for b in self.queues if only is None or b.name == only]
         while time.monotonic() < deadline:
-            worked = sum(self.poll_once(b) for b in self.queues)
+            worked = sum(self.poll_once(b) for b in bindings)
             if on_progress:
                 on_progress()
             if not worked:
-                if self.pending() == 0:
+                if self.pending(only) == 0:
                     return True
                 time.sleep(0.05)  # only delayed or in-flight messages left: wait for them
         return False
