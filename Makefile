@@ -4,7 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo test test-fast bench package check-templates deploy destroy connect add-seller clean
+STAGE ?= dev
 
 install: $(STAMP)
 
@@ -28,6 +29,30 @@ test-fast: install
 ## Benchmarks (on demand; not part of the test suite)
 bench: install
 	$(PY) -m bench
+
+## Build the Lambda package (chalice package, SAM) and check it: wheels, size, no dev deps
+package: install
+	$(PY) -m infra.package --stage $(STAGE)
+
+## cfn-lint and checkov on the infra template and the packaged SAM template
+check-templates: package
+	$(PY) -m infra.package --stage $(STAGE) --check-only
+
+## Deploy into your AWS account: infra stack, Chalice app, ReportBatchItemFailures (safe to re-run)
+deploy: install
+	$(PY) -m infra.deploy deploy --stage $(STAGE)
+
+## Remove the functions and the stack; keeps the invoice archive and tables that hold data
+destroy: install
+	$(PY) -m infra.deploy destroy --stage $(STAGE)
+
+## Subscribe the deployment to Amazon's notifications (SQS destination, EventBridge for listings)
+connect: install
+	$(PY) -m infra.connect connect --stage $(STAGE)
+
+## Add a seller (its refresh token is asked for, never echoed) to a running deployment
+add-seller: install
+	$(PY) -m infra.sellers add --stage $(STAGE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
