@@ -81,3 +81,11 @@ def openapi():
     from chalicelib.openapi import SPEC
 
     return Response(body=SPEC, status_code=200, headers={"Content-Type": "application/json"})
+
+
+# --- deploying without the HTTPS API --------------------------------------------------------
+# `python -m infra.deploy deploy --no-api` sets SELLEROPS_DEPLOY_API=false: Chalice then deploys
+# the queue and schedule handlers only. Read at import, like the queue names; Lambda never sets
+# it, so deployed functions keep their routes.
+if not config.deploy_api():
+    app.routes.clear()

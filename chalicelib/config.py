@@ -96,3 +96,9 @@ def details_stale_seconds() -> int:
 def first_poll_window_days() -> float:
     """How far back the backstop reads for a seller and marketplace it has never polled."""
     return float(os.environ.get("FIRST_POLL_WINDOW_DAYS", "1"))
+
+
+def deploy_api() -> bool:
+    """False deploys the queue and schedule handlers without the HTTPS API (no API Gateway): set by
+    `python -m infra.deploy deploy --no-api`, e.g. against moto, which cannot import a REST API."""
+    return os.environ.get("SELLEROPS_DEPLOY_API", "true").strip().lower() not in ("false", "0", "no")

@@ -1,0 +1,417 @@
+"""The decisions `python -m infra.deploy` takes, without AWS: what goes into the Chalice stage,
+when a change set is empty, which event source mappings to fix, what a destroy keeps."""
+import hashlib
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from infra import deploy
+from infra.deploy import (
+    DeployError,
+    change_set_outcome,
+    deployed_functions,
+    function_timeout,
+    mapping_update,
+    means_no_changes,
+    merge_stage_config,
+    parse_template,
+    render_config,
+    rest_api_url,
+    retained_resources,
+    sqs_event_sources,
+    stack_parameters,
+    stage_environment,
+    validate_stage,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATE = parse_template((REPO / "infra" / "template.yaml").read_text(encoding="utf-8"))
+
+OUTPUTS = {
+    "OrdersTableName": "sellerops-prod-orders",
+    "BuyerDataTableName": "sellerops-prod-buyer-data",
+    "StateTableName": "sellerops-prod-state",
+    "IntakeQueueUrl": "https://sqs.eu-west-1.amazonaws.com/111122223333/sellerops-prod-intake",
+    "IntakeQueueArn": "arn:aws:sqs:eu-west-1:111122223333:sellerops-prod-intake",
+    "IntakeQueueName": "sellerops-prod-intake",
+    "IntakeDeadLetterQueueUrl": "https://sqs.eu-west-1.amazonaws.com/111122223333/sellerops-prod-intake-dlq",
+    "TaskQueueUrl": "https://sqs.eu-west-1.amazonaws.com/111122223333/sellerops-prod-tasks",
+    "TaskQueueArn": "arn:aws:sqs:eu-west-1:111122223333:sellerops-prod-tasks",
+    "TaskQueueName": "sellerops-prod-tasks",
+    "TaskDeadLetterQueueUrl": "https://sqs.eu-west-1.amazonaws.com/111122223333/sellerops-prod-tasks-dlq",
+    "InvoiceBucketName": "sellerops-prod-invoices-111122223333",
+    "DataKeyArn": "arn:aws:kms:eu-west-1:111122223333:key/0000-key",
+    "SpApiSecretName": "sellerops/prod/spapi",
+    "ApiTokenHashParameterName": "/sellerops/prod/api-token-hash",
+}
+
+CONFIG = {
+    "version": "2.0",
+    "app_name": "sellerops",
+    "autogen_policy": False,
+    "lambda_timeout": 60,
+    "environment_variables": {"POWERTOOLS_SERVICE_NAME": "sellerops"},
+    "stages": {
+        "dev": {
+            "api_gateway_stage": "api",
+            "iam_policy_file": "policy-dev.json",
+            "environment_variables": {"SELLEROPS_STAGE": "dev"},
+        },
+        "local": {"api_gateway_stage": "api", "environment_variables": {"SELLEROPS_STAGE": "local"}},
+    },
+}
+
+# The records of .chalice/deployed/<stage>.json as `chalice deploy` (1.34) writes them.
+DEPLOYED = {
+    "resources": [
+        {"name": "intake_role", "resource_type": "iam_role",
+         "role_arn": "arn:aws:iam::123456789012:role/sellerops-t-intake", "role_name": "sellerops-t-intake"},
+        {"name": "intake", "resource_type": "lambda_function",
+         "lambda_arn": "arn:aws:lambda:eu-west-1:123456789012:function:sellerops-t-intake"},
+        {"name": "intake-sqs-event-source", "resource_type": "sqs_event",
+         "queue_arn": "arn:aws:sqs:eu-west-1:123456789012:sellerops-t-intake",
+         "event_uuid": "489ab26a-839e-4bc0-9a3f-308926236628", "queue": "sellerops-t-intake",
+         "lambda_arn": "arn:aws:lambda:eu-west-1:123456789012:function:sellerops-t-intake"},
+        {"name": "tasks", "resource_type": "lambda_function",
+         "lambda_arn": "arn:aws:lambda:eu-west-1:123456789012:function:sellerops-t-tasks"},
+        {"name": "tasks-sqs-event-source", "resource_type": "sqs_event",
+         "queue_arn": "arn:aws:sqs:eu-west-1:123456789012:sellerops-t-tasks",
+         "event_uuid": "7e3d32ca-0645-4f52-836f-a87671c055aa", "queue": "sellerops-t-tasks",
+         "lambda_arn": "arn:aws:lambda:eu-west-1:123456789012:function:sellerops-t-tasks"},
+        {"name": "poll_orders-event", "resource_type": "cloudwatch_event",
+         "rule_name": "sellerops-t-poll_orders-event"},
+    ],
+    "schema_version": "2.0",
+    "backend": "api",
+}
+
+
+# ----------------------------------------------------------------------- the Chalice stage
+
+
+def test_every_stage_variable_comes_from_a_stack_output():
+    env = stage_environment(OUTPUTS, "prod")
+    assert env == {
+        "ORDERS_TABLE": "sellerops-prod-orders",
+        "BUYER_DATA_TABLE": "sellerops-prod-buyer-data",
+        "STATE_TABLE": "sellerops-prod-state",
+        "INTAKE_QUEUE_URL": OUTPUTS["IntakeQueueUrl"],
+        "INTAKE_DLQ_URL": OUTPUTS["IntakeDeadLetterQueueUrl"],
+        "TASK_QUEUE_URL": OUTPUTS["TaskQueueUrl"],
+        "TASK_DLQ_URL": OUTPUTS["TaskDeadLetterQueueUrl"],
+        "INVOICE_BUCKET": "sellerops-prod-invoices-111122223333",
+        "DATA_KEY_ID": OUTPUTS["DataKeyArn"],
+        "SPAPI_SECRET_ID": "sellerops/prod/spapi",
+        "API_TOKEN_HASH_PARAMETER": "/sellerops/prod/api-token-hash",
+        "SELLEROPS_STAGE": "prod",
+    }
+
+
+def test_the_template_has_every_output_the_stage_needs():
+    assert {output for _, output in deploy.STAGE_ENV_FROM_OUTPUTS} <= set(TEMPLATE["Outputs"])
+
+
+def test_a_missing_output_is_named():
+    outputs = {k: v for k, v in OUTPUTS.items() if k != "InvoiceBucketName"}
+    with pytest.raises(DeployError, match="InvoiceBucketName"):
+        stage_environment(outputs, "prod")
+
+
+def test_a_new_stage_is_appended_and_everything_else_is_kept():
+    merged = merge_stage_config(CONFIG, "prod", stage_environment(OUTPUTS, "prod"), 60)
+    assert list(merged) == list(CONFIG)
+    assert list(merged["stages"]) == ["dev", "local", "prod"]
+    assert merged["stages"]["dev"] == CONFIG["stages"]["dev"]
+    assert merged["stages"]["local"] == CONFIG["stages"]["local"]
+    assert {k: v for k, v in merged.items() if k != "stages"} == {k: v for k, v in CONFIG.items() if k != "stages"}
+    prod = merged["stages"]["prod"]
+    assert prod["lambda_timeout"] == 60
+    assert prod["autogen_policy"] is False
+    assert prod["iam_policy_file"] == "policy-prod.json"
+    assert prod["environment_variables"] == stage_environment(OUTPUTS, "prod")
+
+
+def test_an_existing_stage_keeps_its_keys_their_order_and_its_own_variables():
+    config = json.loads(json.dumps(CONFIG))
+    config["stages"]["dev"]["environment_variables"]["FIRST_POLL_WINDOW_DAYS"] = "3"
+    config["stages"]["dev"]["lambda_memory_size"] = 1024
+    merged = merge_stage_config(config, "dev", stage_environment(OUTPUTS, "dev"), 90)
+    dev = merged["stages"]["dev"]
+    assert list(dev) == [
+        "api_gateway_stage", "iam_policy_file", "environment_variables", "lambda_memory_size",
+        "lambda_timeout", "autogen_policy",
+    ]
+    env = dev["environment_variables"]
+    assert list(env)[:2] == ["SELLEROPS_STAGE", "FIRST_POLL_WINDOW_DAYS"]
+    assert env["FIRST_POLL_WINDOW_DAYS"] == "3"
+    assert env["ORDERS_TABLE"] == "sellerops-prod-orders"
+    assert dev["lambda_timeout"] == 90 and dev["lambda_memory_size"] == 1024
+    assert config["stages"]["dev"].get("lambda_timeout") is None  # the input is not modified
+
+
+def test_merging_twice_writes_the_same_bytes():
+    env = stage_environment(OUTPUTS, "prod")
+    once = render_config(merge_stage_config(CONFIG, "prod", env, 60))
+    twice = render_config(merge_stage_config(json.loads(once), "prod", env, 60))
+    assert once == twice
+
+
+def test_the_file_is_written_with_two_space_indent_and_a_trailing_newline():
+    text = render_config({"a": {"b": [1, 2]}, "c": "é"})
+    assert text == '{\n  "a": {\n    "b": [\n      1,\n      2\n    ]\n  },\n  "c": "é"\n}\n'
+
+
+def test_write_stage_config_leaves_an_up_to_date_file_untouched(tmp_path):
+    (tmp_path / ".chalice").mkdir()
+    path = tmp_path / ".chalice" / "config.json"
+    path.write_text(render_config(CONFIG), encoding="utf-8")
+    project = deploy.Project(tmp_path)
+    assert deploy.write_stage_config(project, "prod", OUTPUTS, 60) is True
+    written = path.read_bytes()
+    assert deploy.write_stage_config(project, "prod", OUTPUTS, 60) is False
+    assert path.read_bytes() == written
+
+
+# ----------------------------------------------------------------------- stack parameters
+
+
+def test_the_timeout_is_the_stage_s_then_the_top_level_s_then_chalice_s_default():
+    config = json.loads(json.dumps(CONFIG))
+    assert function_timeout(config, "dev", TEMPLATE) == 60
+    config["stages"]["dev"]["lambda_timeout"] = 120
+    assert function_timeout(config, "dev", TEMPLATE) == 120
+    del config["lambda_timeout"]
+    assert function_timeout(config, "local", TEMPLATE) == 60
+    assert function_timeout(config, "new-stage", TEMPLATE) == 60
+
+
+def test_a_timeout_the_template_cannot_size_queues_for_is_refused():
+    config = {"lambda_timeout": 45, "stages": {}}
+    with pytest.raises(DeployError, match="30, 60, 90"):
+        function_timeout(config, "dev", TEMPLATE)
+
+
+def test_a_new_stack_gets_every_parameter_explicitly():
+    assert stack_parameters(TEMPLATE, "prod", 90, existing=None) == [
+        {"ParameterKey": "Stage", "ParameterValue": "prod"},
+        {"ParameterKey": "FunctionTimeoutSeconds", "ParameterValue": "90"},
+        {"ParameterKey": "ListingsEventBusName", "ParameterValue": "default"},
+    ]
+
+
+def test_an_update_keeps_the_parameters_it_does_not_manage():
+    params = stack_parameters(
+        TEMPLATE, "prod", 60, existing=["Stage", "FunctionTimeoutSeconds", "ListingsEventBusName"]
+    )
+    assert {"ParameterKey": "ListingsEventBusName", "UsePreviousValue": True} in params
+    assert {"ParameterKey": "FunctionTimeoutSeconds", "ParameterValue": "60"} in params
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod-eu", "a", "s3"])
+def test_valid_stage_names(stage):
+    validate_stage(stage, TEMPLATE)
+
+
+@pytest.mark.parametrize("stage", ["Prod", "-dev", "dev-", "dev_1", "a" * 21, ""])
+def test_stage_names_the_bucket_name_cannot_hold_are_refused(stage):
+    with pytest.raises(DeployError):
+        validate_stage(stage, TEMPLATE)
+
+
+# ----------------------------------------------------------------------- change sets
+
+
+NO_CHANGES = "The submitted information didn't contain changes. Submit different information to create a change set."
+
+
+@pytest.mark.parametrize(
+    ("description", "outcome"),
+    [
+        ({"Status": "CREATE_PENDING"}, "pending"),
+        ({"Status": "CREATE_IN_PROGRESS"}, "pending"),
+        ({"Status": "FAILED", "StatusReason": NO_CHANGES, "ExecutionStatus": "UNAVAILABLE"}, "empty"),
+        ({"Status": "FAILED", "StatusReason": "No updates are to be performed."}, "empty"),
+        ({"Status": "FAILED", "StatusReason": "Template format error: unsupported resource"}, "failed"),
+        ({"Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE",
+          "Changes": [{"Type": "Resource", "ResourceChange": {"Action": "Modify"}}]}, "ready"),
+        # Only outputs changed: no resource changes, still worth executing.
+        ({"Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE", "Changes": []}, "ready"),
+        ({"Status": "CREATE_COMPLETE", "ExecutionStatus": "OBSOLETE"}, "failed"),
+        ({"Status": "DELETE_COMPLETE"}, "failed"),
+    ],
+)
+def test_change_set_outcomes(description, outcome):
+    assert change_set_outcome(description) == outcome
+
+
+def test_an_immediate_no_updates_error_means_no_changes():
+    # moto refuses CreateChangeSet at once when neither template nor parameters changed.
+    assert means_no_changes("An error occurred (ValidationError) when calling the CreateChangeSet"
+                            " operation: No updates are to be performed.")
+    assert not means_no_changes("An error occurred (ValidationError): Stack is in UPDATE_IN_PROGRESS")
+
+
+def test_changes_are_listed_one_per_line():
+    description = {"Changes": [
+        {"ResourceChange": {"Action": "Modify", "LogicalResourceId": "IntakeQueue",
+                            "ResourceType": "AWS::SQS::Queue", "Replacement": "False"}},
+        {"ResourceChange": {"Action": "Modify", "LogicalResourceId": "OrdersTable",
+                            "ResourceType": "AWS::DynamoDB::Table", "Replacement": "True"}},
+    ]}
+    assert deploy.describe_changes(description) == [
+        "Modify IntakeQueue AWS::SQS::Queue",
+        "Modify OrdersTable AWS::DynamoDB::Table (replacement: True)",
+    ]
+
+
+# ----------------------------------------------------------------------- event source mappings
+
+
+def test_the_sqs_mappings_are_read_from_chalice_s_deployed_file():
+    assert [(s.queue, s.uuid) for s in sqs_event_sources(DEPLOYED)] == [
+        ("sellerops-t-intake", "489ab26a-839e-4bc0-9a3f-308926236628"),
+        ("sellerops-t-tasks", "7e3d32ca-0645-4f52-836f-a87671c055aa"),
+    ]
+    assert set(deployed_functions(DEPLOYED)) == {"intake", "tasks"}
+    assert rest_api_url(DEPLOYED) is None
+    assert sqs_event_sources({"resources": []}) == []
+
+
+def test_the_api_url_is_read_when_the_api_was_deployed():
+    deployed = {"resources": [{"name": "rest_api", "resource_type": "rest_api", "rest_api_id": "abc",
+                               "rest_api_url": "https://abc.execute-api.eu-west-1.amazonaws.com/api/"}]}
+    assert rest_api_url(deployed) == "https://abc.execute-api.eu-west-1.amazonaws.com/api/"
+
+
+def test_report_batch_item_failures_is_switched_on_only_when_off():
+    assert mapping_update({"FunctionResponseTypes": None}, None) == {
+        "FunctionResponseTypes": ["ReportBatchItemFailures"]
+    }
+    assert mapping_update({}, None) == {"FunctionResponseTypes": ["ReportBatchItemFailures"]}
+    assert mapping_update({"FunctionResponseTypes": ["ReportBatchItemFailures"]}, None) == {}
+
+
+def test_the_batching_window_is_set_only_when_asked_and_different():
+    on = {"FunctionResponseTypes": ["ReportBatchItemFailures"], "MaximumBatchingWindowInSeconds": 0}
+    assert mapping_update(on, None) == {}
+    assert mapping_update(on, 0) == {}
+    assert mapping_update(on, 5) == {"MaximumBatchingWindowInSeconds": 5}
+
+
+class _FakeLambda:
+    def __init__(self, mappings):
+        self.mappings = mappings
+        self.updates = []
+
+    def get_event_source_mapping(self, UUID):
+        return dict(self.mappings[UUID])
+
+    def update_event_source_mapping(self, UUID, **kwargs):
+        self.updates.append((UUID, kwargs))
+        self.mappings[UUID].update(kwargs)
+
+
+def test_the_mappings_are_updated_once_then_left_alone(capsys):
+    uuids = [s.uuid for s in sqs_event_sources(DEPLOYED)]
+    fake = _FakeLambda({uuid: {"UUID": uuid, "BatchSize": 10, "FunctionResponseTypes": None} for uuid in uuids})
+    aws = SimpleNamespace(client=lambda name: fake)
+    deploy.ensure_event_source_settings(aws, DEPLOYED, batching_window=None)
+    assert fake.updates == [(uuid, {"FunctionResponseTypes": ["ReportBatchItemFailures"]}) for uuid in uuids]
+    deploy.ensure_event_source_settings(aws, DEPLOYED, batching_window=None)
+    assert len(fake.updates) == 2
+    assert capsys.readouterr().out.count("already on") == 2
+
+
+def test_a_deployment_without_both_queue_handlers_is_an_error():
+    deployed = {"resources": [r for r in DEPLOYED["resources"] if r["name"] != "tasks-sqs-event-source"]}
+    with pytest.raises(DeployError, match="expected 2 SQS event sources"):
+        deploy.ensure_event_source_settings(SimpleNamespace(client=None), deployed, None)
+
+
+# ----------------------------------------------------------------------- API token
+
+
+class _ParameterNotFound(Exception):
+    pass
+
+
+class _FakeSsm:
+    exceptions = SimpleNamespace(ParameterNotFound=_ParameterNotFound)
+
+    def __init__(self):
+        self.parameters = {}
+
+    def get_parameter(self, Name, WithDecryption=False):
+        if Name not in self.parameters:
+            raise _ParameterNotFound(Name)
+        return {"Parameter": dict(self.parameters[Name], Name=Name)}
+
+    def put_parameter(self, Name, Value, Type, KeyId, Overwrite, Description=""):
+        self.parameters[Name] = {"Value": Value, "Type": Type, "KeyId": KeyId}
+
+
+def test_the_token_is_created_once_and_only_its_hash_is_stored(capsys):
+    ssm = _FakeSsm()
+    aws = SimpleNamespace(client=lambda name: ssm)
+    token = deploy.ensure_api_token(aws, OUTPUTS, rotate=False)
+    stored = ssm.parameters["/sellerops/prod/api-token-hash"]
+    assert stored == {"Value": hashlib.sha256(token.encode()).hexdigest(), "Type": "SecureString",
+                      "KeyId": OUTPUTS["DataKeyArn"]}
+    assert token in capsys.readouterr().out
+    assert deploy.ensure_api_token(aws, OUTPUTS, rotate=False) is None
+    assert token not in capsys.readouterr().out
+    rotated = deploy.ensure_api_token(aws, OUTPUTS, rotate=True)
+    assert rotated != token
+    assert ssm.parameters["/sellerops/prod/api-token-hash"]["Value"] == hashlib.sha256(rotated.encode()).hexdigest()
+
+
+def test_the_hash_is_the_one_the_authorizer_checks():
+    from chalicelib import auth
+
+    assert deploy.token_hash("s3cret") == auth.token_hash("s3cret")
+
+
+# ----------------------------------------------------------------------- destroy
+
+
+SUBSTITUTIONS = {"Stage": "prod", "AWS::AccountId": "111122223333", "AWS::Region": "eu-west-1",
+                 "AWS::Partition": "aws"}
+
+
+def test_destroy_keeps_the_tables_the_bucket_the_key_and_the_secret():
+    kept = retained_resources(TEMPLATE, SUBSTITUTIONS, {"DataKey": "0000-key", "OrdersTable": "sellerops-prod-orders"})
+    assert [(k.logical_id, k.physical_id) for k in kept] == [
+        ("DataKey", "0000-key"),
+        ("OrdersTable", "sellerops-prod-orders"),
+        ("BuyerDataTable", "sellerops-prod-buyer-data"),
+        ("StateTable", "sellerops-prod-state"),
+        ("InvoiceBucket", "sellerops-prod-invoices-111122223333"),
+        ("SpApiSecret", "sellerops/prod/spapi"),
+    ]
+
+
+def test_once_the_stack_is_gone_the_key_is_known_by_its_description_only():
+    (key,) = [k for k in retained_resources(TEMPLATE, SUBSTITUTIONS) if k.resource_type == "AWS::KMS::Key"]
+    assert key.physical_id == ""
+    assert key.description.startswith("sellerops prod: ")
+
+
+def test_sub_resolves_parameters_and_escapes():
+    assert deploy.substitute({"Fn::Sub": "a-${Stage}-${!Literal}"}, {"Stage": "x"}) == "a-x-${Literal}"
+    with pytest.raises(DeployError):
+        deploy.substitute({"Fn::Sub": "${Unknown}"}, {})
+
+
+# ----------------------------------------------------------------------- command line
+
+
+def test_command_line_options(monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")
+    args = deploy.build_parser().parse_args(["deploy", "--stage", "prod", "--no-api", "--batching-window", "5"])
+    assert (args.stage, args.api, args.batching_window, args.rotate_token) == ("prod", False, 5, False)
+    assert args.endpoint_url == "http://127.0.0.1:5000"
+    assert Path(args.project_dir) == REPO
+    args = deploy.build_parser().parse_args(["destroy", "--stage", "prod", "--delete-data", "--yes"])
+    assert args.delete_data and args.yes
