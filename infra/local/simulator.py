@@ -1,8 +1,9 @@
-"""Amazon's side of SP-API, played locally: LWA tokens and the Orders API v2026-01-01.
+"""Amazon's side of SP-API, played locally: LWA tokens, the Orders API v2026-01-01 and the
+Notifications API v1 (destinations and subscriptions).
 
 The embedded stack, the e2e tests and the benchmarks point python-amazon-sp-api at this server
 instead of Amazon. It answers like Amazon where our code can tell the difference: request
-validation from Amazon's own model (``spapi_models/``), per-seller data, rate limits with 429s,
+validation from Amazon's own models (``spapi_models/``), per-seller data, rate limits with 429s,
 and injected 5xx faults.
 
 Run by hand::
@@ -10,8 +11,17 @@ Run by hand::
     python -m infra.local.simulator --world WORLD.json --port 4599 [--rate-scale N]
 
 A world is ``{"orders": [{"sellerId": ..., "order": <Order v2026-01-01>}],
-"sellers": [{"sellerId": ..., "refreshToken": ..., "marketplaceIds": [...]}]}``; other keys
-are ignored so the world can grow with the simulator.
+"sellers": [{"sellerId": ..., "refreshToken": ..., "marketplaceIds": [...]}]}``, optionally with
+``"sqsPolicyOk": false`` (every SQS queue's policy refuses Amazon, see below) and
+``"applicationId": "amzn1.sp.solution..."``; other keys are ignored so the world can grow with
+the simulator.
+
+Notifications: one simulator plays one regional endpoint (``region``: na, eu or fe). Destinations
+belong to the application (the LWA client id) and are managed with grantless tokens
+(``client_credentials``, scope ``sellingpartnerapi::notifications``); subscriptions belong to a
+seller and the application and are made with the seller's token. Amazon checks an SQS queue's
+policy when the destination is created; the simulator cannot read the policy, so
+``sqs_policy_ok`` says what Amazon would find.
 """
 
 from __future__ import annotations
@@ -42,6 +52,8 @@ log = logging.getLogger(__name__)
 
 MODELS_DIR = Path(__file__).with_name("spapi_models")
 ORDERS_MODEL = "orders_2026-01-01.json"
+NOTIFICATIONS_MODEL = "notifications.json"
+SERVED_MODELS = (ORDERS_MODEL, NOTIFICATIONS_MODEL)
 
 # Amazon's default usage plans (requests per second, burst), as printed in each operation's
 # model description. Limits apply per seller and application.
@@ -55,6 +67,17 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[float, int]] = {
     "createFeed": (0.0083, 15),
     "getReports": (0.0222, 10),
     "getReportDocument": (0.0167, 15),
+    # Notifications API v1: every operation with a usage plan prints 1 request/s, burst 5.
+    # Grantless operations are limited per application, the others per seller and application.
+    "getSubscriptions": (1.0, 5),
+    "getSubscription": (1.0, 5),
+    "createSubscription": (1.0, 5),
+    "getSubscriptionById": (1.0, 5),
+    "deleteSubscriptionById": (1.0, 5),
+    "getDestinations": (1.0, 5),
+    "createDestination": (1.0, 5),
+    "getDestination": (1.0, 5),
+    "deleteDestination": (1.0, 5),
 }
 
 # Which Order / OrderItem fields each includedData value unlocks. The model names the datasets
@@ -80,6 +103,67 @@ ACCESS_TOKEN_LIFETIME = 3600  # seconds, as LWA
 PAGINATION_TOKEN_LIFETIME = 24 * 3600  # seconds, per the searchOrders model
 LWA_OPERATION = "lwaToken"  # how token requests show in stats()
 
+# --- Notifications API facts -----------------------------------------------------------------
+
+NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"
+# Scopes LWA grants with client_credentials (grantless operations).
+GRANTLESS_SCOPES = (NOTIFICATIONS_SCOPE, "sellingpartnerapi::client_credential:rotation")
+SQS, EVENTBRIDGE = "sqs", "eventBridge"
+# Notification types Amazon accepts: their payload versions (oldest first, as in the "examples"
+# of Amazon's notification schemas) and the one kind of destination Amazon delivers them to
+# (Amazon's "Set up notifications" guides: the EventBridge workflow lists the listings, item and
+# product-type types; every other type goes to SQS). REPORT_ and FEED_PROCESSING_FINISHED
+# payloads are version 2020-09-04, but Amazon has been seen accepting subscriptions at "1.0"
+# (python-amazon-sp-api's default), so both are accepted.
+NOTIFICATION_TYPES: dict[str, tuple[tuple[str, ...], str]] = {
+    "ACCOUNT_STATUS_CHANGED": (("1.0",), SQS),
+    "ANY_OFFER_CHANGED": (("1.0",), SQS),
+    "B2B_ANY_OFFER_CHANGED": (("1.0",), SQS),
+    "BRANDED_ITEM_CONTENT_CHANGE": (("1.0",), EVENTBRIDGE),
+    "DATA_KIOSK_QUERY_PROCESSING_FINISHED": (("2023-11-15",), SQS),
+    "DETAIL_PAGE_TRAFFIC_EVENT": (("2020-09-04",), SQS),
+    "FBA_INVENTORY_AVAILABILITY_CHANGES": (("1.0",), SQS),
+    "FBA_OUTBOUND_SHIPMENT_STATUS": (("1.0",), SQS),
+    "FEE_PROMOTION": (("1.0",), SQS),
+    "FEED_PROCESSING_FINISHED": (("1.0", "2020-09-04"), SQS),
+    "FULFILLMENT_ORDER_STATUS": (("1.0",), SQS),
+    "ITEM_INVENTORY_EVENT_CHANGE": (("2020-09-04",), SQS),
+    "ITEM_PRODUCT_TYPE_CHANGE": (("1.0",), EVENTBRIDGE),
+    "ITEM_SALES_EVENT_CHANGE": (("2020-09-04",), SQS),
+    "LISTINGS_ITEM_ISSUES_CHANGE": (("1.0", "2023-12-13"), EVENTBRIDGE),
+    "LISTINGS_ITEM_MFN_QUANTITY_CHANGE": (("1.0",), EVENTBRIDGE),
+    "LISTINGS_ITEM_STATUS_CHANGE": (("1.0",), EVENTBRIDGE),
+    "ORDER_CHANGE": (("1.0",), SQS),
+    "PRICING_HEALTH": (("1.0",), SQS),
+    "PRODUCT_TYPE_DEFINITIONS_CHANGE": (("1.0",), EVENTBRIDGE),
+    "REPORT_PROCESSING_FINISHED": (("1.0", "2020-09-04"), SQS),
+    "SHIPMENT_TRACKING_MILESTONE_CHANGED": (("2026-01-30",), SQS),
+    "TRANSACTION_UPDATE": (("1.0",), SQS),
+}
+
+# The SP-API endpoints, and which AWS regions count as the same part of the world. Amazon
+# delivers to a queue from the endpoint's region group only (us-east-1 hosts the NA endpoint,
+# eu-west-1 the EU one, us-west-2 the FE one); this grouping by AWS region prefix is the
+# simulator's reading of that rule.
+ENDPOINT_HOSTS = {
+    "na": "sellingpartnerapi-na.amazon.com",
+    "eu": "sellingpartnerapi-eu.amazon.com",
+    "fe": "sellingpartnerapi-fe.amazon.com",
+}
+REGION_GROUP_PREFIXES = {
+    "na": ("us-", "ca-", "sa-", "mx-"),
+    "eu": ("eu-", "me-", "af-", "il-"),
+    "fe": ("ap-",),
+}
+
+
+def region_group_of(aws_region: str) -> str | None:
+    """The SP-API region group (na, eu, fe) an AWS region belongs to, or None."""
+    for group, prefixes in REGION_GROUP_PREFIXES.items():
+        if aws_region.startswith(prefixes):
+            return group
+    return None
+
 
 class InvalidInput(Exception):
     """A request Amazon would refuse with 400 InvalidInput; the message says why."""
@@ -88,12 +172,31 @@ class InvalidInput(Exception):
 # --- the model -----------------------------------------------------------------------------
 
 
+# How an operation is authorised: with a seller's token (refresh_token grant), with a grantless
+# token (client_credentials grant), or either. The model says which operations are grantless.
+SELLER, GRANTLESS, EITHER = "seller", "grantless", "either"
+# getSubscriptionById and deleteSubscriptionById are grantless in the model, but
+# python-amazon-sp-api 2.1.35 calls them with the seller's token. Both identify the subscription
+# by its id, which belongs to the application either way, so both kinds of token are accepted.
+_EITHER_TOKEN = frozenset({"getSubscriptionById", "deleteSubscriptionById"})
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch"})
+
+
 @dataclass(frozen=True)
 class Operation:
     operation_id: str
     method: str
     path: re.Pattern[str]
     parameters: tuple[dict[str, Any], ...]
+    model: str = ORDERS_MODEL
+    auth: str = SELLER
+
+    @property
+    def body_schema(self) -> dict[str, Any] | None:
+        for spec in self.parameters:
+            if spec.get("in") == "body":
+                return spec.get("schema") or {}
+        return None
 
 
 @functools.cache
@@ -102,32 +205,112 @@ def load_model(name: str) -> dict[str, Any]:
 
 
 @functools.cache
-def orders_operations() -> tuple[Operation, ...]:
-    """The Orders API operations, with their routes and parameters taken from the model."""
+def model_operations(model_name: str) -> tuple[Operation, ...]:
+    """One model's operations, with their routes, parameters and authorisation from the model."""
     operations = []
-    for template, methods in load_model(ORDERS_MODEL)["paths"].items():
+    for template, methods in load_model(model_name)["paths"].items():
         shared = methods.get("parameters", [])
         for method, spec in methods.items():
-            if method == "parameters":
+            if method not in _HTTP_METHODS:  # "parameters", "x-amzn-api-sandbox-only", ...
                 continue
             pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
+            operation_id = spec["operationId"]
+            if operation_id in _EITHER_TOKEN:
+                auth = EITHER
+            elif "is grantless" in spec.get("description", ""):
+                auth = GRANTLESS
+            else:
+                auth = SELLER
             operations.append(
                 Operation(
-                    operation_id=spec["operationId"],
+                    operation_id=operation_id,
                     method=method.upper(),
                     path=re.compile(pattern + "$"),
                     parameters=tuple(shared) + tuple(spec.get("parameters", [])),
+                    model=model_name,
+                    auth=auth,
                 )
             )
     return tuple(operations)
 
 
+def orders_operations() -> tuple[Operation, ...]:
+    """The Orders API operations, with their routes and parameters taken from the model."""
+    return model_operations(ORDERS_MODEL)
+
+
+@functools.cache
+def served_operations() -> tuple[Operation, ...]:
+    return tuple(op for name in SERVED_MODELS for op in model_operations(name))
+
+
 def match_operation(method: str, path: str) -> tuple[Operation, dict[str, str]] | None:
-    for operation in orders_operations():
+    for operation in served_operations():
         found = operation.path.match(path)
         if found and operation.method == method:
             return operation, {name: unquote(value) for name, value in found.groupdict().items()}
     return None
+
+
+def validate_body(model_name: str, schema: Mapping[str, Any], value: Any, where: str = "") -> None:
+    """Check a JSON body against a Swagger 2.0 schema of the model; raise InvalidInput with the
+    first problem. Properties the schema does not name are tolerated: python-amazon-sp-api adds
+    marketplace-id keys to every POST body."""
+    definitions = load_model(model_name).get("definitions", {})
+
+    def resolve(node: Mapping[str, Any]) -> Mapping[str, Any]:
+        while "$ref" in node:
+            node = definitions[node["$ref"].rsplit("/", 1)[-1]]
+        return node
+
+    def name(path: str) -> str:
+        return path or "the request body"
+
+    def check(node: Mapping[str, Any], item: Any, path: str) -> None:
+        node = resolve(node)
+        for part in node.get("allOf", ()):
+            check(part, item, path)
+        kind = node.get("type") or ("object" if "properties" in node else None)
+        if kind == "object":
+            if not isinstance(item, dict):
+                raise InvalidInput(f"{name(path)} must be a JSON object.")
+            for required in node.get("required", ()):
+                if required not in item or item[required] is None:
+                    raise InvalidInput(f"{path + '.' if path else ''}{required} is required.")
+            for key, child in node.get("properties", {}).items():
+                if key in item and item[key] is not None:
+                    check(child, item[key], f"{path}.{key}" if path else key)
+        elif kind == "array":
+            if not isinstance(item, list):
+                raise InvalidInput(f"{name(path)} must be a list.")
+            if "minItems" in node and len(item) < node["minItems"]:
+                raise InvalidInput(f"{name(path)} needs at least {node['minItems']} values.")
+            if "maxItems" in node and len(item) > node["maxItems"]:
+                raise InvalidInput(f"{name(path)} accepts at most {node['maxItems']} values.")
+            for index, element in enumerate(item):
+                check(node.get("items", {}), element, f"{path}[{index}]")
+        elif kind == "string":
+            if not isinstance(item, str):
+                raise InvalidInput(f"{name(path)} must be a string.")
+            if "enum" in node and item not in node["enum"]:
+                raise InvalidInput(f"{path}: {item!r} is not one of {', '.join(node['enum'])}.")
+            if "maxLength" in node and len(item) > node["maxLength"]:
+                raise InvalidInput(f"{path} is longer than {node['maxLength']} characters.")
+            if "minLength" in node and len(item) < node["minLength"]:
+                raise InvalidInput(f"{path} is shorter than {node['minLength']} characters.")
+            if "pattern" in node and not re.search(node["pattern"], item):
+                raise InvalidInput(f"{path}: {item!r} does not match {node['pattern']}.")
+        elif kind == "integer":
+            if isinstance(item, bool) or not isinstance(item, int):
+                raise InvalidInput(f"{name(path)} must be an integer.")
+        elif kind == "number":
+            if isinstance(item, bool) or not isinstance(item, (int, float)):
+                raise InvalidInput(f"{name(path)} must be a number.")
+        elif kind == "boolean":
+            if not isinstance(item, bool):
+                raise InvalidInput(f"{name(path)} must be true or false.")
+
+    check(schema, value, where)
 
 
 @functools.cache
@@ -281,12 +464,15 @@ class _StoredOrder:
 
 @dataclass(frozen=True)
 class _Caller:
-    refresh_token: str
+    refresh_token: str | None  # None: a grantless token, the application itself
     seller_id: str | None  # None: the world does not say whose token this is; any seller's
+    client_id: str = ""  # the LWA client id: the application
 
     @property
     def identity(self) -> str:
-        """Key for rate limits and pagination tokens; never logged."""
+        """Key for rate limits, pagination tokens and subscriptions; never logged."""
+        if self.refresh_token is None:
+            return "app:" + self.client_id
         if self.seller_id is not None:
             return "seller:" + self.seller_id
         return "token:" + hashlib.sha256(self.refresh_token.encode()).hexdigest()[:16]
@@ -299,6 +485,47 @@ class _Caller:
 class _IssuedToken:
     refresh_token: str | None  # None for grantless (client_credentials) tokens
     expires_at: float  # monotonic
+    client_id: str = ""
+    scope: str | None = None  # grantless tokens only
+
+
+@dataclass
+class _Destination:
+    destination_id: str
+    name: str
+    resource: dict[str, Any]  # {"sqs": {"arn"}} or {"eventBridge": {"name", "region", "accountId"}}
+
+    @property
+    def kind(self) -> str:
+        return SQS if SQS in self.resource else EVENTBRIDGE
+
+    def as_payload(self) -> dict[str, Any]:
+        return {
+            "destinationId": self.destination_id,
+            "name": self.name,
+            "resource": copy.deepcopy(self.resource),
+        }
+
+
+@dataclass
+class _Subscription:
+    subscription_id: str
+    owner: str  # the seller's identity (see _Caller.identity)
+    seller_id: str | None
+    notification_type: str
+    payload_version: str
+    destination_id: str
+    processing_directive: dict[str, Any] | None = None
+
+    def as_payload(self) -> dict[str, Any]:
+        payload = {
+            "subscriptionId": self.subscription_id,
+            "payloadVersion": self.payload_version,
+            "destinationId": self.destination_id,
+        }
+        if self.processing_directive:
+            payload["processingDirective"] = copy.deepcopy(self.processing_directive)
+        return payload
 
 
 class _TokenBucket:
@@ -346,17 +573,42 @@ def _fault_body(status: int) -> dict[str, Any]:
     return _errors(*_FAULT_ERRORS.get(status, default))
 
 
+# The wording of Amazon's Notifications API errors, as developers have reported them.
+_INVALID_INPUT_MESSAGE = "Request has missing or invalid parameters and cannot be parsed."
+_NOT_FOUND_MESSAGE = "The resource specified does not exist."
+_CONFLICT_MESSAGE = "The requested resource conflict with a resource in the server."
+_STATE_CONFLICT_MESSAGE = "The resource specified conflicts with the current state."
+
+
+def _read_body(operation: Operation, body: bytes) -> dict[str, Any]:
+    """The JSON body of a request, checked against the operation's body schema."""
+    try:
+        value = json.loads(body.decode("utf-8")) if body else None
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidInput("The request body is not JSON.") from None
+    if value is None:
+        raise InvalidInput("The request body is required.")
+    validate_body(operation.model, operation.body_schema or {}, value)
+    return value
+
+
 # --- the simulator -------------------------------------------------------------------------
 
 
 class Simulator:
-    """Amazon's side of LWA and the Orders API v2026-01-01, served over HTTP.
+    """Amazon's side of LWA, the Orders API v2026-01-01 and the Notifications API v1, over HTTP.
 
     `rate_scale` multiplies every refill rate (not the bursts) so demos and benchmarks can run
     time-scaled. `search_lag_seconds` is how far behind "now" searchOrders may look: Amazon
     refuses a createdBefore/lastUpdatedBefore later than two minutes before the request and
     uses that as the default upper bound, so fresh changes show up late. Set it to 0 for tests
     that must see an order the moment it is upserted.
+
+    `region` is the SP-API endpoint played (na, eu or fe): an SQS destination in an AWS region
+    of another part of the world is refused. `sqs_policy_ok` is what Amazon finds when it checks
+    an SQS queue's policy on createDestination: False refuses every queue, as Amazon does when
+    the policy does not let account 437568002678 send messages (the world key "sqsPolicyOk"
+    sets it too).
     """
 
     def __init__(
@@ -365,11 +617,21 @@ class Simulator:
         *,
         rate_scale: float = 1.0,
         search_lag_seconds: float = 120.0,
+        region: str = "eu",
+        sqs_policy_ok: bool = True,
     ) -> None:
         if rate_scale <= 0:
             raise ValueError("rate_scale must be positive")
+        if region not in ENDPOINT_HOSTS:
+            raise ValueError(f"region must be one of {', '.join(ENDPOINT_HOSTS)}")
         self.rate_scale = rate_scale
         self.search_lag = timedelta(seconds=search_lag_seconds)
+        self.region = region
+        self.sqs_policy_ok = sqs_policy_ok
+        self.application_id: str | None = None  # None: derived from each LWA client id
+        # Notifications state, per application (LWA client id): kept across load_world.
+        self._destinations: dict[str, dict[str, _Destination]] = defaultdict(dict)
+        self._subscriptions: dict[str, dict[str, _Subscription]] = defaultdict(dict)
         self._lock = threading.RLock()
         self._orders: dict[str, _StoredOrder] = {}
         self._sellers_by_token: dict[str, str] = {}
@@ -383,6 +645,14 @@ class Simulator:
         self._handlers: dict[str, Callable[[_Caller, dict[str, Any]], Reply]] = {
             "searchOrders": self._search_orders,
             "getOrder": self._get_order,
+            "getDestinations": self._get_destinations,
+            "getDestination": self._get_destination,
+            "createDestination": self._create_destination,
+            "deleteDestination": self._delete_destination,
+            "getSubscription": self._get_subscription,
+            "getSubscriptionById": self._get_subscription_by_id,
+            "createSubscription": self._create_subscription,
+            "deleteSubscriptionById": self._delete_subscription_by_id,
         }
         self.load_world(world or {})
 
@@ -428,7 +698,8 @@ class Simulator:
     # Amazon's state
 
     def load_world(self, world: Mapping[str, Any]) -> None:
-        """Replace Amazon's state. Issued access tokens stay valid."""
+        """Replace Amazon's orders and sellers. Issued access tokens stay valid, and so do the
+        destinations and subscriptions made through the API."""
         orders = {}
         for entry in world.get("orders", []):
             stored = _StoredOrder.of(entry.get("sellerId", ""), entry["order"])
@@ -439,6 +710,38 @@ class Simulator:
         with self._lock:
             self._orders = orders
             self._sellers_by_token = sellers
+            if "sqsPolicyOk" in world:
+                self.sqs_policy_ok = bool(world["sqsPolicyOk"])
+            if world.get("applicationId"):
+                self.application_id = str(world["applicationId"])
+
+    def add_seller(self, seller_id: str, refresh_token: str) -> None:
+        """Let Amazon know whose refresh token this is (a seller authorising the app)."""
+        with self._lock:
+            self._sellers_by_token[refresh_token] = seller_id
+
+    def destinations(self) -> list[dict[str, Any]]:
+        """Every application's destinations, as getDestinations returns them."""
+        with self._lock:
+            return [
+                destination.as_payload()
+                for per_app in self._destinations.values()
+                for destination in per_app.values()
+            ]
+
+    def subscriptions(self) -> list[dict[str, Any]]:
+        """Every subscription, as getSubscription returns it, with its notificationType and
+        sellerId (None when the world does not know the seller's token)."""
+        with self._lock:
+            return [
+                {
+                    **subscription.as_payload(),
+                    "notificationType": subscription.notification_type,
+                    "sellerId": subscription.seller_id,
+                }
+                for per_app in self._subscriptions.values()
+                for subscription in per_app.values()
+            ]
 
     def upsert_order(self, seller_id: str, order: Mapping[str, Any]) -> None:
         """Add or replace an order as Amazon would now return it (times are taken as given)."""
@@ -503,8 +806,11 @@ class Simulator:
             return Reply(404, missing, "unknown")
         operation, path_params = found
         name = operation.operation_id
+        if name not in self._handlers:
+            unserved = _errors("NotImplemented", f"The simulator does not serve {name}.")
+            return Reply(501, unserved, name)
 
-        caller, refusal = self._authenticate(headers.get("x-amz-access-token"))
+        caller, refusal = self._authenticate(headers.get("x-amz-access-token"), operation)
         if caller is None:
             denied = _errors("Unauthorized", "Access to requested resource is denied.", refusal)
             return Reply(403, denied, name)
@@ -520,22 +826,38 @@ class Simulator:
 
         try:
             params = parse_parameters(operation, path_params, parse_qs(url.query))
+            if operation.body_schema is not None:
+                params["body"] = _read_body(operation, body)
             reply = self._handlers[name](caller, params)
         except InvalidInput as problem:
-            reply = Reply(400, _errors("InvalidInput", str(problem)), name)
+            if operation.model == NOTIFICATIONS_MODEL:
+                # The Notifications API puts the reason in details (seen in Amazon's answers).
+                invalid = _errors("InvalidInput", _INVALID_INPUT_MESSAGE, str(problem))
+            else:
+                invalid = _errors("InvalidInput", str(problem))
+            reply = Reply(400, invalid, name)
         reply.headers.update(limit_header)
         return reply
 
-    def _authenticate(self, access_token: str | None) -> tuple[_Caller | None, str]:
+    def _authenticate(
+        self, access_token: str | None, operation: Operation
+    ) -> tuple[_Caller | None, str]:
         issued = self._tokens.get(access_token or "")
         if issued is None:
             return None, ""
         if issued.expires_at < time.monotonic():
             return None, "The access token you provided has expired."
         if issued.refresh_token is None:
-            return None, "A grantless access token cannot call this operation."
+            if operation.auth == SELLER:
+                return None, "A grantless access token cannot call this operation."
+            if operation.model == NOTIFICATIONS_MODEL and issued.scope != NOTIFICATIONS_SCOPE:
+                return None, f"This operation needs a grantless token for {NOTIFICATIONS_SCOPE}."
+            return _Caller(None, None, issued.client_id), ""
+        if operation.auth == GRANTLESS:
+            # Amazon answers a seller's token on a grantless operation with a bare 403.
+            return None, ""
         seller_id = self._sellers_by_token.get(issued.refresh_token)
-        return _Caller(issued.refresh_token, seller_id), ""
+        return _Caller(issued.refresh_token, seller_id, issued.client_id), ""
 
     def _bucket(self, caller: _Caller, operation: str, rate: float, burst: int) -> _TokenBucket:
         key = (caller.identity, operation)
@@ -580,11 +902,16 @@ class Simulator:
                     "invalid_request", f"The request is missing a required parameter : {name}"
                 )
 
-        refresh_token = form.get("refresh_token")
+        scope = None
+        if grant_type == "client_credentials":
+            scope = form["scope"]
+            if scope not in GRANTLESS_SCOPES:
+                return self._lwa_error("invalid_scope", "An unknown scope was requested")
+        refresh_token = form.get("refresh_token") if grant_type == "refresh_token" else None
         prefix = "Atza|sim-" if refresh_token else "Atc|sim-"
         access_token = prefix + secrets.token_urlsafe(32)
         self._tokens[access_token] = _IssuedToken(
-            refresh_token, time.monotonic() + ACCESS_TOKEN_LIFETIME
+            refresh_token, time.monotonic() + ACCESS_TOKEN_LIFETIME, form["client_id"], scope
         )
         answer: dict[str, Any] = {
             "access_token": access_token,
@@ -649,6 +976,221 @@ class Simulator:
                 "nextToken": _write_pagination_token(digest, window.before, last_time, last_id)
             }
         return Reply(200, answer, "searchOrders")
+
+    # Notifications API v1
+
+    def _application_id(self, client_id: str) -> str:
+        """The SP-API application id Amazon names in its answers (the world's, or one derived
+        from the LWA client id)."""
+        if self.application_id:
+            return self.application_id
+        return "amzn1.sp.solution." + str(uuid.uuid5(uuid.NAMESPACE_URL, client_id))
+
+    def _no_destination(self, caller: _Caller, destination_id: str) -> str:
+        app = self._application_id(caller.client_id)
+        return f"No destination with id {destination_id} for applicationId {app}"
+
+    @staticmethod
+    def _notification_type(notification_type: str) -> tuple[tuple[str, ...], str]:
+        known = NOTIFICATION_TYPES.get(notification_type)
+        if known is None:
+            raise InvalidInput(f"{notification_type} is not a valid notification type.")
+        return known
+
+    def _get_destinations(self, caller: _Caller, params: dict[str, Any]) -> Reply:
+        mine = self._destinations[caller.client_id]
+        payload = [destination.as_payload() for destination in mine.values()]
+        return Reply(200, {"payload": payload}, "getDestinations")
+
+    def _get_destination(self, caller: _Caller, params: dict[str, Any]) -> Reply:
+        destination = self._destinations[caller.client_id].get(params["destinationId"])
+        if destination is None:
+            details = self._no_destination(caller, params["destinationId"])
+            return Reply(404, _errors("NotFound", _NOT_FOUND_MESSAGE, details), "getDestination")
+        return Reply(200, {"payload": destination.as_payload()}, "getDestination")
+
+    def _create_destination(self, caller: _Caller, params: dict[str, Any]) -> Reply:
+        body = params["body"]
+        name, spec = body["name"], body["resourceSpecification"]
+        kinds = [kind for kind in (SQS, EVENTBRIDGE) if spec.get(kind) is not None]
+        if len(kinds) != 1:
+            raise InvalidInput(
+                "resourceSpecification must hold exactly one resource type: sqs or eventBridge."
+            )
+        if len(name) > 256:
+            raise InvalidInput("name is longer than 256 characters.")
+        app = self._application_id(caller.client_id)
+        mine = self._destinations[caller.client_id]
+
+        if kinds == [SQS]:
+            arn = spec[SQS]["arn"]
+            _, _, _, region, _, queue = arn.split(":", 5)
+            if region_group_of(region) != self.region:
+                raise InvalidInput(
+                    f"The SQS queue {arn} is in AWS region {region}, which the "
+                    f"{self.region.upper()} endpoint ({ENDPOINT_HOSTS[self.region]}) does not "
+                    "deliver to."
+                )
+            if queue.endswith(".fifo"):
+                raise InvalidInput(f"The SQS queue {arn} is a FIFO queue; use a standard queue.")
+            for existing in mine.values():
+                if existing.resource.get(SQS, {}).get("arn") == arn:
+                    details = (
+                        f"A destination with arn {arn} already exists for the application {app}"
+                        f" (destinationId {existing.destination_id})"
+                    )
+                    conflict = _errors("Conflict", _CONFLICT_MESSAGE, details)
+                    return Reply(409, conflict, "createDestination")
+            if not self.sqs_policy_ok:
+                # What Amazon answers when the queue's policy does not let account
+                # 437568002678 send messages: a bare refusal, with no details.
+                denied = _errors("Unauthorized", "Access to requested resource is denied.", "")
+                return Reply(403, denied, "createDestination")
+            resource: dict[str, Any] = {SQS: {"arn": arn}}
+        else:
+            account, region = spec[EVENTBRIDGE]["accountId"], spec[EVENTBRIDGE]["region"]
+            if not re.fullmatch(r"\d{12}", account):
+                raise InvalidInput(
+                    f"resourceSpecification.eventBridge.accountId: {account!r} is not an AWS "
+                    "account id (12 digits)."
+                )
+            if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region):
+                raise InvalidInput(
+                    f"resourceSpecification.eventBridge.region: {region!r} is not an AWS region."
+                )
+            for existing in mine.values():
+                if existing.resource.get(EVENTBRIDGE, {}).get("accountId") == account:
+                    # Amazon: "You can only create one EventBridge destination per AWS account."
+                    details = (
+                        f"An EventBridge destination for AWS account {account} already exists "
+                        f"for the application {app} (destinationId {existing.destination_id})"
+                    )
+                    conflict = _errors("Conflict", _CONFLICT_MESSAGE, details)
+                    return Reply(409, conflict, "createDestination")
+            # The partner event source Amazon creates in that account and region, named as in
+            # Amazon's EventBridge workflow guide.
+            source = f"aws.partner/sellingpartnerapi.amazon.com/{account}/{app}"
+            resource = {EVENTBRIDGE: {"name": source, "region": region, "accountId": account}}
+
+        destination = _Destination(str(uuid.uuid4()), name, resource)
+        mine[destination.destination_id] = destination
+        return Reply(200, {"payload": destination.as_payload()}, "createDestination")
+
+    def _delete_destination(self, caller: _Caller, params: dict[str, Any]) -> Reply:
+        destination_id = params["destinationId"]
+        mine = self._destinations[caller.client_id]
+        if destination_id not in mine:
+            details = self._no_destination(caller, destination_id)
+            return Reply(404, _errors("NotFound", _NOT_FOUND_MESSAGE, details), "deleteDestination")
+        subscriptions = self._subscriptions[caller.client_id].values()
+        if any(sub.destination_id == destination_id for sub in subscriptions):
+            refused = _errors(
+                "Unauthorized",
+                "The requested action is forbidden.",
+                "Destination has subscriptions",
+            )
+            return Reply(403, refused, "deleteDestination")
+        del mine[destination_id]
+        return Reply(200, {}, "deleteDestination")
+
+    def _get_subscription(self, caller: _Caller, params: dict[str, Any]) -> Reply:
+        notification_type = params["notificationType"]
+        versions, _ = self._notification_type(notification_type)
+        version = params.get("payloadVersion")
+        if version is not None and version not in versions:
+            raise InvalidInput(
+                f"payloadVersion {version} is not a version of {notification_type} "
+                f"(versions: {', '.join(versions)})."
+            )
+        found = [
+            sub
+            for sub in self._subscriptions[caller.client_id].values()
+            if sub.owner == caller.identity and sub.notification_type == notification_type
+            and (version is None or sub.payload_version == version)
+        ]
+        if not found:
+            details = f"No subscription for notification type {notification_type}" + (
+                f" and payload version {version}" if version else ""
+            )
+            return Reply(404, _errors("NotFound", _NOT_FOUND_MESSAGE, details), "getSubscription")
+        # Without payloadVersion, the latest version's subscription.
+        latest = max(found, key=lambda sub: versions.index(sub.payload_version))
+        return Reply(200, {"payload": latest.as_payload()}, "getSubscription")
+
+    def _create_subscription(self, caller: _Caller, params: dict[str, Any]) -> Reply:
+        notification_type, body = params["notificationType"], params["body"]
+        versions, delivery = self._notification_type(notification_type)
+        version, destination_id = body["payloadVersion"], body["destinationId"]
+        if version not in versions:
+            raise InvalidInput(
+                f"payloadVersion {version} is not a version of {notification_type} "
+                f"(versions: {', '.join(versions)})."
+            )
+        destination = self._destinations[caller.client_id].get(destination_id)
+        if destination is None:
+            raise InvalidInput(self._no_destination(caller, destination_id))
+        if destination.kind != delivery:
+            where = "an Amazon SQS" if delivery == SQS else "an Amazon EventBridge"
+            raise InvalidInput(
+                f"{notification_type} notifications can only be delivered to {where} destination."
+            )
+        directive = body.get("processingDirective")
+        if directive:
+            if directive.get("eventFilter") and directive.get("filterExpression"):
+                raise InvalidInput("eventFilter and filterExpression are mutually exclusive.")
+            event_filter = directive.get("eventFilter") or {}
+            if event_filter and event_filter.get("eventFilterType") != notification_type:
+                raise InvalidInput(
+                    f"processingDirective.eventFilter.eventFilterType must be {notification_type}."
+                )
+        mine = self._subscriptions[caller.client_id]
+        for existing in mine.values():
+            if (existing.owner, existing.notification_type, existing.payload_version) == (
+                caller.identity, notification_type, version
+            ):
+                details = (
+                    f"Subscription already exist for notification type {notification_type}"
+                    f" (subscriptionId {existing.subscription_id})"
+                )
+                conflict = _errors("StateConflict", _STATE_CONFLICT_MESSAGE, details)
+                return Reply(409, conflict, "createSubscription")
+        subscription = _Subscription(
+            subscription_id=str(uuid.uuid4()),
+            owner=caller.identity,
+            seller_id=caller.seller_id,
+            notification_type=notification_type,
+            payload_version=version,
+            destination_id=destination_id,
+            processing_directive=copy.deepcopy(directive) if directive else None,
+        )
+        mine[subscription.subscription_id] = subscription
+        return Reply(200, {"payload": subscription.as_payload()}, "createSubscription")
+
+    def _find_subscription_by_id(
+        self, caller: _Caller, params: dict[str, Any], operation: str
+    ) -> tuple[_Subscription | None, Reply | None]:
+        self._notification_type(params["notificationType"])
+        found = self._subscriptions[caller.client_id].get(params["subscriptionId"])
+        if found is None or found.notification_type != params["notificationType"]:
+            details = (
+                f"No subscription with id {params['subscriptionId']} for notification type "
+                f"{params['notificationType']}"
+            )
+            return None, Reply(404, _errors("NotFound", _NOT_FOUND_MESSAGE, details), operation)
+        return found, None
+
+    def _get_subscription_by_id(self, caller: _Caller, params: dict[str, Any]) -> Reply:
+        found, missing = self._find_subscription_by_id(caller, params, "getSubscriptionById")
+        if found is None:
+            return missing  # type: ignore[return-value]
+        return Reply(200, {"payload": found.as_payload()}, "getSubscriptionById")
+
+    def _delete_subscription_by_id(self, caller: _Caller, params: dict[str, Any]) -> Reply:
+        found, missing = self._find_subscription_by_id(caller, params, "deleteSubscriptionById")
+        if found is None:
+            return missing  # type: ignore[return-value]
+        del self._subscriptions[caller.client_id][found.subscription_id]
+        return Reply(200, {}, "deleteSubscriptionById")
 
 
 @dataclass
@@ -788,7 +1330,7 @@ class _Handler(BaseHTTPRequestHandler):
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m infra.local.simulator",
-        description="Serve Amazon's side of LWA and the Orders API locally.",
+        description="Serve Amazon's side of LWA, the Orders and the Notifications API locally.",
     )
     parser.add_argument("--world", type=Path, help="world JSON file: orders and sellers")
     parser.add_argument("--host", default="127.0.0.1")
@@ -800,9 +1342,23 @@ def main(argv: list[str] | None = None) -> None:
         "--search-lag", type=float, default=120.0, metavar="SECONDS",
         help="how far behind now searchOrders may look (Amazon: 120)",
     )
+    parser.add_argument(
+        "--region", choices=sorted(ENDPOINT_HOSTS), default="eu",
+        help="the SP-API endpoint played (SQS destinations must be in its part of the world)",
+    )
+    parser.add_argument(
+        "--refuse-sqs-policy", action="store_true",
+        help="answer createDestination for SQS as Amazon does when the queue policy refuses it",
+    )
     args = parser.parse_args(argv)
     world = json.loads(args.world.read_text(encoding="utf-8")) if args.world else {}
-    simulator = Simulator(world, rate_scale=args.rate_scale, search_lag_seconds=args.search_lag)
+    simulator = Simulator(
+        world,
+        rate_scale=args.rate_scale,
+        search_lag_seconds=args.search_lag,
+        region=args.region,
+        sqs_policy_ok=not args.refuse_sqs_policy,
+    )
     url = simulator.start(args.host, args.port)
     print(f"Amazon simulator at {url} (Ctrl-C stops it)", flush=True)
     try:

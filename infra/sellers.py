@@ -1,0 +1,454 @@
+"""A deployed stage's SP-API credentials and sellers: `make add-seller STAGE=x`.
+
+    python -m infra.sellers set-app --stage NAME
+    python -m infra.sellers add     --stage NAME [--seller-id ID] [--marketplaces ID,ID] [--connect]
+    python -m infra.sellers list    --stage NAME
+    python -m infra.sellers remove  --stage NAME --seller-id ID [--keep-subscriptions]
+
+(each also takes --region and --endpoint-url, as infra.deploy does).
+
+The credentials live in the stage's Secrets Manager secret (`sellerops/<stage>/spapi`, the stack
+output SpApiSecretName): `{"lwa_app_id", "lwa_client_secret", "sellers": {"<sellerId>":
+{"refresh_token"}}}`. Every change is a read-modify-write of that secret that keeps what it does
+not touch. The sellers and their marketplaces are also registered in the state table, which the
+backstop poller reads.
+
+Secrets are never passed on the command line (they would land in the shell history and the process
+list) and never printed. They are asked for without echo (getpass); when stdin is not a terminal,
+one line per secret is read from it, for scripts: `set-app` reads the client id, then the client
+secret; `add` reads the refresh token. A missing --seller-id or --marketplaces is asked for when
+interactive.
+
+A seller added to a running deployment needs nothing else from it: the intake routes every
+notification by its SellerId, and the task handler reads each seller's refresh token from the
+secret (cached for 5 minutes per Lambda container). Amazon only starts sending the seller's
+notifications once it is subscribed: `add --connect`, or `make connect STAGE=x` afterwards.
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import re
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator, TextIO
+
+SELLER_ID_PATTERN = re.compile(r"[A-Z0-9]{6,32}")
+LWA_CLIENT_ID_PREFIX = "amzn1.application-oa2-client."
+REFRESH_TOKEN_PREFIX = "Atzr|"
+
+
+class CommandError(Exception):
+    """Something the user has to act on; printed without a traceback, exit status 1."""
+
+
+# ============================================================================ the stage
+
+
+def stack_name(stage: str) -> str:
+    return f"sellerops-{stage}"
+
+
+@dataclass
+class Stage:
+    """A deployed stage: its region, the endpoint boto3 talks to, and its stack's outputs."""
+
+    name: str
+    region: str
+    endpoint_url: str | None
+    outputs: dict[str, str]
+    parameters: dict[str, str] = field(default_factory=dict)
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            import boto3
+
+            kwargs = {"endpoint_url": self.endpoint_url} if self.endpoint_url else {}
+            self._clients[service] = boto3.client(service, region_name=self.region, **kwargs)
+        return self._clients[service]
+
+    def output(self, key: str) -> str:
+        try:
+            return self.outputs[key]
+        except KeyError:
+            raise CommandError(
+                f"stack {stack_name(self.name)} has no output {key}: redeploy it "
+                f"(make deploy STAGE={self.name})"
+            ) from None
+
+    @property
+    def secret_id(self) -> str:
+        return self.outputs.get("SpApiSecretName") or f"sellerops/{self.name}/spapi"
+
+
+def load_stage(name: str, region: str | None = None, endpoint_url: str | None = None) -> Stage:
+    """The stage's stack outputs, read from CloudFormation (`sellerops-<stage>`)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    session = boto3.session.Session(region_name=region)
+    if not session.region_name:
+        raise CommandError("no AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION")
+    stage = Stage(name, session.region_name, endpoint_url or None, {})
+    try:
+        stacks = stage.client("cloudformation").describe_stacks(StackName=stack_name(name))["Stacks"]
+    except ClientError as exc:
+        if "does not exist" in str(exc):
+            raise CommandError(
+                f"no stack {stack_name(name)} in {stage.region}: deploy the stage first "
+                f"(make deploy STAGE={name}), or pass the --region it was deployed to"
+            ) from None
+        raise CommandError(f"cannot read stack {stack_name(name)}: {exc}") from None
+    except BotoCoreError as exc:
+        raise CommandError(f"cannot reach AWS to read stack {stack_name(name)}: {exc}") from None
+    stage.outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    stage.parameters = {
+        p["ParameterKey"]: p.get("ParameterValue", "") for p in stacks[0].get("Parameters", [])
+    }
+    return stage
+
+
+# ============================================================================ the secret
+
+
+def read_secret(stage: Stage) -> dict[str, Any]:
+    """The stage's SP-API secret, with every key present."""
+    from botocore.exceptions import ClientError
+
+    try:
+        raw = stage.client("secretsmanager").get_secret_value(SecretId=stage.secret_id)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        if code == "ResourceNotFoundException":
+            raise CommandError(
+                f"secret {stage.secret_id} does not exist: deploy the stage first "
+                f"(make deploy STAGE={stage.name})"
+            ) from None
+        raise CommandError(f"cannot read secret {stage.secret_id} ({code})") from None
+    try:
+        value = json.loads(raw.get("SecretString") or "{}")
+    except ValueError:
+        raise CommandError(f"secret {stage.secret_id} does not hold JSON") from None
+    if not isinstance(value, dict):
+        raise CommandError(f"secret {stage.secret_id} does not hold a JSON object")
+    value.setdefault("lwa_app_id", "")
+    value.setdefault("lwa_client_secret", "")
+    if not isinstance(value.get("sellers"), dict):
+        value["sellers"] = {}
+    return value
+
+
+def write_secret(stage: Stage, value: dict[str, Any]) -> None:
+    stage.client("secretsmanager").put_secret_value(
+        SecretId=stage.secret_id, SecretString=json.dumps(value)
+    )
+
+
+def app_credentials_set(secret: dict[str, Any]) -> bool:
+    return bool(secret.get("lwa_app_id")) and bool(secret.get("lwa_client_secret"))
+
+
+# ============================================================================ the registry
+
+
+@contextmanager
+def registry(stage: Stage) -> Iterator[Any]:
+    """The state table's adapter (`DynamoState`), pointed at this stage.
+
+    The adapter reads its table names from the environment when its models are first built, so
+    the environment is set for the duration and put back afterwards, with the models forgotten
+    both times (tests run this in the same process as other stages)."""
+    from chalicelib.adapters import dynamodb
+
+    env = {
+        "SELLEROPS_STAGE": stage.name,
+        "STATE_TABLE": stage.output("StateTableName"),
+        "ORDERS_TABLE": stage.outputs.get("OrdersTableName", f"sellerops-{stage.name}-orders"),
+        "BUYER_DATA_TABLE": stage.outputs.get(
+            "BuyerDataTableName", f"sellerops-{stage.name}-buyer-data"
+        ),
+        "AWS_DEFAULT_REGION": stage.region,
+        "AWS_REGION": stage.region,
+    }
+    if stage.endpoint_url:
+        env["AWS_ENDPOINT_URL"] = stage.endpoint_url
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    dynamodb.reset_models()
+    try:
+        yield dynamodb.DynamoState()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        dynamodb.reset_models()
+
+
+def registered_sellers(stage: Stage) -> dict[str, list[str]]:
+    """Seller id -> marketplace ids, from the state table."""
+    with registry(stage) as state:
+        return {s["seller_id"]: list(s.get("marketplace_ids") or []) for s in state.sellers()}
+
+
+def unregister_seller(stage: Stage, seller_id: str) -> None:
+    # DynamoState has no delete; the row's key is the one put_seller writes: ("SELLER", id).
+    stage.client("dynamodb").delete_item(
+        TableName=stage.output("StateTableName"),
+        Key={"pk": {"S": "SELLER"}, "sk": {"S": seller_id}},
+    )
+
+
+# ============================================================================ asking
+
+
+def _interactive(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def ask_secret(prompt: str, what: str) -> str:
+    """A secret: from getpass on a terminal (never echoed), else one line of stdin."""
+    if _interactive(sys.stdin):
+        value = getpass.getpass(prompt)
+    else:
+        line = sys.stdin.readline()
+        if not line:
+            raise CommandError(f"expected the {what} on stdin (one line), found nothing")
+        value = line
+    value = value.strip()
+    if not value:
+        raise CommandError(f"no {what} given")
+    return value
+
+
+def ask_value(prompt: str, option: str) -> str:
+    """A plain value the user left out: asked for when interactive, else an error."""
+    if not _interactive(sys.stdin):
+        raise CommandError(f"{option} is required when stdin is not a terminal")
+    value = input(prompt).strip()
+    if not value:
+        raise CommandError(f"no {option} given")
+    return value
+
+
+# ============================================================================ checks (pure)
+
+
+def known_marketplaces() -> dict[str, str]:
+    """Marketplace id -> country code, as python-amazon-sp-api knows them."""
+    from sp_api.base import Marketplaces
+
+    return {m.marketplace_id: m.name for m in Marketplaces}
+
+
+def parse_marketplaces(text: str) -> list[str]:
+    ids = [part.strip() for part in re.split(r"[,\s]+", text) if part.strip()]
+    if not ids:
+        raise CommandError("no marketplace id given (e.g. A1PA6795UKMFR9 for Germany)")
+    return sorted(set(ids))
+
+
+def check_seller_id(seller_id: str) -> str:
+    seller_id = seller_id.strip()
+    if not SELLER_ID_PATTERN.fullmatch(seller_id):
+        raise CommandError(
+            f"{seller_id!r} does not look like an Amazon seller id (the merchant token in Seller "
+            "Central → Settings → Account Info → Your Merchant Token: capital letters and digits)"
+        )
+    return seller_id
+
+
+def marketplace_warnings(marketplace_ids: list[str]) -> list[str]:
+    known = known_marketplaces()
+    unknown = [m for m in marketplace_ids if m not in known]
+    if unknown:
+        return [
+            f"warning: unknown marketplace id(s) {', '.join(unknown)}; known ids are listed in "
+            "python-amazon-sp-api's Marketplaces (e.g. A1PA6795UKMFR9 DE, A13V1IB3VIYZZH FR)"
+        ]
+    return []
+
+
+# ============================================================================ commands
+
+
+def cmd_set_app(stage: Stage, args: argparse.Namespace) -> int:
+    secret = read_secret(stage)
+    client_id = ask_secret("LWA client id (Seller Central → Develop apps → View): ", "LWA client id")
+    client_secret = ask_secret("LWA client secret: ", "LWA client secret")
+    if not client_id.startswith(LWA_CLIENT_ID_PREFIX):
+        print(
+            f"warning: the client id does not start with {LWA_CLIENT_ID_PREFIX}; check that it "
+            "is the LWA client identifier of the app",
+            file=sys.stderr,
+        )
+    changed_app = bool(secret["lwa_app_id"]) and secret["lwa_app_id"] != client_id
+    secret["lwa_app_id"], secret["lwa_client_secret"] = client_id, client_secret
+    write_secret(stage, secret)
+    print(f"Stored the LWA client id and client secret in secret {stage.secret_id}.")
+    if changed_app and secret["sellers"]:
+        print(
+            "The client id changed: refresh tokens belong to the app that obtained them, so the "
+            f"{len(secret['sellers'])} stored seller(s) must authorise this app again "
+            f"(python -m infra.sellers add --stage {stage.name} --seller-id ...)."
+        )
+    if not secret["sellers"]:
+        print(f"Next: add a seller: make add-seller STAGE={stage.name}")
+    return 0
+
+
+def cmd_add(stage: Stage, args: argparse.Namespace) -> int:
+    seller_id = check_seller_id(args.seller_id or ask_value("Seller id (merchant token): ", "--seller-id"))
+    marketplaces = parse_marketplaces(
+        args.marketplaces
+        or ask_value(
+            "Marketplace ids, comma separated (e.g. A1PA6795UKMFR9,A13V1IB3VIYZZH): ", "--marketplaces"
+        )
+    )
+    for warning in marketplace_warnings(marketplaces):
+        print(warning, file=sys.stderr)
+    token = ask_secret(f"Refresh token of seller {seller_id} (not echoed): ", "refresh token")
+    if not token.startswith(REFRESH_TOKEN_PREFIX):
+        print(
+            f"warning: the refresh token does not start with {REFRESH_TOKEN_PREFIX}; LWA refresh "
+            "tokens usually do",
+            file=sys.stderr,
+        )
+
+    secret = read_secret(stage)
+    existed = seller_id in secret["sellers"]
+    entry = dict(secret["sellers"].get(seller_id) or {})
+    entry["refresh_token"] = token
+    secret["sellers"][seller_id] = entry
+    write_secret(stage, secret)
+    with registry(stage) as state:
+        state.put_seller(seller_id, marketplaces)
+
+    verb = "Updated" if existed else "Added"
+    print(f"{verb} seller {seller_id} ({', '.join(marketplaces)}) in stage {stage.name}.")
+    if not app_credentials_set(secret):
+        print(
+            "The app's LWA client id and secret are not stored yet: "
+            f"python -m infra.sellers set-app --stage {stage.name}"
+        )
+        return 0
+    if args.connect:
+        from infra import connect
+
+        return connect.main(_stage_argv(["connect"], stage, args) + ["--seller", seller_id])
+    print(
+        f"Next: subscribe it to Amazon's notifications: make connect STAGE={stage.name} "
+        f"(or python -m infra.connect connect --stage {stage.name} --seller {seller_id})"
+    )
+    return 0
+
+
+def cmd_list(stage: Stage, args: argparse.Namespace) -> int:
+    secret = read_secret(stage)
+    registered = registered_sellers(stage)
+    names = known_marketplaces()
+    app = "set" if app_credentials_set(secret) else "missing (python -m infra.sellers set-app)"
+    print(f"Stage {stage.name}: LWA app credentials {app}")
+    seller_ids = sorted(set(secret["sellers"]) | set(registered))
+    if not seller_ids:
+        print(f"No sellers. Add one: make add-seller STAGE={stage.name}")
+        return 0
+    print(f"{'seller':<20} {'refresh token':<14} marketplaces")
+    for seller_id in seller_ids:
+        has_token = bool((secret["sellers"].get(seller_id) or {}).get("refresh_token"))
+        marketplaces = ", ".join(
+            f"{m} ({names[m]})" if m in names else m for m in registered.get(seller_id, [])
+        ) or "-"
+        print(f"{seller_id:<20} {'stored' if has_token else 'MISSING':<14} {marketplaces}")
+    return 0
+
+
+def cmd_remove(stage: Stage, args: argparse.Namespace) -> int:
+    seller_id = check_seller_id(args.seller_id)
+    secret = read_secret(stage)
+    in_secret = seller_id in secret["sellers"]
+    if not in_secret and seller_id not in registered_sellers(stage):
+        raise CommandError(f"seller {seller_id} is not in stage {stage.name}")
+    if in_secret and not args.keep_subscriptions:
+        # Unsubscribing needs the seller's refresh token: before it is deleted.
+        from infra import connect
+
+        status = connect.main(_stage_argv(["disconnect"], stage, args) + ["--seller", seller_id])
+        if status != 0:
+            raise CommandError(
+                f"seller {seller_id} was not removed: its subscriptions could not be deleted "
+                "(see above). Fix that, or pass --keep-subscriptions to remove it anyway"
+            )
+    secret = read_secret(stage)
+    secret["sellers"].pop(seller_id, None)
+    write_secret(stage, secret)
+    unregister_seller(stage, seller_id)
+    print(f"Removed seller {seller_id} from stage {stage.name} (secret and registry).")
+    return 0
+
+
+def _stage_argv(command: list[str], stage: Stage, args: argparse.Namespace) -> list[str]:
+    argv = command + ["--stage", stage.name, "--region", stage.region]
+    if stage.endpoint_url:
+        argv += ["--endpoint-url", stage.endpoint_url]
+    return argv
+
+
+COMMANDS = {"set-app": cmd_set_app, "add": cmd_add, "list": cmd_list, "remove": cmd_remove}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.sellers",
+        description="Store the SP-API app credentials and the sellers of a deployed stage.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--stage", required=True, help="the deployed stage")
+        sub.add_argument("--region", default=None, help="AWS region (default: AWS_REGION / your AWS config)")
+        sub.add_argument(
+            "--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"),
+            help="AWS endpoint (default: AWS_ENDPOINT_URL), e.g. a moto server",
+        )
+        return sub
+
+    command("set-app", "store the LWA client id and client secret (asked for, never echoed)")
+    add = command("add", "add or update a seller: its refresh token (asked for) and marketplaces")
+    add.add_argument("--seller-id", help="the seller's merchant token (asked for when left out)")
+    add.add_argument("--marketplaces", help="comma-separated marketplace ids (asked for when left out)")
+    add.add_argument("--connect", action="store_true", help="then subscribe the seller (infra.connect)")
+    command("list", "list the sellers and their marketplaces (no secrets)")
+    remove = command("remove", "unsubscribe a seller, then delete its refresh token and registration")
+    remove.add_argument("--seller-id", required=True)
+    remove.add_argument(
+        "--keep-subscriptions", action="store_true",
+        help="do not delete the seller's subscriptions at Amazon first",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        stage = load_stage(args.stage, args.region, args.endpoint_url)
+        return COMMANDS[args.command](stage, args)
+    except CommandError as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: nothing more was changed", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
