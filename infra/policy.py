@@ -12,8 +12,9 @@ for the stage:
   metadata locally: no DescribeTable). Queries on the orders table go through its two indexes.
 - SQS: what Lambda's event source mapping does with the function's role on the two consumed
   queues, SendMessage on the task queue only, GetQueueAttributes on all four queues (/health).
-- KMS: Encrypt and Decrypt of buyer data with the data key. Decrypt is also what DynamoDB and
-  Secrets Manager need from the caller, on its behalf, to read what the data key encrypts.
+- KMS: Encrypt and Decrypt of buyer data with the data key. Decrypt is also what DynamoDB,
+  Secrets Manager and SSM (the token hash is a SecureString under the data key) need from the
+  caller, on its behalf, to read what the data key encrypts.
 - Secrets Manager: the SP-API secret. SSM: the API token hash (a SecureString).
 - CloudWatch Logs: the functions' log groups.
 

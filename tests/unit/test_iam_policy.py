@@ -1,0 +1,829 @@
+"""Least privilege, checked statically: every AWS call the deployed code makes is granted by the
+stage's IAM policy (infra/policy.py), and every grant is used by some call.
+
+The calls are found by reading app.py and chalicelib/ with `ast`:
+
+- boto3 clients: `aws.client("<service>").<method>(...)`, clients held in variables, and clients
+  that escape into a factory (`lambda: aws.client("kms")`): for those, every call of one of the
+  service's operation names counts. Method names become IAM actions through botocore's service
+  model (`send_message_batch` → SendMessageBatch), and the batch operations IAM authorizes with
+  the single action (sqs:SendMessageBatch → sqs:SendMessage). The resource is read from the call
+  (`QueueUrl=`, `KeyId=`, `SecretId=`, `Name=`, `TableName=`, `Bucket=`) when it is a constant or
+  a `config.<setting>()` with a default; otherwise RESOURCE_HINTS must say it.
+- PynamoDB: the Model classes and their indexes (table and index names from their Meta), and the
+  operations called on a class (`get`, `query`, `scan`, `batch_get`, ...), an item (`save`,
+  `update`, `delete`, `refresh`), an index (`query`, `scan`) or a transaction.
+- What runs with the functions' role without a call in the code: Lambda's SQS event source
+  mapping on each `on_sqs_message` queue, CloudWatch Logs for each function, and kms:Decrypt of
+  the data key that DynamoDB, Secrets Manager and SSM need from the caller to read what it
+  encrypts.
+
+python-amazon-sp-api and Powertools need nothing: the last tests show that they make no AWS call.
+Known limit: a PynamoDB model passed to another function as an argument is not followed, and
+`.get(...)` on an object the detector cannot type is not reported (dictionaries use it too).
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import textwrap
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from functools import cache
+from pathlib import Path
+from typing import Iterable
+from unittest import mock
+from urllib.parse import urlsplit
+
+import pytest
+
+from infra import policy as iam_policy
+
+REPO = Path(__file__).resolve().parents[2]
+STAGE = "dev"
+REGION, ACCOUNT = "eu-west-1", "123456789012"  # sample ARNs: the policy's "*" must match them
+SAMPLE_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
+
+# Calls whose resource is a runtime value: (file, function, action) → (service, resource names).
+RESOURCE_HINTS: dict[tuple[str, str, str], tuple[str, tuple[str, ...]]] = {
+    # wiring.task_queue() builds SqsTaskQueue with its default queue URL, config.task_queue_url().
+    ("chalicelib/adapters/queues.py", "SqsTaskQueue.flush", "sqs:SendMessage"):
+        ("sqs", (f"sellerops-{STAGE}-tasks",)),
+    # api.health() asks for the depth of the four queues, by their config URLs.
+    ("chalicelib/adapters/queues.py", "queue_depths", "sqs:GetQueueAttributes"):
+        ("sqs", tuple(f"sellerops-{STAGE}-{q}" for q in ("intake", "intake-dlq", "tasks", "tasks-dlq"))),
+    # Decrypt names no key (the ciphertext does): DynamoBuyerData.save encrypts with the data key.
+    ("chalicelib/adapters/dynamodb.py", "DynamoBuyerData.get", "kms:Decrypt"):
+        ("kms", (f"alias/sellerops-{STAGE}",)),
+}
+
+# IAM authorizes these operations with another action.
+ACTION_ALIASES = {
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+    "s3:HeadObject": "s3:GetObject",
+    "s3:HeadBucket": "s3:ListBucket",
+    "s3:ListObjects": "s3:ListBucket",
+    "s3:ListObjectsV2": "s3:ListBucket",
+    "s3:ListObjectVersions": "s3:ListBucketVersions",
+    "s3:DeleteObjects": "s3:DeleteObject",
+    "dynamodb:TransactGetItems": "dynamodb:GetItem",
+}
+# boto3 helpers that are not operations of the service model.
+CLIENT_HELPERS = {
+    "upload_file": "PutObject", "upload_fileobj": "PutObject",
+    "download_file": "GetObject", "download_fileobj": "GetObject",
+}
+CLIENT_NON_CALLS = {"can_paginate", "close"}  # (a waiter calls operations: get_waiter is reported)
+# Where a client is built for a service named by the caller (whose calls are followed instead).
+CLIENT_WRAPPERS = {("chalicelib/adapters/aws.py", "client")}
+RESOURCE_ARGUMENT = {"sqs": "QueueUrl", "kms": "KeyId", "secretsmanager": "SecretId", "ssm": "Name",
+                     "dynamodb": "TableName", "s3": "Bucket"}
+
+# PynamoDB → DynamoDB actions.
+CLASS_OPS = {"get": "GetItem", "query": "Query", "scan": "Scan", "count": "Query", "batch_get": "BatchGetItem",
+             "batch_write": "BatchWriteItem", "exists": "DescribeTable", "describe_table": "DescribeTable",
+             "create_table": "CreateTable", "delete_table": "DeleteTable", "update_ttl": "UpdateTimeToLive"}
+ITEM_OPS = {"save": "PutItem", "update": "UpdateItem", "delete": "DeleteItem", "refresh": "GetItem"}
+INDEX_OPS = {"query": "Query", "scan": "Scan", "count": "Query"}
+TRANSACT_WRITE_OPS = {"save": "PutItem", "update": "UpdateItem", "delete": "DeleteItem",
+                      "condition_check": "ConditionCheckItem"}
+TRANSACT_GET_OPS = {"get": "GetItem"}
+# In a module that imports pynamodb, these methods on an object the detector cannot type are
+# reported, so that a DynamoDB call it cannot follow fails the test instead of passing unseen.
+SUSPECT_OPS = (set(CLASS_OPS) | set(ITEM_OPS) | set(INDEX_OPS)) - {"get"}
+
+ESM_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
+FUNCTION_DECORATORS = {"on_sqs_message", "schedule", "authorizer", "lambda_function", "on_s3_event",
+                       "on_sns_message", "on_cw_event", "on_ws_message", "on_ws_connect", "on_ws_disconnect"}
+
+
+@dataclass(frozen=True)
+class Need:
+    action: str
+    resource: str  # a concrete sample ARN
+    source: str
+    alias: str | None = None  # KMS: the alias of the key used
+
+    def __str__(self) -> str:
+        return f"{self.action} on {self.resource}{f' ({self.alias})' if self.alias else ''}, from {self.source}"
+
+
+@dataclass
+class Findings:
+    needs: list[Need]
+    unresolved: list[str]  # calls whose action or resource the detector could not tell
+    hints_used: set[tuple[str, str, str]]
+
+
+# ---------------------------------------------------------------------------------- resources
+
+def _dev_config(name: str, args: list) -> str | None:
+    """A `config.<name>(*args)` value for the dev stage in AWS: the setting's default."""
+    from chalicelib import config
+
+    fn = getattr(config, name, None)
+    if not callable(fn):
+        return None
+    with mock.patch.dict(os.environ, {"SELLEROPS_STAGE": STAGE}, clear=True):
+        try:
+            value = fn(*args)
+        except RuntimeError:  # a setting without a default (queue URLs): see RESOURCE_HINTS
+            return None
+    return value if isinstance(value, str) else None
+
+
+def _literal(node: ast.AST | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "config" and not node.keywords
+            and all(isinstance(a, ast.Constant) for a in node.args)):
+        return _dev_config(node.func.attr, [a.value for a in node.args])
+    return None
+
+
+def sample_arn(service: str, name: str) -> tuple[str, str | None]:
+    """The ARN IAM evaluates for `name` (as the code passes it), and the KMS alias if any."""
+    if name.startswith("arn:"):
+        return name, None
+    if service == "sqs":
+        return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{urlsplit(name).path.rsplit('/', 1)[-1] or name}", None
+    if service == "kms":
+        return (SAMPLE_KEY_ARN, name) if name.startswith("alias/") else (f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{name}", None)
+    if service == "secretsmanager":
+        return f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}-Ab12Cd", None
+    if service == "ssm":
+        return f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{name.lstrip('/')}", None
+    if service == "dynamodb":
+        return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}", None
+    if service == "s3":
+        return f"arn:aws:s3:::{name}", None
+    return f"arn:aws:{service}:{REGION}:{ACCOUNT}:{name}", None
+
+
+# ---------------------------------------------------------------------------------- botocore
+
+@cache
+def _operations(service: str) -> tuple[str, dict[str, str]]:
+    """The IAM prefix of a boto3 service and its operations, snake_case → PascalCase."""
+    import botocore.session
+    from botocore import xform_name
+
+    model = botocore.session.get_session().get_service_model(service)
+    prefix = model.metadata.get("signingName") or model.endpoint_prefix
+    return prefix, {xform_name(op): op for op in model.operation_names}
+
+
+def client_action(service: str, method: str, call: ast.Call) -> list[str] | None:
+    prefix, operations = _operations(service)
+    if method in ("generate_presigned_url", "generate_presigned_post"):
+        client_method = next((_literal(k.value) for k in call.keywords if k.arg == "ClientMethod"), None)
+        if client_method is None and call.args:
+            client_method = _literal(call.args[0])
+        method = client_method or ("put_object" if method == "generate_presigned_post" else "")
+    elif method == "get_paginator":
+        method = _literal(call.args[0]) if call.args else ""
+    if method in CLIENT_HELPERS:
+        op = CLIENT_HELPERS[method]
+    elif method in operations:
+        op = operations[method]
+    else:
+        return None
+    if service == "dynamodb" and op == "TransactWriteItems":
+        return None  # authorized per item (PutItem, UpdateItem, ...): name the resources in a hint
+    action = f"{prefix}:{op}"
+    return [ACTION_ALIASES.get(action, action)]
+
+
+# ---------------------------------------------------------------------------------- the detector
+
+def _is_aws_client_call(node: ast.AST) -> str | None:
+    """`aws.client("svc")` or `boto3.client("svc")` → "svc" ("?" when the service is not a constant)."""
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "client"
+            and isinstance(node.func.value, ast.Name) and node.func.value.id in ("aws", "boto3")):
+        service = _literal(node.args[0]) if node.args else None
+        return service or "?"
+    return None
+
+
+def _imports_pynamodb(tree: ast.AST) -> bool:
+    return any((isinstance(n, ast.ImportFrom) and (n.module or "").startswith("pynamodb"))
+               or (isinstance(n, ast.Import) and any(a.name.startswith("pynamodb") for a in n.names))
+               for n in ast.walk(tree))
+
+
+def _base_names(cls: ast.ClassDef) -> set[str]:
+    return {b.id if isinstance(b, ast.Name) else b.attr for b in cls.bases if isinstance(b, (ast.Name, ast.Attribute))}
+
+
+def _meta_value(cls: ast.ClassDef, key: str) -> str | None:
+    for item in cls.body:
+        if isinstance(item, ast.ClassDef) and item.name == "Meta":
+            for stmt in item.body:
+                if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == key for t in stmt.targets):
+                    return _literal(stmt.value)
+    return None
+
+
+@dataclass
+class _Model:
+    table: str | None
+    indexes: dict[str, str]  # attribute → index name
+
+
+def _functions(tree: ast.AST) -> Iterable[tuple[str, ast.AST, ast.ClassDef | None]]:
+    """Every function with its qualified name and enclosing class (module level as "<module>")."""
+    yield "<module>", tree, None
+
+    def walk(node, prefix, cls):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                name = f"{prefix}{child.name}"
+                yield name, child, cls
+                yield from walk(child, f"{name}.", cls)
+            elif isinstance(child, ast.ClassDef):
+                yield from walk(child, f"{prefix}{child.name}.", child)
+            else:
+                yield from walk(child, prefix, cls)
+
+    yield from walk(tree, "", None)
+
+
+def _own_nodes(fn: ast.AST) -> Iterable[ast.AST]:
+    """The nodes of a function (or module), without the bodies of the functions and classes
+    nested in it (a nested function's decorators and default values do belong to it)."""
+    stack = list(ast.iter_child_nodes(fn))
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            stack.extend([*node.decorator_list, *node.args.defaults, *[d for d in node.args.kw_defaults if d]])
+        elif isinstance(node, ast.ClassDef):
+            stack.extend([*node.decorator_list, *node.bases])
+        else:
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def find_aws_calls(sources: dict[str, str]) -> Findings:
+    """Every AWS call made by the given sources ({relative path: text})."""
+    trees = {path: ast.parse(text, filename=path) for path, text in sources.items()}
+    parents: dict[ast.AST, ast.AST] = {}
+    for tree in trees.values():
+        for node in ast.walk(tree):
+            for child in ast.iter_child_nodes(node):
+                parents[child] = node
+
+    # PynamoDB models and indexes, anywhere (chalicelib builds them inside a function).
+    class_defs = [node for tree in trees.values() for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
+    index_names = {cls.name: _meta_value(cls, "index_name") or cls.name for cls in class_defs
+                   if _base_names(cls) & {"GlobalSecondaryIndex", "LocalSecondaryIndex"}}
+    models: dict[str, _Model] = {}
+    for cls in class_defs:
+        if "Model" in _base_names(cls):
+            indexes = {target.id: index_names[stmt.value.func.id]
+                       for stmt in cls.body
+                       if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call)
+                       and isinstance(stmt.value.func, ast.Name) and stmt.value.func.id in index_names
+                       for target in stmt.targets if isinstance(target, ast.Name)}
+            models[cls.name] = _Model(_meta_value(cls, "table_name"), indexes)
+
+    # Registries of models: `return Holder(ModelA, ModelB)`, Holder's fields in order → f().field.
+    fields = {cls.name: [s.target.id for s in cls.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)]
+              for cls in class_defs}
+    registries: dict[str, dict[str, str]] = {}
+    for tree in trees.values():
+        for fn in ast.walk(tree):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for ret in ast.walk(fn):
+                if (isinstance(ret, ast.Return) and isinstance(ret.value, ast.Call)
+                        and isinstance(ret.value.func, ast.Name) and fields.get(ret.value.func.id)):
+                    names = [a.id if isinstance(a, ast.Name) else None for a in ret.value.args]
+                    mapping = {f: n for f, n in zip(fields[ret.value.func.id], names) if n in models}
+                    if mapping:
+                        registries[fn.name] = mapping
+
+    needs: list[Need] = []
+    unresolved: list[str] = []
+    hints_used: set[tuple[str, str, str]] = set()
+    escaped: dict[str, str] = {}  # service → where a client escaped (into a factory, an attribute, an argument)
+
+    for path, tree in trees.items():
+        uses_pynamodb = _imports_pynamodb(tree)
+        for qualname, fn, cls in _functions(tree):
+            methods = {m.name: m for m in (cls.body if cls else []) if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            env: dict[str, set[tuple]] = {}
+
+            def types(node: ast.AST, depth: int = 0) -> set[tuple]:
+                """What an expression holds: ("client", service), ("class", model), ("item", model),
+                ("attribute", model), ("index", model, index name), ("results", model, index name or None), ("transact", kind)."""
+                if depth > 6:
+                    return set()
+                service = _is_aws_client_call(node)
+                if service:
+                    return {("client", service)}
+                if isinstance(node, ast.Name):
+                    return env.get(node.id) or ({("class", node.id)} if node.id in models else set())
+                if isinstance(node, ast.Attribute):
+                    base = node.value
+                    if isinstance(base, ast.Call) and isinstance(base.func, ast.Name) and base.func.id in registries:
+                        model = registries[base.func.id].get(node.attr)
+                        return {("class", model)} if model else set()
+                    # An index, or an attribute (whose .exists(), .set(), ... only build expressions).
+                    return {("index", t[1], models[t[1]].indexes[node.attr]) if node.attr in models[t[1]].indexes
+                            else ("attribute", t[1]) for t in types(base, depth + 1) if t[0] == "class"}
+                if isinstance(node, ast.Call):
+                    func = node.func
+                    if isinstance(func, ast.Name) and func.id in ("TransactWrite", "TransactGet"):
+                        return {("transact", func.id)}
+                    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self" \
+                            and func.attr in methods:
+                        return {t for ret in ast.walk(methods[func.attr])
+                                if isinstance(ret, ast.Return) and ret.value is not None for t in types(ret.value, depth + 1)}
+                    if isinstance(func, ast.Attribute):
+                        receiver = types(func.value, depth + 1)
+                        if func.attr == "get":
+                            return {("item", t[1]) for t in receiver if t[0] == "class"}
+                        if func.attr in ("query", "scan", "batch_get"):
+                            return {("results", t[1], t[2] if t[0] == "index" else None)
+                                    for t in receiver if t[0] in ("class", "index")}
+                    return {("item", t[1]) for t in types(func, depth + 1) if t[0] == "class"}
+                return set()
+
+            own = list(_own_nodes(fn))
+            for _ in range(3):  # flow-insensitive: a few passes settle chains of assignments
+                for node in own:
+                    pairs: list[tuple[ast.AST, set[tuple]]] = []
+                    if isinstance(node, ast.Assign):
+                        for target in node.targets:
+                            if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple):
+                                pairs += [(t, types(v)) for t, v in zip(target.elts, node.value.elts)]
+                            else:
+                                pairs.append((target, types(node.value)))
+                    elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+                        pairs.append((node.optional_vars, types(node.context_expr)))
+                    elif isinstance(node, (ast.For, ast.comprehension)):
+                        pairs.append((node.target, {("item", t[1]) for t in types(node.iter) if t[0] == "results"}))
+                    for target, found in pairs:
+                        if isinstance(target, ast.Name) and found:
+                            env.setdefault(target.id, set()).update(found)
+
+            for node in own:
+                site = f"{path}:{getattr(node, 'lineno', '?')} {qualname}"
+                parent = parents.get(node)
+                service = _is_aws_client_call(node)
+                if service == "?" and (path, qualname) not in CLIENT_WRAPPERS:
+                    unresolved.append(f"{site}: a boto3 client whose service is not a constant")
+                elif service and service != "?":
+                    called = isinstance(parent, ast.Attribute) and isinstance(parents.get(parent), ast.Call) \
+                        and parents[parent].func is parent
+                    named = isinstance(parent, ast.Assign) and all(isinstance(t, ast.Name) for t in parent.targets)
+                    if not called and not named:
+                        escaped.setdefault(service, site)
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                    for t in env.get(node.id, ()):
+                        if t[0] == "client" and not (isinstance(parent, ast.Attribute) and parent.value is node):
+                            escaped.setdefault(t[1], site)
+                if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                    continue
+                method, receiver = node.func.attr, node.func.value
+                receiver_types = types(receiver)
+                for t in receiver_types:
+                    if t[0] == "client":
+                        _client_need(t[1], method, node, path, qualname, site, needs, unresolved, hints_used)
+                    elif t[0] == "class" and method in CLASS_OPS:
+                        _table_need(models[t[1]].table, None, CLASS_OPS[method], site, needs, unresolved)
+                    elif t[0] == "item" and method in ITEM_OPS:
+                        _table_need(models[t[1]].table, None, ITEM_OPS[method], site, needs, unresolved)
+                    elif t[0] == "index" and method in INDEX_OPS:
+                        _table_need(models[t[1]].table, t[2], INDEX_OPS[method], site, needs, unresolved)
+                    elif t[0] == "transact":
+                        ops = TRANSACT_WRITE_OPS if t[1] == "TransactWrite" else TRANSACT_GET_OPS
+                        if method in ops:
+                            targets = {m[1] for a in node.args[:1] for m in types(a) if m[0] in ("class", "item")}
+                            if not targets:
+                                unresolved.append(f"{site}: {method} in a transaction, on a model the detector cannot tell")
+                            for model in targets:
+                                _table_need(models[model].table, None, ops[method], site, needs, unresolved)
+                if not receiver_types and uses_pynamodb and method in SUSPECT_OPS:
+                    unresolved.append(f"{site}: .{method}(...) on {ast.unparse(receiver)}, which may be a PynamoDB "
+                                      "model the detector cannot follow")
+
+    # A client that escaped (a factory, an attribute, an argument) is followed by its operations'
+    # names: every call of one of them counts, whatever the receiver.
+    for service, place in escaped.items():
+        _, operations = _operations(service)
+        for path, tree in trees.items():
+            for qualname, fn, _cls in _functions(tree):
+                for node in _own_nodes(fn):
+                    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                            and node.func.attr in operations and not _is_aws_client_call(node.func.value)):
+                        site = f"{path}:{node.lineno} {qualname} (through the {service} client of {place})"
+                        _client_need(service, node.func.attr, node, path, qualname, site, needs, unresolved, hints_used)
+    return Findings(sorted(set(needs), key=str), sorted(set(unresolved)), hints_used)
+
+
+def _keywords(call: ast.Call) -> dict[str, ast.AST]:
+    """A call's keyword arguments, with those of a `Params={...}` dict (presigned URLs)."""
+    keywords = {k.arg: k.value for k in call.keywords if k.arg}
+    params = keywords.get("Params")
+    if isinstance(params, ast.Dict):
+        keywords.update({k.value: v for k, v in zip(params.keys, params.values)
+                         if isinstance(k, ast.Constant) and isinstance(k.value, str)})
+    return keywords
+
+
+def _client_need(service, method, call, path, qualname, site, needs, unresolved, hints_used) -> None:
+    if method in CLIENT_NON_CALLS:
+        return
+    actions = client_action(service, method, call)
+    if actions is None:
+        unresolved.append(f"{site}: {service}.{method} is not an operation the detector can map to an IAM action")
+        return
+    keywords = _keywords(call)
+    for action in actions:
+        resource_service, names = service, ()
+        name = _literal(keywords.get(RESOURCE_ARGUMENT.get(service, "")))
+        if name:
+            names = (name,)
+        elif (path, qualname, action) in RESOURCE_HINTS:
+            hints_used.add((path, qualname, action))
+            resource_service, names = RESOURCE_HINTS[(path, qualname, action)]
+        if not names:
+            unresolved.append(f"{site}: {action} on a resource the detector cannot tell; "
+                              f"add ({path!r}, {qualname!r}, {action!r}) to RESOURCE_HINTS")
+            continue
+        for name in names:
+            arn, alias = sample_arn(resource_service, name)
+            if resource_service == "s3" and "Key" in keywords:
+                arn = f"{arn}/sample-key"
+            needs.append(Need(action, arn, site, alias))
+
+
+def _table_need(table, index, op, site, needs, unresolved) -> None:
+    if not table:
+        unresolved.append(f"{site}: dynamodb:{op} on a model whose table name the detector cannot tell")
+        return
+    arn, _ = sample_arn("dynamodb", table)
+    needs.append(Need(f"dynamodb:{op}", f"{arn}/index/{index}" if index else arn, site))
+
+
+# ---------------------------------------------------------------------------------- what runs without a call
+
+def app_needs(app_source: str) -> list[Need]:
+    """Event source mappings and log groups of the functions app.py declares."""
+    app_name = json.loads((REPO / ".chalice" / "config.json").read_text(encoding="utf-8"))["app_name"]
+    prefix = f"{app_name}-{STAGE}"
+    needs, functions = [], set()
+    for node in ast.walk(ast.parse(app_source)):
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        for decorator in node.decorator_list:
+            call = decorator if isinstance(decorator, ast.Call) else None
+            name = (call.func if call else decorator)
+            name = name.attr if isinstance(name, ast.Attribute) else getattr(name, "id", "")
+            if name == "route":
+                functions.add(prefix)  # every route runs in the one API handler
+            elif name in FUNCTION_DECORATORS:
+                functions.add(f"{prefix}-{node.name}")
+            if name == "on_sqs_message" and call:
+                queue = _literal(next((k.value for k in call.keywords if k.arg == "queue"), None))
+                assert queue, f"app.py:{node.lineno}: cannot tell the queue of {node.name}"
+                arn, _ = sample_arn("sqs", queue)
+                needs += [Need(action, arn, f"app.py:{node.lineno} {node.name} (Lambda's event source mapping)")
+                          for action in ESM_ACTIONS]
+    for function in sorted(functions):
+        group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{function}"
+        source = f"Lambda writing the logs of {function}"
+        needs += [Need("logs:CreateLogGroup", group, source),
+                  Need("logs:CreateLogStream", f"{group}:log-stream:2026/01/01/[$LATEST]0123abcd", source),
+                  Need("logs:PutLogEvents", f"{group}:log-stream:2026/01/01/[$LATEST]0123abcd", source)]
+    return needs
+
+
+def implied_needs(needs: list[Need]) -> list[Need]:
+    """infra/template.yaml encrypts the tables and the SP-API secret with the data key, and
+    infra/deploy.py the API token hash (an SSM SecureString): reading them makes DynamoDB, Secrets
+    Manager and SSM call kms:Decrypt with the caller's permissions."""
+    data_key = _dev_config("data_key_id", [])
+    implied = []
+    for service, why in (("dynamodb", "DynamoDB reading the tables, encrypted with the data key"),
+                         ("secretsmanager", "Secrets Manager reading the SP-API secret, encrypted with the data key"),
+                         ("ssm", "SSM decrypting the API token hash, a SecureString under the data key")):
+        if any(n.action.startswith(f"{service}:") for n in needs):
+            implied.append(Need("kms:Decrypt", SAMPLE_KEY_ARN, why, data_key))
+    return implied
+
+
+# ---------------------------------------------------------------------------------- the policy
+
+@dataclass(frozen=True)
+class Grant:
+    sid: str
+    action: str
+    resource: str
+    alias: str | None
+
+    def allows(self, need: Need) -> bool:
+        return (fnmatchcase(need.action, self.action) and fnmatchcase(need.resource, self.resource)
+                and (self.alias is None or need.alias == self.alias))
+
+    def __str__(self) -> str:
+        return f"{self.sid}: {self.action} on {self.resource}{f' (key alias {self.alias})' if self.alias else ''}"
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def grants(document: dict) -> list[Grant]:
+    result = []
+    for statement in document["Statement"]:
+        assert statement["Effect"] == "Allow", statement
+        alias = None
+        condition = statement.get("Condition")
+        if condition:
+            assert list(condition) == ["ForAnyValue:StringEquals"] and list(condition["ForAnyValue:StringEquals"]) == [
+                "kms:ResourceAliases"], f"the checker does not understand the condition of {statement['Sid']}"
+            (alias,) = _as_list(condition["ForAnyValue:StringEquals"]["kms:ResourceAliases"])
+        for action in _as_list(statement["Action"]):
+            for resource in _as_list(statement["Resource"]):
+                result.append(Grant(statement.get("Sid", "?"), action, resource, alias))
+    return result
+
+
+def ungranted(needs: list[Need], document: dict) -> list[Need]:
+    every = grants(document)
+    return [need for need in needs if not any(g.allows(need) for g in every)]
+
+
+def unused(needs: list[Need], document: dict) -> list[Grant]:
+    return [g for g in grants(document) if not any(g.allows(need) for need in needs)]
+
+
+# ---------------------------------------------------------------------------------- the deployed code
+
+def deployed_sources() -> dict[str, str]:
+    paths = [REPO / "app.py", *sorted((REPO / "chalicelib").rglob("*.py"))]
+    return {p.relative_to(REPO).as_posix(): p.read_text(encoding="utf-8") for p in paths}
+
+
+@pytest.fixture(scope="module")
+def findings() -> Findings:
+    return find_aws_calls(deployed_sources())
+
+
+@pytest.fixture(scope="module")
+def all_needs(findings) -> list[Need]:
+    needs = findings.needs + app_needs((REPO / "app.py").read_text(encoding="utf-8"))
+    return needs + implied_needs(needs)
+
+
+def test_the_detector_can_tell_every_call(findings):
+    assert not findings.unresolved, "\n".join(findings.unresolved)
+
+
+def test_every_aws_call_is_granted(all_needs):
+    missing = ungranted(all_needs, iam_policy.policy_document(STAGE))
+    assert not missing, "not granted by infra/policy.py:\n" + "\n".join(f"  {n}" for n in missing)
+
+
+def test_every_grant_is_used(all_needs):
+    extra = unused(all_needs, iam_policy.policy_document(STAGE))
+    assert not extra, "granted but never used (remove from infra/policy.py):\n" + "\n".join(f"  {g}" for g in extra)
+
+
+def test_every_resource_hint_is_used(findings):
+    stale = set(RESOURCE_HINTS) - findings.hints_used
+    assert not stale, f"RESOURCE_HINTS no call matches any more: {sorted(stale)}"
+
+
+def test_the_detector_finds_the_known_calls(all_needs):
+    actions = {n.action for n in all_needs}
+    assert {"sqs:SendMessage", "sqs:GetQueueAttributes", "kms:Encrypt", "kms:Decrypt", "secretsmanager:GetSecretValue",
+            "ssm:GetParameter", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query",
+            "sqs:ReceiveMessage", "logs:PutLogEvents"} <= actions
+    index_queries = {n.resource.rsplit("/", 1)[-1] for n in all_needs if "/index/" in n.resource}
+    assert index_queries == set(iam_policy.ORDERS_INDEXES)
+
+
+def test_no_wildcard_action_and_no_bare_wildcard_resource():
+    for stage in (STAGE, "prod"):
+        for statement in iam_policy.policy_document(stage)["Statement"]:
+            assert "NotAction" not in statement and "NotResource" not in statement, statement["Sid"]
+            for action in _as_list(statement["Action"]):
+                assert action != "*" and "*" not in action, f"{statement['Sid']}: wildcard action {action}"
+            for resource in _as_list(statement["Resource"]):
+                assert resource != "*", f"{statement['Sid']}: bare '*' resource"
+                assert f"sellerops-{stage}" in resource or f"sellerops/{stage}/" in resource or resource.endswith(":key/*"), \
+                    f"{statement['Sid']}: {resource} does not name a resource of stage {stage}"
+
+
+# ---------------------------------------------------------------------------------- the detector itself
+
+def _check_snippet(code: str) -> tuple[Findings, list[Need]]:
+    findings = find_aws_calls({"chalicelib/snippet.py": textwrap.dedent(code)})
+    return findings, ungranted(findings.needs, iam_policy.policy_document(STAGE))
+
+
+def test_a_new_call_without_a_grant_fails():
+    findings, missing = _check_snippet("""
+        from chalicelib.adapters import aws
+
+        def archive(pdf: bytes) -> None:
+            aws.client("s3").put_object(Bucket="sellerops-dev-invoices", Key="2026/INV-1.pdf", Body=pdf)
+    """)
+    assert [n.action for n in findings.needs] == ["s3:PutObject"]
+    assert [n.action for n in missing] == ["s3:PutObject"]
+    assert "chalicelib/snippet.py:5 archive" in str(missing[0])
+
+
+def test_the_detector_follows_client_variables_and_factories():
+    findings, missing = _check_snippet("""
+        from chalicelib import config
+        from chalicelib.adapters import aws
+
+        def drop(handles):
+            sqs = aws.client("sqs")
+            sqs.delete_message_batch(QueueUrl="https://sqs.eu-west-1.amazonaws.com/123456789012/sellerops-dev-tasks-dlq",
+                                     Entries=handles)
+
+        class Keys:
+            def __init__(self, factory=lambda: aws.client("kms")):
+                self._kms = factory
+
+            def new_key(self):
+                return self._kms().generate_data_key(KeyId=config.data_key_id(), KeySpec="AES_256")
+    """)
+    assert not findings.unresolved
+    assert {(n.action, n.resource.rsplit(":", 1)[-1], n.alias) for n in findings.needs} == {
+        ("sqs:DeleteMessage", "sellerops-dev-tasks-dlq", None),
+        ("kms:GenerateDataKey", SAMPLE_KEY_ARN.rsplit(":", 1)[-1], "alias/sellerops-dev"),
+    }
+    # DeleteMessage is granted on the consumed queues only, not on a dead-letter queue.
+    assert {n.action for n in missing} == {"sqs:DeleteMessage", "kms:GenerateDataKey"}
+
+
+def test_the_detector_sees_pynamodb_operations():
+    findings, missing = _check_snippet("""
+        from pynamodb.models import Model
+        from pynamodb.attributes import UnicodeAttribute
+        from chalicelib import config
+
+        class Row(Model):
+            class Meta:
+                table_name = config.state_table()
+            pk = UnicodeAttribute(hash_key=True)
+
+        def purge():
+            for row in Row.scan():
+                row.delete()
+            Row.batch_get(["a", "b"])
+            Row("x").save()
+    """)
+    assert not findings.unresolved
+    state = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/sellerops-dev-state"
+    assert {(n.action, n.resource) for n in findings.needs} == {
+        ("dynamodb:Scan", state), ("dynamodb:DeleteItem", state), ("dynamodb:BatchGetItem", state),
+        ("dynamodb:PutItem", state)}
+    # PutItem too: the policy grants it on the buyer-data table only, not on the state table.
+    assert {n.action for n in missing} == {"dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:BatchGetItem",
+                                           "dynamodb:PutItem"}
+
+
+def test_a_dynamodb_call_the_detector_cannot_follow_fails():
+    findings = find_aws_calls({"chalicelib/m.py": textwrap.dedent("""
+        from pynamodb.models import Model
+
+        def purge(rows):
+            for row in rows:
+                row.delete()
+    """)})
+    assert findings.unresolved == [
+        "chalicelib/m.py:6 purge: .delete(...) on row, which may be a PynamoDB model the detector cannot follow"]
+
+
+def test_an_unreadable_resource_asks_for_a_hint():
+    findings, _ = _check_snippet("""
+        from chalicelib.adapters import aws
+
+        def send(url, body):
+            aws.client("sqs").send_message(QueueUrl=url, MessageBody=body)
+    """)
+    assert findings.unresolved and "RESOURCE_HINTS" in findings.unresolved[0]
+    assert "sqs:SendMessage" in findings.unresolved[0]
+
+
+def test_a_grant_without_a_call_is_reported():
+    document = iam_policy.policy_document(STAGE)
+    document["Statement"].append({"Sid": "Extra", "Effect": "Allow", "Action": ["s3:GetObject"],
+                                  "Resource": "arn:aws:s3:::sellerops-dev-invoices-*/*"})
+    needs = [Need("sqs:SendMessage", f"arn:aws:sqs:{REGION}:{ACCOUNT}:sellerops-dev-tasks", "test")]
+    assert "Extra: s3:GetObject on arn:aws:s3:::sellerops-dev-invoices-*/*" in [str(g) for g in unused(needs, document)]
+
+
+def test_the_data_key_grant_needs_the_stage_alias():
+    document = iam_policy.policy_document(STAGE)
+    other_key = Need("kms:Decrypt", SAMPLE_KEY_ARN, "test", "alias/some-other-key")
+    data_key = Need("kms:Decrypt", SAMPLE_KEY_ARN, "test", f"alias/sellerops-{STAGE}")
+    assert ungranted([other_key, data_key], document) == [other_key]
+
+
+# ---------------------------------------------------------------------------------- libraries
+
+@pytest.fixture()
+def no_aws(monkeypatch):
+    """boto3 clients and sessions fail the test if anything asks for one."""
+    import boto3
+    import boto3.session
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"an AWS client was created: {args} {kwargs}")
+
+    monkeypatch.setattr(boto3, "client", refuse)
+    monkeypatch.setattr(boto3, "resource", refuse)
+    monkeypatch.setattr(boto3.session.Session, "client", refuse)
+    monkeypatch.setattr(boto3.session.Session, "resource", refuse)
+
+
+def test_sp_api_makes_no_aws_call_with_explicit_credentials(no_aws, monkeypatch):
+    # Its Secrets Manager provider would read this variable; explicit credentials come first.
+    monkeypatch.setenv("SP_API_AWS_SECRET_ID", "sellerops/dev/spapi")
+    from chalicelib.adapters.spapi import SpApiOrders
+
+    class Credentials:
+        def for_seller(self, seller_id):
+            return {"refresh_token": "Atzr|test", "lwa_app_id": "amzn1.application-oa2-client.test",
+                    "lwa_client_secret": "secret"}
+
+    client = SpApiOrders(credentials=Credentials())._client("A2EUQ1WTGCTBG2", "A1PA6795UKMFR9")
+    assert client.credentials.lwa_app_id == "amzn1.application-oa2-client.test"
+
+
+def test_powertools_makes_no_aws_call(no_aws, monkeypatch, capsys):
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Sellerops")
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)  # set by the integration tests
+    from aws_lambda_powertools import Logger, Metrics
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    Logger(service="sellerops-test").info("hello")
+    metrics = Metrics(namespace="Sellerops", service="sellerops-test")
+    metrics.add_metric(name="Tested", unit=MetricUnit.Count, value=1)
+    metrics.flush_metrics()
+    event = {"Records": [{"messageId": str(i), "receiptHandle": "h", "body": "{}", "attributes": {},
+                          "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                          "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:sellerops-dev-intake",
+                          "awsRegion": REGION} for i in range(2)]}
+
+    def handle(record):
+        if record.message_id == "1":
+            raise ValueError("fails")
+        return "ok"
+
+    response = process_partial_response(event=event, record_handler=handle,
+                                        processor=BatchProcessor(event_type=EventType.SQS,
+                                                                 raise_on_entire_batch_failure=False))
+    assert response == {"batchItemFailures": [{"itemIdentifier": "1"}]}
+    assert '"Tested"' in capsys.readouterr().out  # metrics go to stdout (EMF), not to an API
+
+
+# ---------------------------------------------------------------------------------- the policy file
+
+def test_the_dev_policy_file_is_what_infra_policy_generates():
+    path = REPO / ".chalice" / "policy-dev.json"
+    assert path.read_text(encoding="utf-8") == iam_policy.render("dev"), \
+        "regenerate it: python -m infra.policy --stage dev"
+    config = json.loads((REPO / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    assert config["autogen_policy"] is False
+    assert config["stages"]["dev"]["iam_policy_file"] == "policy-dev.json"
+
+
+def test_write_policy_file(tmp_path):
+    path = iam_policy.write_policy_file("prod", project_dir=tmp_path)
+    assert path == tmp_path / ".chalice" / "policy-prod.json"
+    assert json.loads(path.read_text(encoding="utf-8")) == iam_policy.policy_document("prod")
+    assert "sellerops-dev" not in path.read_text(encoding="utf-8")
+
+
+def test_region_and_account_narrow_every_arn():
+    document = iam_policy.policy_document("prod", region="eu-west-1", account="123456789012")
+    for grant in grants(document):
+        assert grant.resource.startswith(f"arn:aws:{grant.action.split(':')[0]}:eu-west-1:123456789012:"), grant
+
+
+@pytest.mark.parametrize("stage", ["", "Dev", "dev*", "-dev", "dev-", "a/b", "x" * 21])
+def test_a_stage_that_could_widen_the_policy_is_refused(stage):
+    with pytest.raises(ValueError):
+        iam_policy.policy_document(stage)
+
+
+def test_the_stage_rule_is_the_template_rule():
+    template = (REPO / "infra" / "template.yaml").read_text(encoding="utf-8")
+    pattern = re.search(r'^\s+AllowedPattern:\s*"(.+)"\s*$', template, re.M).group(1)
+    max_length = int(re.search(r"^\s+MaxLength:\s*(\d+)\s*$", template, re.M).group(1))
+    assert (pattern, max_length) == (iam_policy.STAGE_PATTERN, iam_policy.STAGE_MAX_LENGTH)
