@@ -108,6 +108,9 @@ class FakeLimiter:
         self.calls.append((seller_id, operation))
         return self.waits.pop(0) if self.waits else 0.0
 
+    def lateness_allowed(self, operation: str) -> float:
+        return 2.0
+
 
 class FakeAmazon:
     def __init__(self, orders: dict[str, dict[str, Any]] | None = None, errors: list[Exception] | None = None):

@@ -39,3 +39,8 @@ class DynamoRateLimiter:
                     raise
                 # Another invocation booked in between: read again and retry.
         raise RetryLater(f"rate limiter for {operation} is contended", delay_seconds=1)
+
+    def lateness_allowed(self, operation: str) -> float:
+        """How long after its booked slot a call may still go: half the bucket's burst, so calls
+        that come back late together never exceed what Amazon's bucket holds."""
+        return limit_for(operation, config.rate_scale()).tolerance / 2

@@ -54,12 +54,6 @@ class TaskPorts:
     poll_state: PollState
 
 
-# SQS delays come in whole seconds, so a task normally returns up to ~1 s after its slot. One
-# that returns later than this (a backlogged poller) books again rather than call at once: late
-# tasks arriving together would otherwise burst past Amazon's bucket and earn 429s.
-LATE_SLOT_SECONDS = 2.0
-
-
 def _go_or_wait(task: dict[str, Any], ports: TaskPorts, operation: str, now: float) -> None:
     """Take a slot from the shared limiter, or raise RetryLater until the slot booked for us.
 
@@ -70,7 +64,9 @@ def _go_or_wait(task: dict[str, Any], ports: TaskPorts, operation: str, now: flo
             raise RetryLater(f"waiting for the {operation} slot booked earlier", delay_seconds=slot - now)
         task.pop("slot", None)
         task.pop("slot_operation", None)
-        if now - slot <= LATE_SLOT_SECONDS:
+        # Late calls whose slots have passed bunch together; Amazon's bucket absorbs that only
+        # up to its burst, so a task much later than its slot (a backlogged poller) books again.
+        if now - slot <= ports.limiter.lateness_allowed(operation):
             return
     wait = ports.limiter.reserve(task["seller_id"], operation)
     if wait > 0:

@@ -31,6 +31,7 @@ class BuyerDataStore(Protocol):
 
 class RateLimiter(Protocol):
     def reserve(self, seller_id: str, operation: str) -> float: ...
+    def lateness_allowed(self, operation: str) -> float: ...
 
 
 class AmazonOrders(Protocol):

@@ -38,3 +38,10 @@ def test_booked_slots_never_exceed_amazons_bucket(gaps, operation):
         last = at
         assert tokens >= 1 - 1e-9
         tokens -= 1
+
+
+def test_a_late_call_may_still_use_its_slot_within_half_the_burst():
+    from chalicelib.adapters.limiter import DynamoRateLimiter
+
+    limit = limit_for("getOrder")
+    assert DynamoRateLimiter().lateness_allowed("getOrder") == pytest.approx(limit.tolerance / 2)
