@@ -6,6 +6,7 @@ parsing metric output; in Lambda it is a few counters that die with the containe
 """
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from functools import cache
 
@@ -37,8 +38,11 @@ def count(queue: str, outcome: str) -> None:
 
 def observe(event, get_response):
     """Chalice middleware for every handler: fresh log keys, metrics flushed at the end."""
-    logger().clear_state() if hasattr(logger(), "clear_state") else None
+    logger().clear_state()
     try:
         return get_response(event)
     finally:
-        metrics().flush_metrics()
+        with warnings.catch_warnings():
+            # A route that counts nothing is normal, not worth a warning per request.
+            warnings.filterwarnings("ignore", message="No application metrics to publish")
+            metrics().flush_metrics()

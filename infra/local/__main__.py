@@ -103,7 +103,7 @@ def demo(args) -> int:
     say("  starting: moto (AWS) from infra/template.yaml, Amazon simulator, worker, API ...")
     runtime = LocalRuntime.start(scenario.world, rate_scale=args.rate_scale)
     api = runtime.serve_api(port=args.port)
-    say(f"  Amazon's rate limits run {args.rate_scale:g}x faster than real time so the demo takes about a minute")
+    say(f"  Amazon's rate limits run {args.rate_scale:g}x faster than real time so the demo takes a couple of minutes")
 
     started = time.monotonic()
     runtime.deliver(scenario.messages)
