@@ -1,0 +1,150 @@
+"""What the benchmarks share: a quiet environment, the local stack, the scenario's well-formed
+ORDER_CHANGE messages, a botocore call counter, and the report line."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+import warnings
+from collections import Counter
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+
+def quiet_environment() -> None:
+    """Before anything from chalicelib is imported: no log lines below ERROR, no EMF metrics."""
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    os.environ.setdefault("SELLEROPS_STAGE", "local")
+    warnings.filterwarnings("ignore")
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("infra.local.stack").setLevel(logging.ERROR)
+
+
+def start_runtime(world: dict[str, Any], rate_scale: float = 1.0):
+    """The embedded stack (moto server, Amazon simulator, worker) in this process."""
+    quiet_environment()
+    from infra.local.runtime import LocalRuntime
+
+    return LocalRuntime.start(world, rate_scale=rate_scale)
+
+
+def order_change_bodies(messages: list[str]) -> list[str]:
+    """Only the well-formed ORDER_CHANGE bodies, in delivery order, duplicates included."""
+    from chalicelib.errors import InvalidNotification, PermanentError
+    from chalicelib.notifications import ORDER_CHANGE, parse_notification, parse_order_change
+
+    kept = []
+    for body in messages:
+        try:
+            notification = parse_notification(body)
+            if notification.notification_type != ORDER_CHANGE:
+                continue
+            parse_order_change(notification)
+        except (InvalidNotification, PermanentError, ValueError):
+            continue
+        kept.append(body)
+    return kept
+
+
+def binding(runtime, name: str):
+    return next(b for b in runtime.worker.queues if b.name == name)
+
+
+def queue_pending(runtime, queue_binding) -> int:
+    attrs = runtime.worker.sqs.get_queue_attributes(QueueUrl=queue_binding.url, AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+    return sum(int(v) for v in attrs.values())
+
+
+def drain_one_queue(runtime, queue_binding, timeout: float = 600.0) -> bool:
+    """Work one queue (and only that one) until it is empty. False on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if runtime.worker.poll_once(queue_binding):
+            continue
+        if queue_pending(runtime, queue_binding) == 0:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+class ApiCallCounter:
+    """Counts botocore API calls (`BaseClient._make_api_call`, which boto3 clients and PynamoDB
+    both go through) and HTTP attempts (retries included), only in threads while `counting()` is
+    on: the worker's own SQS receive/delete calls, and the moto server's threads, stay out."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.by_target: Counter[str] = Counter()  # operation and DynamoDB table / SQS queue
+        self.attempts = 0
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._restore: list[Callable[[], None]] = []
+
+    def _on(self) -> bool:
+        return getattr(self._local, "on", False)
+
+    def install(self) -> "ApiCallCounter":
+        from botocore.client import BaseClient
+        from botocore.endpoint import Endpoint
+
+        counter = self
+        original_call, original_send = BaseClient._make_api_call, Endpoint._send
+
+        def counting_call(client, operation_name, api_params):
+            if counter._on():
+                name = f"{client.meta.service_model.service_name}:{operation_name}"
+                target = api_params.get("TableName") or str(api_params.get("QueueUrl", "")).rsplit("/", 1)[-1]
+                with counter._lock:
+                    counter.calls[name] += 1
+                    counter.by_target[f"{name} {target}".strip()] += 1
+            return original_call(client, operation_name, api_params)
+
+        def counting_send(endpoint, request):
+            if counter._on():
+                with counter._lock:
+                    counter.attempts += 1
+            return original_send(endpoint, request)
+
+        BaseClient._make_api_call = counting_call
+        Endpoint._send = counting_send
+        self._restore = [lambda: setattr(BaseClient, "_make_api_call", original_call),
+                         lambda: setattr(Endpoint, "_send", original_send)]
+        return self
+
+    def uninstall(self) -> None:
+        for undo in self._restore:
+            undo()
+        self._restore = []
+
+    @contextmanager
+    def counting(self) -> Iterator[None]:
+        self._local.on = True
+        try:
+            yield
+        finally:
+            self._local.on = False
+
+    def wrap(self, handler: Callable) -> Callable:
+        """The handler, counting every call made while it runs."""
+        def counted(event, context):
+            with self.counting():
+                return handler(event, context)
+        return counted
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+
+def verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("PASS" if ok else "MISS")
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
