@@ -28,7 +28,8 @@ def start_runtime(world: dict[str, Any], rate_scale: float = 1.0):
     quiet_environment()
     from infra.local.runtime import LocalRuntime
 
-    return LocalRuntime.start(world, rate_scale=rate_scale)
+    # The benchmarks decide themselves whether moto's SQS is patched (see infra/local/moto_speedups.py).
+    return LocalRuntime.start(world, rate_scale=rate_scale, fast_sqs=False)
 
 
 def order_change_bodies(messages: list[str]) -> list[str]:

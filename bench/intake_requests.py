@@ -18,7 +18,7 @@ TARGET = 2.0
 def run(orders: int = 500, seed: int = 7) -> dict[str, Any]:
     from infra.local.scenario import build_scenario
 
-    from bench import moto_speedups
+    from infra.local import moto_speedups
     from bench.pollers import clear_metrics_after
 
     scenario = build_scenario(seed=seed, orders=orders)

@@ -108,7 +108,7 @@ def run(orders: int = 2000, rate_scale: float | None = None, workers: int | None
 
 def _measure(orders: int, rate_scale: float, workers: int, seed: int, timeout: float,
              quiet: bool = False) -> dict[str, Any]:
-    from bench import moto_speedups
+    from infra.local import moto_speedups
     from bench.pollers import Instruments, clear_metrics_after, work
 
     world, bodies = one_change_per_order(orders, seed)
@@ -243,7 +243,7 @@ def _measure(orders: int, rate_scale: float, workers: int, seed: int, timeout: f
                 f"{n - BURST} tasks waited for a slot): the figure measures the embedded stack, not the "
                 f"limiter; lower --rate-scale")
         if patched:
-            say("[rate] note: moto's SQS runs with bench/moto_speedups.py (its per-message O(queue depth) "
+            say("[rate] note: moto's SQS runs with infra/local/moto_speedups.py (its per-message O(queue depth) "
                 "attribute scans removed) so the pollers, not moto, can keep up")
         return result
     finally:

@@ -2,7 +2,7 @@
 intake handler, one in-process worker, the intake queue only (tasks are left queued).
 
 Measured twice in one stack: first with moto as it ships (the headline figure: what `make demo`
-gets), then, with a second disjoint batch of messages, with bench/moto_speedups.py applied, to
+gets), then, with a second disjoint batch of messages, with infra/local/moto_speedups.py applied, to
 show how much of the time is moto's SQS rather than our handler.
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _drain(runtime, intake, bodies: list[str]) -> tuple[float, int]:
 
 
 def run(messages: int = MESSAGES) -> dict[str, Any]:
-    from bench import moto_speedups
+    from infra.local import moto_speedups
 
     count = messages
     world, first = _messages(seed=21, count=count)

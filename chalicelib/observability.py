@@ -46,3 +46,5 @@ def observe(event, get_response):
             # A route that counts nothing is normal, not worth a warning per request.
             warnings.filterwarnings("ignore", message="No application metrics to publish")
             metrics().flush_metrics()
+        # Disabled metrics (the local stack) are not cleared by the flush and would pile up.
+        metrics().clear_metrics()

@@ -457,6 +457,9 @@ class Failure:
 class DynamoState:
     """Small records in the state table, keyed by (pk, sk)."""
 
+    def __init__(self):
+        self._noted: set[tuple[str, str | None]] = set()  # (seller, marketplace) written by this container
+
     def _row(self):
         return _models().state
 
@@ -524,10 +527,14 @@ class DynamoState:
         seller per batch), so the backstop polls every seller this deployment serves."""
         Row = self._row()
         for seller_id, marketplaces in seen.items():
+            pairs = {(seller_id, m) for m in marketplaces} or {(seller_id, None)}
+            if pairs <= self._noted:
+                continue  # already written by this container: no request
             actions = [Row.updated_at.set(iso(datetime.now(timezone.utc)))]
             if marketplaces:
                 actions.append(Row.marketplace_ids.add(marketplaces))
             Row("SELLER", seller_id).update(actions=actions)
+            self._noted |= pairs
 
     def sellers(self) -> list[dict[str, Any]]:
         result = []

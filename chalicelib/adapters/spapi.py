@@ -87,18 +87,27 @@ def _reason(exc: SellingApiException) -> str:
 class SpApiOrders:
     def __init__(self, credentials: SecretCredentials | None = None):
         self._credentials = credentials or SecretCredentials()
+        self._clients: dict[tuple, OrdersV20260101] = {}
 
     def _client(self, seller_id: str, marketplace_id: str | None) -> OrdersV20260101:
+        """One client per seller, region and credentials, kept for the container's life: building
+        one costs two HTTP clients and a certificate store (~60 ms), and reuse keeps connections."""
         marketplace = _marketplaces().get(marketplace_id or "", Marketplaces.DE)
-        client = OrdersV20260101(
-            marketplace,
-            credentials=self._credentials.for_seller(seller_id),
-            refresh_token=self._credentials.for_seller(seller_id)["refresh_token"],
-            auth_token_client_class=_token_client_class(config.lwa_endpoint()),
-            timeout=10,
-        )
-        if config.spapi_endpoint():
-            client.endpoint = config.spapi_endpoint()
+        credentials = self._credentials.for_seller(seller_id)
+        key = (seller_id, marketplace.endpoint, tuple(sorted(credentials.items())), config.spapi_endpoint())
+        client = self._clients.get(key)
+        if client is None:
+            client = OrdersV20260101(
+                marketplace,
+                credentials=credentials,
+                refresh_token=credentials["refresh_token"],
+                auth_token_client_class=_token_client_class(config.lwa_endpoint()),
+                timeout=10,
+            )
+            if config.spapi_endpoint():
+                client.endpoint = config.spapi_endpoint()
+            self._clients[key] = client
+        client.marketplace_id = marketplace.marketplace_id
         return client
 
     def _call(self, operation: str, seller_id: str, fn):

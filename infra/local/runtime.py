@@ -56,7 +56,11 @@ class LocalRuntime:
     # --- assembly --------------------------------------------------------------------------
     @classmethod
     def start(cls, world: dict[str, Any], *, rate_scale: float = 1.0, moto_port: int = 0,
-              token: str | None = None, stage: str = "local") -> "LocalRuntime":
+              token: str | None = None, stage: str = "local", fast_sqs: bool = True) -> "LocalRuntime":
+        if fast_sqs:
+            from infra.local import moto_speedups
+
+            moto_speedups.apply()  # same semantics, without moto's O(queue depth) per message
         endpoint = start_moto(moto_port)
         stack = provision(endpoint, stage=stage)
         sellers = sellers_of(world)

@@ -1,4 +1,4 @@
-"""Optional speed-ups for moto's SQS, applied inside a benchmark's own process only.
+"""Speed-ups for moto's SQS, for the local stack's own process (never used in AWS).
 
 moto 5.2's SQS is O(queue depth) per message, with a slow clock read per queued message:
 
@@ -10,7 +10,7 @@ moto 5.2's SQS is O(queue depth) per message, with a slow clock read per queued 
   once per message sent.
 
 With ~2,000 messages in a queue a 10-message receive takes over a second, so the worker, not
-the code under test, sets the pace. These patches keep moto's semantics (the same comparisons
+the code under test, sets the pace (the demo ran at ~10 notifications/s; ~30/s with these). These patches keep moto's semantics (the same comparisons
 against the same clock) but read the clock once per call and the retention period directly.
 """
 from __future__ import annotations
