@@ -355,20 +355,6 @@ def explain(error: AmazonError, *, stage: str, queue_arn: str, endpoint: str) ->
 # ============================================================================ talking to Amazon
 
 
-def _token_client_class(lwa_endpoint: str | None) -> type:
-    from sp_api.auth import AccessTokenClient
-
-    if not lwa_endpoint:
-        return AccessTokenClient
-    parts = urlsplit(lwa_endpoint)
-
-    class LocalAccessTokenClient(AccessTokenClient):
-        scheme = f"{parts.scheme}://"
-        host = parts.netloc
-
-    return LocalAccessTokenClient
-
-
 _GROUP_MARKETPLACE = {"na": "US", "eu": "DE", "fe": "JP"}
 
 
@@ -391,6 +377,8 @@ class Amazon:
         self.endpoint = endpoint
         self._app = {"lwa_app_id": app["lwa_app_id"], "lwa_client_secret": app["lwa_client_secret"]}
         self._tokens = tokens
+        from chalicelib.adapters.spapi import _token_client_class  # one LWA redirect for app and CLI
+
         self._token_client = _token_client_class(lwa_endpoint)
         self._marketplace = Marketplaces[_GROUP_MARKETPLACE.get(endpoint_group(endpoint) or "eu", "DE")]
         self._sleep = sleep

@@ -48,7 +48,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import yaml
+
+from infra.cfn_yaml import parse_template
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TEMPLATE_FILE = Path("infra") / "template.yaml"
@@ -320,29 +321,8 @@ def substitute(value: Any, substitutions: dict[str, str]) -> str:
     raise DeployError(f"cannot resolve {value!r}")
 
 
-class _TemplateLoader(yaml.SafeLoader):
-    """Reads CloudFormation's short-form tags (!Sub, !Ref, ...) as their long-form mappings."""
 
 
-def _construct_intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if tag_suffix == "Ref":
-        return {"Ref": value}
-    if tag_suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{tag_suffix}": value}
-
-
-_TemplateLoader.add_multi_constructor("!", _construct_intrinsic)
-
-
-def parse_template(body: str) -> dict[str, Any]:
-    return yaml.load(body, Loader=_TemplateLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def token_hash(token: str) -> str:

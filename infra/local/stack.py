@@ -44,7 +44,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import yaml
+
+from infra.cfn_yaml import parse_template
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "template.yaml"
 
@@ -210,25 +211,6 @@ def _client(service: str, endpoint_url: str, region: str) -> Any:
     )
 
 
-class _TemplateLoader(yaml.SafeLoader):
-    """Reads CloudFormation's short-form tags (!Sub, !Ref, ...) as their long-form mappings."""
-
-
-def _construct_intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if tag_suffix == "Ref":
-        return {"Ref": value}
-    if tag_suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{tag_suffix}": value}
-
-
-_TemplateLoader.add_multi_constructor("!", _construct_intrinsic)
 
 
 class _DropMotoSkipWarnings(logging.Filter):
@@ -243,7 +225,7 @@ def _quiet_moto_skip_warnings() -> None:
 
 
 def _load_template(body: str) -> dict[str, Any]:
-    return yaml.load(body, Loader=_TemplateLoader)  # noqa: S506 - SafeLoader subclass
+    return parse_template(body)
 
 
 def _wait_for_create_complete(cloudformation: Any, stack_name: str, timeout: float = 30.0) -> dict:

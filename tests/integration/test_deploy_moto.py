@@ -72,7 +72,7 @@ def _copy_project(destination: Path) -> Path:
     for path in (REPO / ".chalice").glob("*.json"):  # config.json and policy-*.json
         shutil.copy2(path, project / ".chalice" / path.name)
     (project / "infra").mkdir()
-    for name in ("template.yaml", "deploy.py", "policy.py"):
+    for name in ("__init__.py", "template.yaml", "deploy.py", "policy.py", "cfn_yaml.py"):
         if (REPO / "infra" / name).exists():
             shutil.copy2(REPO / "infra" / name, project / "infra" / name)
     return project
