@@ -27,8 +27,7 @@ def get_order(order_id: str) -> Response | dict[str, Any]:
     found = wiring.orders().get(order_id)
     if found is None:
         return error(404, "NotFound", f"no order {order_id} has been received")
-    order, details_status, _ = found
-    return order_view(order, details_status)
+    return order_view(found[0])
 
 
 def list_orders(params: dict[str, str]) -> Response | dict[str, Any]:

@@ -88,10 +88,6 @@ def order_poll_overlap_seconds() -> int:
     return int(os.environ.get("ORDER_POLL_OVERLAP_SECONDS", "300"))
 
 
-def details_stale_seconds() -> int:
-    """Order details older than this (relative to the order's last change) are fetched again."""
-    return int(os.environ.get("ORDER_DETAILS_STALE_SECONDS", "0"))
-
 
 def first_poll_window_days() -> float:
     """How far back the backstop reads for a seller and marketplace it has never polled."""

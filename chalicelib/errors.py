@@ -23,7 +23,10 @@ class PermanentError(SelleropsError):
 
 
 class InvalidNotification(PermanentError):
-    """An SQS message that is not a usable SP-API notification."""
+    """An SQS message that is not a usable SP-API notification. Once the envelope parsed,
+    `notification` names its type and id, for the failure record."""
+
+    notification: tuple[str | None, str | None] = (None, None)
 
 
 class RetryLater(SelleropsError):
@@ -34,6 +37,3 @@ class RetryLater(SelleropsError):
         self.reason = reason
         self.delay_seconds = max(0.0, float(delay_seconds))
 
-
-class NotFound(SelleropsError):
-    """A requested record does not exist."""

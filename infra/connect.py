@@ -832,18 +832,27 @@ def _print_eventbridge_steps(ctx: Context, source: str) -> None:
     )
 
 
+def _this_stages_destinations(ctx: "Context", amazon, endpoint: str):
+    """Amazon's destinations at an endpoint, the plan over them and the ids that deliver to this
+    stage; None (after reporting why) when Amazon could not be asked."""
+    try:
+        existing = amazon.destinations()
+    except AmazonError as error:
+        ctx.fail(error, endpoint)
+        return None
+    plan = plan_destinations(existing, ctx.queue_arn, ctx.account_id, ctx.region)
+    return existing, plan, {d["destinationId"] for d in (plan.sqs, plan.eventbridge) if d}
+
+
 def status(ctx: Context) -> int:
     missing = present = 0
     for endpoint, seller_ids in ctx.endpoints().items():
         amazon = ctx.amazon(endpoint)
         print(f"Amazon endpoint {endpoint}")
-        try:
-            existing = amazon.destinations()
-        except AmazonError as error:
-            ctx.fail(error, endpoint)
+        found = _this_stages_destinations(ctx, amazon, endpoint)
+        if found is None:
             continue
-        plan = plan_destinations(existing, ctx.queue_arn, ctx.account_id, ctx.region)
-        ours = {d["destinationId"] for d in (plan.sqs, plan.eventbridge) if d}
+        existing, plan, ours = found
         print("  destinations:" if existing else "  destinations: none")
         for destination in existing:
             eventbridge = eventbridge_of(destination)
@@ -882,13 +891,10 @@ def disconnect(ctx: Context) -> int:
     for endpoint, seller_ids in ctx.endpoints().items():
         amazon = ctx.amazon(endpoint)
         print(f"Amazon endpoint {endpoint}")
-        try:
-            existing = amazon.destinations()
-        except AmazonError as error:
-            ctx.fail(error, endpoint)
+        found = _this_stages_destinations(ctx, amazon, endpoint)
+        if found is None:
             continue
-        plan = plan_destinations(existing, ctx.queue_arn, ctx.account_id, ctx.region)
-        ours = {d["destinationId"] for d in (plan.sqs, plan.eventbridge) if d}
+        _, plan, ours = found
         for seller_id in seller_ids:
             count = 0
             for want in wanted_subscriptions([seller_id], ctx.types):

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.adapters.dynamodb import DynamoState, Failure
 from chalicelib.domain.orders import iso
-from chalicelib.errors import PermanentError, RetryLater
+from chalicelib.errors import InvalidNotification, PermanentError, RetryLater
 from chalicelib.observability import count, logger
 
 # Must match maxReceiveCount in infra/template.yaml.
@@ -78,7 +78,7 @@ def process_batch(event: dict[str, Any], queue: str, handle: Callable[[SQSRecord
         except PermanentError as exc:
             count(queue, "invalid")
             log.warning("message can never succeed", extra={"reason": exc.reason})
-            record_failure(record, queue, exc.reason, "invalid", state(), getattr(exc, "notification", (None, None)))
+            record_failure(record, queue, exc.reason, "invalid", state(), exc.notification if isinstance(exc, InvalidNotification) else (None, None))
             raise
         except Exception as exc:
             if is_transient(exc):

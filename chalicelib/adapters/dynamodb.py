@@ -425,13 +425,6 @@ class DynamoBuyerData:
         )["Plaintext"]
         return json.loads(plaintext)
 
-    def expires_at(self, order_id: str) -> datetime | None:
-        Row = _models().buyer
-        try:
-            return Row.get(order_id, attributes_to_get=["order_id", "expires_at"]).expires_at
-        except DoesNotExist:
-            return None
-
 
 # --- state: failures, watermarks, schedules, sellers, intake ------------------------------
 

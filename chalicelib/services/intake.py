@@ -6,6 +6,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Callable
 
+from chalicelib.errors import InvalidNotification
 from chalicelib.notifications import ORDER_CHANGE, Notification, get, parse_notification
 from chalicelib.services import orders
 from chalicelib.services.ports import OrderRepository, TaskQueue
@@ -53,4 +54,8 @@ def handle_message(body: str, ports: IntakePorts, now: datetime) -> Handled:
     handler = HANDLERS.get(notification.notification_type)
     if handler is None:
         return Handled(Outcome.UNHANDLED, notification)
-    return Handled(handler(notification, ports, now), notification)
+    try:
+        return Handled(handler(notification, ports, now), notification)
+    except InvalidNotification as exc:
+        exc.notification = (notification.notification_type, notification.notification_id)
+        raise

@@ -15,7 +15,7 @@ def _iso_or_none(moment: datetime | None) -> str | None:
     return iso(moment) if moment else None
 
 
-def order_view(order: Order, details_status: OrderStatus | None = None) -> dict[str, Any]:
+def order_view(order: Order) -> dict[str, Any]:
     details = order.details
     money_by_line = {l.order_item_id: l for l in details.lines} if details else {}
     items = []
