@@ -1,13 +1,16 @@
 """sellerops: every entry point, each a few lines. Read this file as the table of contents.
 
-Queues:    intake (SP-API notifications) → orders;  tasks (calls to Amazon) → details, polling
-Schedules: the backstop poll of searchOrders
-HTTPS:     /orders, /orders/{orderId}, /failures, /health, /openapi.json
+Queues (chalicelib/resources.py):
+  intake  SP-API notifications → the flows that consume them
+  tasks   work that calls Amazon, at the pace of the shared rate limiter
+  work    heavy work (PDFs, report files), with a longer timeout
+Schedules and routes: each flow's, from chalicelib/registry.py → chalicelib/flows/<flow>/.
 """
-from chalice import AuthResponse, Chalice, Rate, Response
+from chalice import AuthResponse, Chalice, Rate
 
-from chalicelib import auth, config, handlers, wiring
-from chalicelib.observability import observe
+from chalicelib import config, handlers, registry, resources
+from chalicelib.core import auth
+from chalicelib.core.observability import observe
 
 app = Chalice(app_name="sellerops", configure_logs=False)
 app.register_middleware(observe, "all")
@@ -15,24 +18,31 @@ app.register_middleware(observe, "all")
 
 # --- queues -------------------------------------------------------------------------------
 
-@app.on_sqs_message(queue=config.queue_name("intake"), batch_size=10)
+@app.on_sqs_message(queue=config.queue_name(resources.INTAKE), batch_size=resources.INTAKE.batch_size)
 def intake(event):
-    """SP-API notifications (and EventBridge listings events) → orders; returns partial failures."""
+    """SP-API notifications (and EventBridge listings events); returns partial failures."""
     return handlers.intake_batch(event.to_dict())
 
 
-@app.on_sqs_message(queue=config.queue_name("tasks"), batch_size=10)
+@app.on_sqs_message(queue=config.queue_name(resources.TASKS), batch_size=resources.TASKS.batch_size)
 def tasks(event):
-    """Work that calls Amazon, rate limited: getOrder details, searchOrders pages."""
-    return handlers.task_batch(event.to_dict())
+    """Tasks that call Amazon, rate limited (getOrder details, searchOrders pages, ...)."""
+    return handlers.task_batch(resources.TASKS, event.to_dict())
 
 
-# --- schedules ----------------------------------------------------------------------------
+@app.on_sqs_message(queue=config.queue_name(resources.WORK), batch_size=resources.WORK.batch_size)
+def work(event):
+    """Heavy tasks: rendering, report parsing."""
+    return handlers.task_batch(resources.WORK, event.to_dict())
 
-@app.schedule(Rate(15, unit=Rate.MINUTES))
-def poll_orders(event):
-    """Backstop: catch orders whose notification was lost."""
-    return handlers.poll_orders_schedule()
+
+# --- schedules: one Lambda function each, named after the schedule -------------------------
+# Chalice finds a function's handler as `app.<name>`, hence the module-level names.
+
+for _schedule in registry.SCHEDULES:
+    globals()[_schedule.name] = app.schedule(
+        Rate(_schedule.every_minutes, unit=Rate.MINUTES), name=_schedule.name,
+        description=_schedule.description)(handlers.scheduled(_schedule))
 
 
 # --- HTTPS API ----------------------------------------------------------------------------
@@ -44,43 +54,10 @@ def bearer_token(auth_request):
     return AuthResponse(routes=[], principal_id="anonymous")
 
 
-def _query():
-    return app.current_request.query_params or {}
-
-
-@app.route("/orders/{order_id}", methods=["GET"], authorizer=bearer_token)
-def get_order(order_id):
-    from chalicelib import api
-
-    return api.get_order(order_id)
-
-
-@app.route("/orders", methods=["GET"], authorizer=bearer_token)
-def list_orders():
-    from chalicelib import api
-
-    return api.list_orders(_query())
-
-
-@app.route("/failures", methods=["GET"], authorizer=bearer_token)
-def list_failures():
-    from chalicelib import api
-
-    return api.list_failures(_query())
-
-
-@app.route("/health", methods=["GET"])
-def health():
-    from chalicelib import api
-
-    return api.health()
-
-
-@app.route("/openapi.json", methods=["GET"], authorizer=bearer_token)
-def openapi():
-    from chalicelib.openapi import SPEC
-
-    return Response(body=SPEC, status_code=200, headers={"Content-Type": "application/json"})
+for _route in registry.ROUTES:
+    app.route(_route.path, methods=[_route.method], name=_route.name,
+              authorizer=bearer_token if _route.needs_token else None)(
+        handlers.view(_route, lambda: app.current_request))
 
 
 # --- deploying without the HTTPS API --------------------------------------------------------

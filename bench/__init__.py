@@ -3,5 +3,5 @@ test suite. Each benchmark prints one line with its figure and target; the full 
 object with every figure and writes it to bench/results.json.
 
 Benchmarks that need the embedded local stack run in their own subprocess: the moto server,
-`chalicelib.observability.OUTCOMES` and the handlers' cached adapters are process-global.
+`chalicelib.core.observability.OUTCOMES` and the handlers' cached adapters are process-global.
 """

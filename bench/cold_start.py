@@ -36,8 +36,8 @@ import time
 _t0 = time.perf_counter()
 import app
 import chalicelib.handlers
-import chalicelib.services.intake
-import chalicelib.adapters.dynamodb
+import chalicelib.core.intake
+import chalicelib.flows.orders.store
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools import Logger, Metrics  # the observe middleware's first call
 _t1 = time.perf_counter()
@@ -49,15 +49,15 @@ import time
 _t0 = time.perf_counter()
 import app
 import chalicelib.handlers
-import chalicelib.services.intake
-import chalicelib.adapters.dynamodb
+import chalicelib.core.intake
+import chalicelib.flows.orders.store
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from chalicelib import observability, wiring
-from chalicelib.adapters import aws, dynamodb
+from chalicelib.core import aws, observability
+from chalicelib.flows.orders import store, wiring
 observability.logger(); observability.metrics()
 wiring.intake_ports()
 aws.client("sqs")
-dynamodb._models().order._get_connection().connection.client
+store._order_models().order._get_connection().connection.client
 _t1 = time.perf_counter()
 """ + _REPORT
 

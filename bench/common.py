@@ -34,8 +34,9 @@ def start_runtime(world: dict[str, Any], rate_scale: float = 1.0):
 
 def order_change_bodies(messages: list[str]) -> list[str]:
     """Only the well-formed ORDER_CHANGE bodies, in delivery order, duplicates included."""
-    from chalicelib.errors import InvalidNotification, PermanentError
-    from chalicelib.notifications import ORDER_CHANGE, parse_notification, parse_order_change
+    from chalicelib.core.envelope import parse_notification
+    from chalicelib.core.errors import InvalidNotification, PermanentError
+    from chalicelib.flows.orders.parsing import ORDER_CHANGE, parse_order_change
 
     kept = []
     for body in messages:

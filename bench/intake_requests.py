@@ -38,7 +38,7 @@ def run(orders: int = 500, seed: int = 7) -> dict[str, Any]:
         counter.uninstall()
         batches = runtime.worker.stats["batches"] - batches_before
 
-        from chalicelib.observability import OUTCOMES
+        from chalicelib.core.observability import OUTCOMES
 
         outcomes = {k.split(".", 1)[1]: v for k, v in sorted(OUTCOMES.items()) if k.startswith("intake.")}
         processed = sum(outcomes.get(k, 0) for k in ("created", "updated", "stale", "duplicate"))

@@ -23,9 +23,7 @@ def late_allowance(limiter, operation: str) -> float | None:
     """How late after its slot a task may still call before it books again, if the code says."""
     if hasattr(limiter, "lateness_allowed"):
         return limiter.lateness_allowed(operation)
-    from chalicelib.services import orders
-
-    return getattr(orders, "LATE_SLOT_SECONDS", None)
+    return None
 
 
 class Instruments:
@@ -39,22 +37,22 @@ class Instruments:
         self.records: Counter[str] = Counter()
 
     def install(self) -> "Instruments":
-        from chalicelib.services import orders
+        from chalicelib.core.tasks import Slots
 
-        original = orders._go_or_wait
+        original = Slots.take
         lateness = self.lateness
         instruments = self
 
-        def measured(task, ports, operation, now):
-            slot = task.get("slot") if task.get("slot_operation") == operation else None
-            allowed = late_allowance(ports.limiter, operation)
+        def measured(slots, task, operation, now):
+            slot = task.slot.at if task.slot is not None and task.slot.operation == operation else None
+            allowed = late_allowance(slots.limiter, operation)
             if slot is not None and allowed is not None and now - slot > allowed:
                 instruments.late_returns += 1
-            original(task, ports, operation, now)  # raises RetryLater until the slot is due
+            original(slots, task, operation, now)  # raises WaitForSlot until the slot is due
             if slot is not None:
                 lateness.append(now - slot)
 
-        orders._go_or_wait = measured
+        Slots.take = measured
         return self
 
     def poll(self, worker, binding) -> int:
@@ -67,7 +65,7 @@ class Instruments:
         return count
 
     def to_dict(self) -> dict[str, Any]:
-        from chalicelib.observability import OUTCOMES
+        from chalicelib.core.observability import OUTCOMES
 
         return {"lateness": self.lateness, "late_returns": self.late_returns, "busy": self.busy,
                 "batches": dict(self.batches), "records": dict(self.records), "outcomes": dict(OUTCOMES),
@@ -82,7 +80,7 @@ def clear_metrics_after(handler: Callable) -> Callable:
         try:
             return handler(event, context)
         finally:
-            from chalicelib.observability import metrics
+            from chalicelib.core.observability import metrics
 
             metrics().clear_metrics()
     return invoke
@@ -112,9 +110,11 @@ def _main(argv: list[str]) -> int:
     def arn(url: str) -> str:
         return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
-    bindings = [QueueBinding(name, os.environ[variable], arn(os.environ[variable]), clear_metrics_after(handler))
-                for name, variable, handler in (("intake", "INTAKE_QUEUE_URL", app.intake),
-                                                ("tasks", "TASK_QUEUE_URL", app.tasks))]
+    from chalicelib import resources
+
+    bindings = [QueueBinding(q.suffix, os.environ[q.url_env], arn(os.environ[q.url_env]),
+                             clear_metrics_after(getattr(app, q.handler)))
+                for q in resources.QUEUES]
     worker = Worker(sqs=sqs, region=os.environ.get("AWS_REGION", "us-east-1"), queues=bindings)
     result_file.with_suffix(".ready").touch()
     work(worker, bindings, instruments, stop_file.exists)

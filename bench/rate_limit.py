@@ -33,7 +33,8 @@ MAX_SCALE = 40.0
 def one_change_per_order(orders: int, seed: int) -> tuple[dict[str, Any], list[str]]:
     """A one-seller world and, per order, its latest ORDER_CHANGE (so the notified status is
     the status getOrder returns), in the order Amazon published them."""
-    from chalicelib.notifications import parse_notification, parse_order_change
+    from chalicelib.core.envelope import parse_notification
+    from chalicelib.flows.orders.parsing import parse_order_change
     from infra.local.scenario import build_scenario
 
     scenario = build_scenario(seed=seed, orders=orders, sellers=1, lost=0, malformed=0, unhandled=0,
@@ -49,7 +50,7 @@ def one_change_per_order(orders: int, seed: int) -> tuple[dict[str, Any], list[s
 
 def _late_slot_seconds() -> float | None:
     from bench.pollers import late_allowance
-    from chalicelib.adapters.limiter import DynamoRateLimiter
+    from chalicelib.core.limiter import DynamoRateLimiter
 
     return late_allowance(DynamoRateLimiter(), "getOrder")
 
@@ -189,7 +190,7 @@ def _measure(orders: int, rate_scale: float, workers: int, seed: int, timeout: f
         ratio = span / bound
         share_429 = get_order["429"] / get_order["calls"] if get_order["calls"] else 0.0
         # What our limiter allows (0.97 x Amazon's rate, burst - 1): the best it can do.
-        from chalicelib.domain.limits import limit_for
+        from chalicelib.core.limits import limit_for
 
         ours = limit_for("getOrder", rate_scale)
         limiter_floor = (n - ours.burst) / ours.rate
@@ -198,7 +199,7 @@ def _measure(orders: int, rate_scale: float, workers: int, seed: int, timeout: f
                                         max(lateness) if lateness else None)
         # The limiter sets the pace only if nearly every task waited for a slot and came back
         # on time (SQS delays are whole seconds, and a batch flushes after its last record).
-        throttled = outcomes.get("tasks.throttled", 0)
+        throttled = outcomes.get("tasks.fetch_order.waiting", 0)
         keeping_up = throttled >= 0.9 * (n - BURST) and (late_p95 or 0) <= 3.0
         result = {
             "figure": round(ratio, 3),

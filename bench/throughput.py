@@ -48,7 +48,7 @@ def run(messages: int = MESSAGES) -> dict[str, Any]:
         patched = moto_speedups.apply()
         fast_seconds, fast_records = _drain(runtime, intake, second) if patched else (float("nan"), 0)
 
-        from chalicelib.observability import OUTCOMES
+        from chalicelib.core.observability import OUTCOMES
 
         rate = len(first) / stock_seconds
         fast_rate = len(second) / fast_seconds if patched else None

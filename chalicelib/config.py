@@ -1,11 +1,16 @@
 """Every setting, read from the environment in one place.
 
 Functions, not module constants: Chalice sets a stage's environment variables only while a
-handler runs (not when `app.py` is imported), and tests change them between cases.
+handler runs (not when `app.py` is imported), and tests change them between cases. Resource names
+come from `chalicelib.resources`; the variables are the stack's outputs (infra/deploy.py writes
+them into the Chalice stage).
 """
 from __future__ import annotations
 
 import os
+
+from chalicelib import resources
+from chalicelib.resources import Queue, Table
 
 SERVICE_NAME = "sellerops"
 METRICS_NAMESPACE = "Sellerops"
@@ -23,49 +28,33 @@ def stage() -> str:
     return os.environ.get("SELLEROPS_STAGE", "dev")
 
 
-def queue_name(kind: str) -> str:
+def queue_name(queue: Queue) -> str:
     """Physical queue name, as infra/template.yaml names it."""
-    return f"sellerops-{stage()}-{kind}"
+    return queue.name(stage())
 
 
-def orders_table() -> str:
-    return _get("ORDERS_TABLE", f"sellerops-{stage()}-orders")
+def table_name(table: Table) -> str:
+    return _get(table.env, table.name(stage()))
 
 
-def buyer_data_table() -> str:
-    return _get("BUYER_DATA_TABLE", f"sellerops-{stage()}-buyer-data")
+def queue_url(queue: Queue) -> str:
+    return _get(queue.url_env)
 
 
-def state_table() -> str:
-    return _get("STATE_TABLE", f"sellerops-{stage()}-state")
-
-
-def intake_queue_url() -> str:
-    return _get("INTAKE_QUEUE_URL")
-
-
-def intake_dlq_url() -> str:
-    return _get("INTAKE_DLQ_URL")
-
-
-def task_queue_url() -> str:
-    return _get("TASK_QUEUE_URL")
-
-
-def task_dlq_url() -> str:
-    return _get("TASK_DLQ_URL")
+def dead_letter_url(queue: Queue) -> str:
+    return _get(queue.dlq_url_env)
 
 
 def data_key_id() -> str:
-    return _get("DATA_KEY_ID", f"alias/sellerops-{stage()}")
+    return _get(resources.DATA_KEY.env, resources.DATA_KEY.name(stage()))
 
 
 def spapi_secret_id() -> str:
-    return _get("SPAPI_SECRET_ID", f"sellerops/{stage()}/spapi")
+    return _get(resources.SPAPI_SECRET.env, resources.SPAPI_SECRET.name(stage()))
 
 
 def api_token_hash_parameter() -> str:
-    return _get("API_TOKEN_HASH_PARAMETER", f"/sellerops/{stage()}/api-token-hash")
+    return _get(resources.API_TOKEN_HASH.env, resources.API_TOKEN_HASH.name(stage()))
 
 
 def spapi_endpoint() -> str | None:
@@ -86,7 +75,6 @@ def rate_scale() -> float:
 def order_poll_overlap_seconds() -> int:
     """How far back the backstop poller re-reads, so an order updated at the edge is not lost."""
     return int(os.environ.get("ORDER_POLL_OVERLAP_SECONDS", "300"))
-
 
 
 def first_poll_window_days() -> float:

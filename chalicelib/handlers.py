@@ -1,33 +1,30 @@
-"""What each queue record and schedule does, between the Chalice entry points in app.py and
-the services. Kept out of app.py so that file stays a table of contents."""
+"""What each queue record, schedule and request does, between the entry points in app.py and
+the flows in the registry. Kept out of app.py so that file stays a table of contents."""
 from __future__ import annotations
 
-import json
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
 from typing import Any
 
-from chalicelib import config, wiring
-from chalicelib.adapters.batch import process_batch
-from chalicelib.errors import PermanentError, RetryLater
-from chalicelib.observability import logger
-
-# A task that keeps failing transiently (not waiting for its rate-limit slot) gives up here.
-MAX_TASK_RETRIES = 50
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
+from chalicelib import registry, resources
+from chalicelib.core import wiring
+from chalicelib.core.batch import process_batch
+from chalicelib.core.errors import PermanentError, RetryLater
+from chalicelib.core.flow import Route, Schedule
+from chalicelib.core.http import respond
+from chalicelib.core.observability import logger
+from chalicelib.core.tasks import Task, handle_retry
+from chalicelib.core.times import now
 
 
 def intake_batch(event: dict[str, Any]) -> dict[str, Any]:
-    from chalicelib.services.intake import handle_message
+    """SP-API notifications → every flow that consumes them."""
+    from chalicelib.core.intake import handle_message
 
-    ports = wiring.intake_ports()
     seen: list[str] = []
     sellers: dict[str, set[str]] = {}
 
-    def handle(record) -> str:
-        handled = handle_message(record.body, ports, _now())
+    def handle(record: Any) -> str:
+        handled = handle_message(record.body, registry.consumers_of, now())
         n = handled.notification
         logger().set_correlation_id(n.notification_id)
         logger().info("notification handled", extra={
@@ -35,73 +32,73 @@ def intake_batch(event: dict[str, Any]) -> dict[str, Any]:
             "seller_id": n.seller_id, "outcome": handled.outcome.value})
         seen.append(n.notification_type)
         if n.seller_id:
-            marketplace = handled.marketplace_id
-            sellers.setdefault(n.seller_id, set()).update([marketplace] if marketplace else [])
+            sellers.setdefault(n.seller_id, set()).update(handled.marketplace_ids)
         return handled.outcome.value
 
     def after() -> None:
-        ports.tasks.flush()
+        wiring.task_queue().flush()
         if seen:
-            wiring.state().record_intake(_now(), seen[-1], len(seen))
+            wiring.state().record_intake(now(), seen[-1], len(seen))
         if sellers:
             wiring.state().note_sellers(sellers)
 
     try:
-        return process_batch(event, "intake", handle, wiring.state, after)
+        return process_batch(event, resources.INTAKE.suffix, handle, wiring.state, after)
     finally:
-        ports.tasks.discard()
+        wiring.task_queue().discard()
 
 
-def _task_handlers():
-    from chalicelib.services import orders
+def task_batch(queue: resources.Queue, event: dict[str, Any]) -> dict[str, Any]:
+    """Tasks of the kinds that travel on `queue` → the flow that runs them. A task that must
+    wait (its rate-limit slot, a transient failure) goes back to its queue with a delay."""
+    kinds = registry.kinds_on(queue)
+    tasks = wiring.task_queue()
 
-    overlap = timedelta(seconds=config.order_poll_overlap_seconds())
-    return {
-        orders.FETCH_ORDER: orders.fetch_order_details,
-        orders.POLL_ORDERS: lambda task, ports, now: orders.poll_orders(task, ports, now, overlap),
-    }
-
-
-def task_batch(event: dict[str, Any]) -> dict[str, Any]:
-    ports = wiring.task_ports()
-    handlers = _task_handlers()
-
-    def handle(record) -> str:
+    def handle(record: Any) -> str:
+        task = Task.from_json(record.body)
+        kind = kinds.get(task.kind)
+        if kind is None:
+            raise PermanentError(f"unknown task {task.kind[:60]!r} on the {queue.suffix} queue")
+        logger().set_correlation_id(f"{task.kind}/{task.seller_id}/{task.key}")
         try:
-            task = json.loads(record.body)
-        except ValueError:
-            raise PermanentError("task message is not JSON") from None
-        if not isinstance(task, dict) or task.get("task") not in handlers:
-            raise PermanentError(f"unknown task {str(task.get('task') if isinstance(task, dict) else task)[:60]!r}")
-        logger().set_correlation_id(task.get("order_id") or f"{task.get('seller_id')}/{task.get('marketplace_id')}")
-        try:
-            result = handlers[task["task"]](task, ports, _now())
-        except RetryLater as exc:
-            waiting_for_slot = "slot" in task
-            retries = task.get("retries", 0) + (0 if waiting_for_slot else 1)
-            if retries > MAX_TASK_RETRIES:
-                raise PermanentError(f"gave up after {MAX_TASK_RETRIES} retries: {exc.reason}") from None
-            ports.tasks.enqueue({**task, "retries": retries}, delay=exc.delay_seconds)
+            result = kind.run(task, kind.ports(), now())
+        except RetryLater as wait:
+            outcome = handle_retry(task, wait, tasks)
             logger().info("task returned to the queue", extra={
-                "task": task["task"], "reason": exc.reason, "delay_seconds": round(exc.delay_seconds, 3)})
-            return "throttled" if waiting_for_slot else "retried"
-        logger().info("task done", extra={"task": task["task"], "order_id": task.get("order_id"), "result": result})
-        return result.split(" ")[0]
+                "task": task.kind, "reason": wait.reason, "delay_seconds": round(wait.delay_seconds, 3)})
+            return f"{task.kind}.{outcome.value}"
+        logger().info("task done", extra={"task": task.kind, "key": task.key, "outcome": result.outcome.value,
+                                          **dict(result.facts)})
+        return f"{task.kind}.{result.outcome.value}"
 
     try:
-        return process_batch(event, "tasks", handle, wiring.state, ports.tasks.flush)
+        return process_batch(event, queue.suffix, handle, wiring.state, tasks.flush)
     finally:
-        ports.tasks.discard()
+        tasks.discard()
 
 
-def poll_orders_schedule() -> dict[str, Any]:
-    from chalicelib.services.orders import schedule_polls
+def scheduled(schedule: Schedule) -> Callable[[Any], dict[str, Any]]:
+    """The Lambda handler of one schedule: run it, send the tasks it queued, remember the run."""
+    def run(event: Any) -> dict[str, Any]:
+        at = now()
+        try:
+            result = dict(schedule.run(at))
+            wiring.task_queue().flush()
+        finally:
+            wiring.task_queue().discard()
+        wiring.state().record_run(schedule.name, at, result)
+        logger().info("schedule ran", extra={"schedule": schedule.name, **result})
+        return result
 
-    now = _now()
-    queued = schedule_polls(wiring.state(), wiring.task_queue(), now,
-                            first_window=timedelta(days=config.first_poll_window_days()))
-    wiring.task_queue().flush()
-    result = {"queued": queued}
-    wiring.state().record_run("poll_orders", now, result)
-    logger().info("backstop poll scheduled", extra=result)
-    return result
+    run.__name__ = run.__qualname__ = schedule.name  # Chalice names the function (and its Lambda) after it
+    return run
+
+
+def view(route: Route, current_request: Callable[[], Any]) -> Callable[..., Any]:
+    """The Chalice view of a route: the flow's view with the request, errors in the one shape."""
+    def serve(**uri_params: Any) -> Any:
+        return respond(route.view, current_request(), **uri_params)
+
+    serve.__name__ = serve.__qualname__ = route.name
+    return serve
+

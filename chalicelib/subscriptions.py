@@ -74,6 +74,10 @@ ROLES: dict[str, str] = {
 SQS = "sqs"
 EVENTBRIDGE = "eventBridge"
 
+# The AWS account from which SP-API delivers notifications to an SQS destination: the intake
+# queue's policy must let it send.
+SQS_SENDER_ACCOUNT = "437568002678"
+
 
 def delivery(notification_type: str) -> str:
     """`sqs` or `eventBridge`: the only kind of destination Amazon delivers the type to."""

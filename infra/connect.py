@@ -38,19 +38,19 @@ import time
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Callable, Iterable
-from urllib.parse import urlsplit
 
-from chalicelib import subscriptions
-from infra.sellers import (
+from chalicelib import resources, subscriptions
+from infra.stage import (
     CommandError,
     Stage,
     app_credentials_set,
     load_stage,
     read_secret,
     registered_sellers,
+    stack_name,
 )
 
-SPAPI_SENDER_ACCOUNT = "437568002678"  # the AWS account Amazon delivers SQS notifications from
+SPAPI_SENDER_ACCOUNT = subscriptions.SQS_SENDER_ACCOUNT
 ENDPOINTS = {
     "na": "https://sellingpartnerapi-na.amazon.com",
     "eu": "https://sellingpartnerapi-eu.amazon.com",
@@ -377,9 +377,9 @@ class Amazon:
         self.endpoint = endpoint
         self._app = {"lwa_app_id": app["lwa_app_id"], "lwa_client_secret": app["lwa_client_secret"]}
         self._tokens = tokens
-        from chalicelib.adapters.spapi import _token_client_class  # one LWA redirect for app and CLI
+        from chalicelib.core.spapi import token_client_class  # one LWA redirect for app and CLI
 
-        self._token_client = _token_client_class(lwa_endpoint)
+        self._token_client = token_client_class(lwa_endpoint)
         self._marketplace = Marketplaces[_GROUP_MARKETPLACE.get(endpoint_group(endpoint) or "eu", "DE")]
         self._sleep = sleep
         self._clients: dict[str | None, Any] = {}
@@ -603,11 +603,11 @@ class Context:
 
     @property
     def sqs_name(self) -> str:
-        return f"sellerops-{self.stage.name}-intake"
+        return resources.INTAKE.name(self.stage.name)
 
     @property
     def eventbridge_name(self) -> str:
-        return f"sellerops-{self.stage.name}-listings"
+        return resources.physical(self.stage.name, "listings")
 
 
 def build_context(stage: Stage, args: argparse.Namespace, sleep: Callable[[float], None]) -> Context:
@@ -631,7 +631,7 @@ def build_context(stage: Stage, args: argparse.Namespace, sleep: Callable[[float
                 f"python -m infra.sellers add --stage {stage.name} --seller-id {missing[0]}"
             )
         tokens = {s: tokens[s] for s in wanted}
-    queue_arn = stage.output("IntakeQueueArn")
+    queue_arn = stage.output(f"{resources.INTAKE.stem}QueueArn")
     return Context(
         stage=stage,
         app={"lwa_app_id": secret["lwa_app_id"], "lwa_client_secret": secret["lwa_client_secret"]},
@@ -824,10 +824,9 @@ def _print_eventbridge_steps(ctx: Context, source: str) -> None:
         f"them to the intake queue (it is '{current or 'default'}' now), e.g.:"
     )
     print(
-        f"     aws cloudformation update-stack --stack-name sellerops-{ctx.stage.name} "
+        f"     aws cloudformation update-stack --stack-name {stack_name(ctx.stage.name)} "
         "--use-previous-template "
         f"--parameters ParameterKey=Stage,UsePreviousValue=true "
-        "ParameterKey=FunctionTimeoutSeconds,UsePreviousValue=true "
         f"ParameterKey=ListingsEventBusName,ParameterValue={source}"
     )
 

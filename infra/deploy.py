@@ -7,20 +7,20 @@
 
 `deploy` is safe to re-run; each step changes only what is not already as it should be:
 
-1. infra: the CloudFormation stack `sellerops-<stage>` from infra/template.yaml (parameters Stage
-   and FunctionTimeoutSeconds = the Chalice stage's lambda_timeout). A new stack is created with
+1. infra: the CloudFormation stack `sellerops-<stage>` from infra/template.yaml (generated from
+   chalicelib/resources.py; parameter Stage). A new stack is created with
    CreateStack; an existing one is updated through a change set, which is not executed when it is
    empty ("infra: no changes"). Parameters this command does not manage (ListingsEventBusName,
    set when the seller connects) keep their previous value.
 2. config: the stack's outputs become the Chalice stage's environment variables in
-   .chalice/config.json, with lambda_timeout, autogen_policy false and the stage's IAM policy file
-   (written by infra.policy). The rest of the file is kept as it is, and the file is rewritten
-   only when something changed.
+   .chalice/config.json, with autogen_policy false, the stage's IAM policy file (written by
+   infra.policy) and each queue consumer's timeout and memory (chalicelib/resources.py). The rest
+   of the file is kept as it is, and the file is rewritten only when something changed.
 3. token: the API token is created once. Only its SHA-256 is stored (an SSM SecureString under
    the stack's key); the token itself is printed once. --rotate-token replaces it.
 4. app: `chalice deploy --stage <stage>`, with SELLEROPS_STAGE set (app.py names the queues it
    subscribes to from it).
-5. sqs: ReportBatchItemFailures on both SQS event source mappings (Chalice cannot set it), found
+5. sqs: ReportBatchItemFailures on every SQS event source mapping (Chalice cannot set it), found
    by their UUIDs in .chalice/deployed/<stage>.json, and only where it is not already on.
 
 `destroy` runs `chalice delete`, then deletes the stack. The tables, the invoice bucket, the key and
@@ -35,7 +35,6 @@ points the whole thing at another endpoint, such as a moto server.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import inspect
 import json
 import os
@@ -49,30 +48,16 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 
+from chalicelib import resources
+from chalicelib.core.auth import token_hash
 from infra.cfn_yaml import parse_template
+from infra.stage import stack_name
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TEMPLATE_FILE = Path("infra") / "template.yaml"
 CONFIG_FILE = Path(".chalice") / "config.json"
 
-CHALICE_DEFAULT_TIMEOUT = 60  # Chalice's own default lambda_timeout
-QUEUE_KINDS = ("intake", "tasks")  # the SQS event sources app.py declares
 REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
-
-# Environment variable of the Chalice stage <- output of the stack (see README, Configuration).
-STAGE_ENV_FROM_OUTPUTS = (
-    ("ORDERS_TABLE", "OrdersTableName"),
-    ("BUYER_DATA_TABLE", "BuyerDataTableName"),
-    ("STATE_TABLE", "StateTableName"),
-    ("INTAKE_QUEUE_URL", "IntakeQueueUrl"),
-    ("INTAKE_DLQ_URL", "IntakeDeadLetterQueueUrl"),
-    ("TASK_QUEUE_URL", "TaskQueueUrl"),
-    ("TASK_DLQ_URL", "TaskDeadLetterQueueUrl"),
-    ("INVOICE_BUCKET", "InvoiceBucketName"),
-    ("DATA_KEY_ID", "DataKeyArn"),
-    ("SPAPI_SECRET_ID", "SpApiSecretName"),
-    ("API_TOKEN_HASH_PARAMETER", "ApiTokenHashParameterName"),
-)
 
 # CloudFormation's answer to a change set that would change nothing. Its status is FAILED, with
 # one of these reasons (the second comes from stacks with transforms and nested stacks).
@@ -88,10 +73,6 @@ class DeployError(RuntimeError):
 # ============================================================================ pure logic
 
 
-def stack_name(stage: str) -> str:
-    return f"sellerops-{stage}"
-
-
 def validate_stage(stage: str, template: dict[str, Any]) -> None:
     """The template's own constraint on Stage (it is part of the bucket name)."""
     spec = template.get("Parameters", {}).get("Stage", {})
@@ -105,32 +86,16 @@ def validate_stage(stage: str, template: dict[str, Any]) -> None:
         raise DeployError(f"stage {stage!r} is longer than {max_length} characters")
 
 
-def function_timeout(config: dict[str, Any], stage: str, template: dict[str, Any]) -> int:
-    """The Chalice stage's lambda_timeout (else the top-level one, else Chalice's default),
-    checked against the values the template can size the queues' visibility timeout for."""
-    stage_config = config.get("stages", {}).get(stage, {})
-    timeout = stage_config.get("lambda_timeout", config.get("lambda_timeout", CHALICE_DEFAULT_TIMEOUT))
-    allowed = (
-        template.get("Parameters", {}).get("FunctionTimeoutSeconds", {}).get("AllowedValues")
-    )
-    if allowed is not None and str(timeout) not in [str(a) for a in allowed]:
-        raise DeployError(
-            f"lambda_timeout {timeout} for stage {stage}: must be one of {', '.join(map(str, allowed))}"
-            " (the queues' visibility timeout is six times it, looked up in infra/template.yaml)"
-        )
-    return int(timeout)
-
-
 def stack_parameters(
-    template: dict[str, Any], stage: str, timeout: int, existing: Iterable[str] | None
+    template: dict[str, Any], stage: str, existing: Iterable[str] | None
 ) -> list[dict[str, Any]]:
     """Parameters for CreateStack (existing is None) or for an update change set.
 
-    Stage and FunctionTimeoutSeconds are ours. Any other parameter keeps the stack's previous value
+    Stage is ours. Any other parameter keeps the stack's previous value
     on update (CloudFormation would otherwise fall back to the default, undoing e.g. the event bus
     `make connect` set), and is passed with its default on creation, so that an identical re-run
     compares equal."""
-    ours = {"Stage": stage, "FunctionTimeoutSeconds": str(timeout)}
+    ours = {"Stage": stage}
     existing_keys = set(existing or ())
     parameters: list[dict[str, Any]] = []
     for key, spec in template.get("Parameters", {}).items():
@@ -175,17 +140,20 @@ def describe_changes(description: dict[str, Any]) -> list[str]:
 
 def stage_environment(outputs: dict[str, str], stage: str) -> dict[str, str]:
     """The Chalice stage's environment variables taken from the stack's outputs."""
-    missing = [output for _, output in STAGE_ENV_FROM_OUTPUTS if output not in outputs]
-    if missing:
-        raise DeployError(f"the stack has no output {', '.join(missing)}: is infra/template.yaml current?")
-    env = {name: outputs[output] for name, output in STAGE_ENV_FROM_OUTPUTS}
-    env["SELLEROPS_STAGE"] = stage
-    return env
+    try:
+        return resources.stage_environment(outputs, stage)
+    except KeyError as missing:
+        raise DeployError(missing.args[0]) from None
 
 
-def merge_stage_config(
-    config: dict[str, Any], stage: str, environment: dict[str, str], timeout: int
-) -> dict[str, Any]:
+def function_settings() -> dict[str, dict[str, int]]:
+    """Each queue consumer's Lambda timeout and memory, as chalicelib/resources.py declares them
+    (Chalice's `lambda_functions` section; the other functions keep the config's defaults)."""
+    return {q.handler: {"lambda_timeout": q.timeout_seconds, "lambda_memory_size": q.memory_mb}
+            for q in resources.QUEUES}
+
+
+def merge_stage_config(config: dict[str, Any], stage: str, environment: dict[str, str]) -> dict[str, Any]:
     """A copy of the Chalice config whose stage carries the deployment's settings.
 
     Everything else is kept, in its order: other stages, other keys of this stage, other
@@ -194,7 +162,9 @@ def merge_stage_config(
     merged = json.loads(json.dumps(config))  # a deep copy that keeps key order
     stages = merged.setdefault("stages", {})
     stage_config = stages.setdefault(stage, {})
-    stage_config["lambda_timeout"] = timeout
+    functions = stage_config.setdefault("lambda_functions", {})
+    for name, settings in function_settings().items():
+        functions.setdefault(name, {}).update(settings)
     stage_config["autogen_policy"] = False
     stage_config["iam_policy_file"] = policy_file_name(stage)
     env = stage_config.setdefault("environment_variables", {})
@@ -323,11 +293,6 @@ def substitute(value: Any, substitutions: dict[str, str]) -> str:
 
 
 
-
-
-def token_hash(token: str) -> str:
-    """As chalicelib.auth computes it: the SHA-256 hex digest of the token."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 # ============================================================================ AWS
@@ -466,7 +431,7 @@ class Project:
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
-def ensure_stack(aws: Aws, stage: str, body: str, template: dict[str, Any], timeout: int) -> dict[str, str]:
+def ensure_stack(aws: Aws, stage: str, body: str, template: dict[str, Any]) -> dict[str, str]:
     """Step 1: create or update the stack; return its outputs."""
     cloudformation = aws.client("cloudformation")
     name = stack_name(stage)
@@ -478,7 +443,7 @@ def ensure_stack(aws: Aws, stage: str, body: str, template: dict[str, Any], time
         stack_id = cloudformation.create_stack(
             StackName=name,
             TemplateBody=body,
-            Parameters=stack_parameters(template, stage, timeout, existing=None),
+            Parameters=stack_parameters(template, stage, existing=None),
         )["StackId"]
         stack = _wait_for_stack(aws, stack_id, "CREATE_COMPLETE")
         print(f"infra: stack {name} created")
@@ -503,7 +468,7 @@ def ensure_stack(aws: Aws, stage: str, body: str, template: dict[str, Any], time
             ChangeSetName=change_set_name,
             ChangeSetType="UPDATE",
             TemplateBody=body,
-            Parameters=stack_parameters(template, stage, timeout, existing=existing),
+            Parameters=stack_parameters(template, stage, existing=existing),
         )["Id"]
     except cloudformation.exceptions.ClientError as error:
         if _error_code(error) == "ValidationError" and means_no_changes(str(error)):
@@ -555,10 +520,10 @@ def write_policy(project: Project, stage: str) -> None:
         raise DeployError(f"infra.policy.write_policy_file did not write .chalice/{policy_file_name(stage)}")
 
 
-def write_stage_config(project: Project, stage: str, outputs: dict[str, str], timeout: int) -> bool:
+def write_stage_config(project: Project, stage: str, outputs: dict[str, str]) -> bool:
     """Step 2: hand the outputs to the Chalice stage. Returns whether the file changed."""
     before = project.config_path.read_text(encoding="utf-8")
-    merged = merge_stage_config(json.loads(before), stage, stage_environment(outputs, stage), timeout)
+    merged = merge_stage_config(json.loads(before), stage, stage_environment(outputs, stage))
     after = render_config(merged)
     if after == before:
         print(f"config: stage {stage} in .chalice/config.json is up to date")
@@ -571,7 +536,7 @@ def write_stage_config(project: Project, stage: str, outputs: dict[str, str], ti
 def ensure_api_token(aws: Aws, outputs: dict[str, str], rotate: bool) -> str | None:
     """Step 3: create the API token once. Returns the new token, or None when one exists."""
     ssm = aws.client("ssm")
-    parameter = outputs["ApiTokenHashParameterName"]
+    parameter = outputs[resources.API_TOKEN_HASH.output]
     if not rotate:
         try:
             ssm.get_parameter(Name=parameter)
@@ -585,7 +550,7 @@ def ensure_api_token(aws: Aws, outputs: dict[str, str], rotate: bool) -> str | N
         Description="sellerops: SHA-256 of the API bearer token (the token itself is not stored)",
         Value=token_hash(token),
         Type="SecureString",
-        KeyId=outputs["DataKeyArn"],
+        KeyId=outputs[resources.DATA_KEY.output],
         Overwrite=True,
     )
     print(f"token: stored the SHA-256 of a new API token in SSM {parameter}")
@@ -621,8 +586,8 @@ def ensure_event_source_settings(
     """Step 5: ReportBatchItemFailures (and the batching window, when asked) on the SQS mappings."""
     sources = sqs_event_sources(deployed)
     found = sorted(source.queue for source in sources)
-    if len(sources) != len(QUEUE_KINDS):
-        raise DeployError(f"expected {len(QUEUE_KINDS)} SQS event sources in deployed.json, found {found}")
+    if len(sources) != len(resources.QUEUES):
+        raise DeployError(f"expected {len(resources.QUEUES)} SQS event sources in deployed.json, found {found}")
     lambda_client = aws.client("lambda")
     for source in sources:
         current = lambda_client.get_event_source_mapping(UUID=source.uuid)
@@ -639,12 +604,11 @@ def deploy(args: argparse.Namespace) -> None:
     project = Project(Path(args.project_dir).resolve())
     body, template = project.read_template()
     validate_stage(args.stage, template)
-    timeout = function_timeout(project.read_config(), args.stage, template)
     aws = Aws(args.region, args.endpoint_url)
 
-    outputs = ensure_stack(aws, args.stage, body, template, timeout)
+    outputs = ensure_stack(aws, args.stage, body, template)
     write_policy(project, args.stage)
-    write_stage_config(project, args.stage, outputs, timeout)
+    write_stage_config(project, args.stage, outputs)
     ensure_api_token(aws, outputs, rotate=args.rotate_token)
 
     print(f"app: chalice deploy --stage {args.stage}" + ("" if args.api else " (without the HTTPS API)"))
@@ -700,7 +664,7 @@ def _find_key(aws: Aws, description: str) -> str:
 
 def _warn_about_queued_messages(aws: Aws, outputs: dict[str, str]) -> None:
     sqs = aws.client("sqs")
-    for key in ("IntakeQueueUrl", "IntakeDeadLetterQueueUrl", "TaskQueueUrl", "TaskDeadLetterQueueUrl"):
+    for key in [f"{q.stem}{kind}QueueUrl" for q in resources.QUEUES for kind in ("", "DeadLetter")]:
         if key not in outputs:
             continue
         try:
@@ -767,12 +731,8 @@ def _delete_retained(aws: Aws, item: Retained) -> str:
 
 
 _WHAT_IT_HOLDS = {
-    "OrdersTable": "orders, their timelines and money",
-    "BuyerDataTable": "buyer personal data, encrypted, expiring by TTL",
-    "StateTable": "rate limiter, polling watermarks, failure records",
-    "InvoiceBucket": "issued invoices: tax law requires keeping them",
-    "DataKey": "encrypts the tables, the bucket and the secret",
-    "SpApiSecret": "SP-API credentials and the sellers' refresh tokens",
+    **{table.logical_id: table.holds for table in resources.TABLES},
+    **{named.logical_id: named.holds for named in (resources.INVOICE_BUCKET, resources.DATA_KEY, resources.SPAPI_SECRET)},
 }
 
 
@@ -794,7 +754,7 @@ def destroy(args: argparse.Namespace) -> None:
     stack = describe_stack(aws, name)
     retained = _retained_now(aws, args.stage, template, stack)
     outputs = stack_outputs(stack) if stack else {}
-    token_parameter = outputs.get("ApiTokenHashParameterName", f"/sellerops/{args.stage}/api-token-hash")
+    token_parameter = outputs.get(resources.API_TOKEN_HASH.output, resources.API_TOKEN_HASH.name(args.stage))
 
     deployed = project.read_deployed(args.stage)
     if deployed and deployed.get("resources"):
@@ -841,7 +801,7 @@ def destroy(args: argparse.Namespace) -> None:
     for item in retained:
         label = item.physical_id
         if item.resource_type == "AWS::KMS::Key":
-            label = outputs.get("DataKeyArn") or label
+            label = outputs.get(resources.DATA_KEY.output) or label
         hint = _WHAT_IT_HOLDS.get(item.logical_id, "")
         print(f"  {item.resource_type:28} {label or item.logical_id}" + (f"  ({hint})" if hint else ""))
     print(f"  {'AWS::SSM::Parameter':28} {token_parameter}  (the API token's hash)")

@@ -123,12 +123,44 @@ def chalice_environment(stage: str) -> dict[str, str]:
     return env
 
 
-def merge_template_json() -> Path:
-    """infra/chalice-merge.yaml as JSON: with a YAML merge template Chalice would write sam.yaml."""
+def function_ids() -> dict[str, str | None]:
+    """Every Lambda function app.py declares, by the logical id Chalice gives it, with the SQS
+    event source of the queue consumers (None for the others)."""
+    from chalice.utils import to_cfn_resource_name
+
+    from chalicelib import registry, resources
+
+    functions: dict[str, str | None] = {}
+    for queue in resources.QUEUES:
+        name = to_cfn_resource_name(queue.handler)
+        functions[name] = f"{name}SqsEventSource"
+    for schedule in registry.SCHEDULES:
+        functions[to_cfn_resource_name(schedule.name)] = None
+    if registry.ROUTES:
+        functions["APIHandler"] = None
+        functions["BearerToken"] = None
+    return functions
+
+
+def merge_template() -> dict[str, Any]:
+    """infra/chalice-merge.yaml, its `Functions` part applied to every function (function_ids)."""
     document = yaml.safe_load(MERGE_TEMPLATE.read_text(encoding="utf-8"))
+    shared = document.get("Functions") or {}
+    resources_part = dict(document.get("Resources") or {})
+    for function, event in function_ids().items():
+        resource = json.loads(json.dumps(shared))
+        if event:
+            resource["Properties"] = {"Events": {event: {"Properties": {
+                "FunctionResponseTypes": [REPORT_BATCH_ITEM_FAILURES]}}}}
+        resources_part[function] = resource
+    return {"Resources": resources_part}
+
+
+def merge_template_json() -> Path:
+    """The merge template as JSON: with a YAML merge template Chalice would write sam.yaml."""
     path = BUILD_DIR / "chalice-merge.json"
     BUILD_DIR.mkdir(exist_ok=True)
-    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(merge_template(), indent=2) + "\n", encoding="utf-8")
     return path
 
 

@@ -10,8 +10,9 @@ for the stage:
 
 - DynamoDB: per table, only the item operations its adapter makes (PynamoDB builds its table
   metadata locally: no DescribeTable). Queries on the orders table go through its two indexes.
-- SQS: what Lambda's event source mapping does with the function's role on the two consumed
-  queues, SendMessage on the task queue only, GetQueueAttributes on all four queues (/health).
+- SQS: what Lambda's event source mapping does with the function's role on the consumed queues,
+  SendMessage on the queues tasks travel on, GetQueueAttributes on every queue and dead-letter
+  queue (/health).
 - KMS: Encrypt and Decrypt of buyer data with the data key. Decrypt is also what DynamoDB,
   Secrets Manager and SSM (the token hash is a SecureString under the data key) need from the
   caller, on its behalf, to read what the data key encrypts.
@@ -29,6 +30,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from chalicelib import registry, resources
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 # The same rule as the Stage parameter of infra/template.yaml. It also keeps wildcards and ARN
@@ -36,9 +39,11 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 STAGE_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
 STAGE_MAX_LENGTH = 20
 
-ORDERS_INDEXES = ("by_seller_updated", "by_seller_status")  # chalicelib/adapters/dynamodb.py
-CONSUMED_QUEUES = ("intake", "tasks")  # app.py's on_sqs_message handlers
-DEAD_LETTER_QUEUES = ("intake-dlq", "tasks-dlq")
+ORDERS_INDEXES = tuple(index.name for index in resources.ORDERS.indexes)
+CONSUMED_QUEUES = tuple(q.suffix for q in resources.QUEUES)  # app.py's on_sqs_message handlers
+# Tasks are sent to the queues some flow's task kinds travel on (chalicelib/registry.py).
+TASK_QUEUES = tuple(sorted({task.queue for task in registry.TASK_KINDS.values()}))
+DEAD_LETTER_QUEUES = tuple(f"{q.suffix}-dlq" for q in resources.QUEUES)
 
 _REGION = re.compile(r"^(\*|[a-z]{2}(-[a-z]+)+-\d)$")
 _ACCOUNT = re.compile(r"^(\*|\d{12})$")
@@ -104,7 +109,7 @@ def policy_document(stage: str, region: str = "*", account: str = "*", *, partit
                     "sqs:GetQueueAttributes"],
                    [queue(name) for name in CONSUMED_QUEUES]),
         # SendMessageBatch is authorized by sqs:SendMessage.
-        _statement("QueueTasks", ["sqs:SendMessage"], [queue("tasks")]),
+        _statement("QueueTasks", ["sqs:SendMessage"], [queue(name) for name in TASK_QUEUES]),
         _statement("DeadLetterDepths", ["sqs:GetQueueAttributes"], [queue(name) for name in DEAD_LETTER_QUEUES]),
         # The key's id is made by CloudFormation, so the resource is any key of the account and
         # region (an unavoidable wildcard), narrowed by the condition to the key that carries the

@@ -6,14 +6,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.orders import (
+from chalicelib.core.tasks import Task
+from chalicelib.core.times import iso
+from chalicelib.flows.orders.rules import (
     Order,
     OrderChange,
     OrderDetails,
     OrderStatus,
     TimelineEntry,
     apply_change,
-    iso,
+    change_id,
     timeline_with,
 )
 
@@ -38,9 +40,10 @@ class FakeOrders:
             return None
         self.writes += 1
         if row is None:
-            row = self.rows[change.order_id] = {"order": new, "details_status": None, "seen": set()}
+            row = self.rows[change.order_id] = {"order": new, "details_status": None, "seen": set(), "changes": set()}
         row["order"] = replace(new, details=row["order"].details if current else None)
         row["seen"].add(change.notification_id)
+        row["changes"].add(change_id(change.status, change.changed_at))
         return Applied(row["order"], current is None, row["details_status"])
 
     def get(self, order_id: str, *, consistent: bool = False):
@@ -51,9 +54,11 @@ class FakeOrders:
 
     def add_to_timeline(self, order_id: str, entry: TimelineEntry) -> bool:
         row = self.rows.get(order_id)
-        if row is None or entry.notification_id in row["seen"]:
+        change = change_id(entry.status, entry.at)
+        if row is None or entry.notification_id in row["seen"] or change in row["changes"]:
             return False
         row["seen"].add(entry.notification_id)
+        row["changes"].add(change)
         row["order"] = replace(row["order"], timeline=timeline_with(row["order"].timeline, entry))
         return True
 
@@ -81,10 +86,10 @@ class FakeOrders:
 
 class FakeTasks:
     def __init__(self):
-        self.sent: list[tuple[dict[str, Any], float]] = []
+        self.sent: list[tuple[Task, float]] = []
 
-    def enqueue(self, task: dict[str, Any], delay: float = 0) -> None:
-        self.sent.append((dict(task), delay))
+    def enqueue(self, task: Task, delay: float = 0) -> None:
+        self.sent.append((task, delay))
 
     def flush(self) -> None:
         pass
@@ -93,7 +98,7 @@ class FakeTasks:
         pass
 
     @property
-    def tasks(self) -> list[dict[str, Any]]:
+    def tasks(self) -> list[Task]:
         return [t for t, _ in self.sent]
 
 
@@ -122,7 +127,7 @@ class FakeAmazon:
         self.calls.append(("getOrder", seller_id, order_id))
         if self.errors:
             raise self.errors.pop(0)
-        from chalicelib.errors import PermanentError
+        from chalicelib.core.errors import PermanentError
 
         if order_id not in self.orders:
             raise PermanentError(f"getOrder: Amazon does not know it (NotFound: {order_id})")
@@ -147,13 +152,46 @@ class FakeBuyerData:
 class FakePollState:
     def __init__(self, sellers=None):
         self._sellers = sellers or []
-        self.watermarks: dict[tuple[str, str], datetime] = {}
+        self.watermarks: dict[str, datetime] = {}
 
-    def watermark(self, seller_id, marketplace_id):
-        return self.watermarks.get((seller_id, marketplace_id))
+    def watermark(self, name):
+        return self.watermarks.get(name)
 
-    def set_watermark(self, seller_id, marketplace_id, value):
-        self.watermarks[(seller_id, marketplace_id)] = value
+    def set_watermark(self, name, value):
+        self.watermarks[name] = value
 
     def sellers(self):
         return self._sellers
+
+
+class FakeCallLedger:
+    """The state table's call records (core/once.py), in memory, with the same conditions."""
+
+    def __init__(self):
+        from chalicelib.core.state import CallRecord
+
+        self._record = CallRecord
+        self.rows: dict[tuple[str, str], Any] = {}
+
+    def call(self, seller_id, name):
+        return self.rows.get((seller_id, name))
+
+    def lease_call(self, seller_id, name, fingerprint, owner, now_s, lease_seconds, attempts):
+        row = self.rows.get((seller_id, name))
+        if row is not None and not (row.status == "intent" and (row.lease_until or 0) < now_s):
+            return False
+        self.rows[(seller_id, name)] = self._record("intent", owner, now_s + lease_seconds, fingerprint,
+                                                    attempts=attempts)
+        return True
+
+    def release_call(self, seller_id, name, owner):
+        row = self.rows.get((seller_id, name))
+        if row is not None and row.status == "intent" and row.owner == owner:
+            self.rows[(seller_id, name)] = replace(row, lease_until=0)
+
+    def settle_call(self, seller_id, name, owner, status, fingerprint, result=None, reason=None, attempts=0):
+        row = self.rows.get((seller_id, name))
+        if row is None or row.status != "intent" or (owner is not None and row.owner != owner):
+            return False
+        self.rows[(seller_id, name)] = self._record(status, row.owner, None, fingerprint, result, reason, attempts)
+        return True

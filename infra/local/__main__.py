@@ -19,32 +19,39 @@ from datetime import datetime, timedelta, timezone
 
 
 def _outcomes() -> Counter:
-    from chalicelib.observability import OUTCOMES
+    from chalicelib.core.observability import OUTCOMES
 
     return OUTCOMES
+
+
+def _tally(prefix: str, outcome: str) -> int:
+    """Every `<prefix><kind>.<outcome>` counted (tasks are counted per kind)."""
+    return sum(n for key, n in _outcomes().items() if key.startswith(prefix) and key.endswith(f".{outcome}"))
 
 
 def summary(runtime, received: int, started: float) -> dict:
     o = _outcomes()
     failures, _ = runtime_state_failures()
     elapsed = time.monotonic() - started
+    dead = runtime.dead_lettered()
     return {
         "received": received,
         "processed": o["intake.created"] + o["intake.updated"] + o["intake.stale"] + o["intake.unhandled"],
         "duplicates": o["intake.duplicate"],
         "failed": len({f.message_id for f in failures}),
-        "dead_lettered": runtime.dead_lettered()["intake"],
+        "dead_lettered": dead["intake"],
         "created": o["intake.created"], "updated": o["intake.updated"], "stale": o["intake.stale"],
         "unhandled": o["intake.unhandled"],
-        "tasks": {"fetched": o["tasks.fetched"], "fresh": o["tasks.fresh"], "polled": o["tasks.polled"],
-                  "throttled": o["tasks.throttled"], "retried": o["tasks.retried"],
-                  "failed": o["tasks.invalid"] + o["tasks.error"], "dead_lettered": runtime.dead_lettered()["tasks"]},
+        "tasks": {"fetched": o["tasks.fetch_order.done"], "fresh": o["tasks.fetch_order.skipped"],
+                  "polled": o["tasks.poll_orders.done"],
+                  "throttled": _tally("tasks.", "waiting"), "retried": _tally("tasks.", "retried"),
+                  "failed": o["tasks.invalid"] + o["tasks.error"], "dead_lettered": dead["tasks"]},
         "seconds": round(elapsed, 2),
     }
 
 
 def runtime_state_failures():
-    from chalicelib import wiring
+    from chalicelib.core import wiring
 
     failures, cursor = wiring.state().list_failures("intake", limit=1000)
     return failures, cursor
@@ -116,7 +123,7 @@ def demo(args) -> int:
         last[0] = now
         o = _outcomes()
         sys.stdout.write(f"\r  working: {o['intake.created'] + o['intake.updated'] + o['intake.stale'] + o['intake.duplicate'] + o['intake.unhandled']:4d} notifications handled, "
-                         f"{o['tasks.fetched']:4d} orders priced via getOrder, {o['tasks.throttled']:4d} waits for Amazon's rate limit, "
+                         f"{o['tasks.fetch_order.done']:4d} orders priced via getOrder, {_tally('tasks.', 'waiting'):4d} waits for Amazon's rate limit, "
                          f"{o['intake.invalid']:3d} rejections   ")
         sys.stdout.flush()
 

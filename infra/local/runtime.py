@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chalicelib import resources
 from infra.local.simulator import Simulator
 from infra.local.stack import LocalStack, provision, start_moto, write_api_token_hash, write_secret
 from infra.local.worker import QueueBinding, Worker
@@ -79,12 +80,11 @@ class LocalRuntime:
             "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines would flood the console locally
             "FIRST_POLL_WINDOW_DAYS": os.environ.get("FIRST_POLL_WINDOW_DAYS", "60"),
         })
-        from chalicelib import wiring
-        from chalicelib.adapters.dynamodb import DynamoState
+        from chalicelib.core import wiring
 
         wiring.reset()
         for seller in sellers:
-            DynamoState().put_seller(seller["sellerId"], seller["marketplaceIds"])
+            wiring.state().put_seller(seller["sellerId"], seller["marketplaceIds"])
 
         if str(PROJECT_DIR) not in sys.path:
             sys.path.insert(0, str(PROJECT_DIR))
@@ -92,16 +92,15 @@ class LocalRuntime:
         out = stack.outputs
         sqs = stack.client("sqs")
         worker = Worker(sqs=sqs, region=stack.region, queues=[
-            QueueBinding("intake", out["IntakeQueueUrl"], out["IntakeQueueArn"], app.intake),
-            QueueBinding("tasks", out["TaskQueueUrl"], out["TaskQueueArn"], app.tasks),
-        ])
+            QueueBinding(q.suffix, out[f"{q.stem}QueueUrl"], out[f"{q.stem}QueueArn"], getattr(app, q.handler))
+            for q in resources.QUEUES])
         return cls(stack=stack, simulator=simulator, app=app, worker=worker, token=token)
 
     # --- what a user does --------------------------------------------------------------------
     def deliver(self, bodies: list[str]) -> int:
         """Send raw message bodies to the intake queue, as Amazon's SQS destination would."""
         sqs = self.stack.client("sqs")
-        url = self.stack.outputs["IntakeQueueUrl"]
+        url = self.stack.outputs[f"{resources.INTAKE.stem}QueueUrl"]
         for start in range(0, len(bodies), 10):
             chunk = bodies[start:start + 10]
             sqs.send_message_batch(QueueUrl=url, Entries=[
@@ -117,9 +116,10 @@ class LocalRuntime:
     def dead_lettered(self) -> dict[str, int]:
         sqs = self.stack.client("sqs")
         out = self.stack.outputs
-        return {name: int(sqs.get_queue_attributes(QueueUrl=out[key], AttributeNames=["ApproximateNumberOfMessages"])
-                          ["Attributes"]["ApproximateNumberOfMessages"])
-                for name, key in (("intake", "IntakeDeadLetterQueueUrl"), ("tasks", "TaskDeadLetterQueueUrl"))}
+        return {q.suffix: int(sqs.get_queue_attributes(QueueUrl=out[f"{q.stem}DeadLetterQueueUrl"],
+                                                       AttributeNames=["ApproximateNumberOfMessages"])
+                              ["Attributes"]["ApproximateNumberOfMessages"])
+                for q in resources.QUEUES}
 
     # --- serving -----------------------------------------------------------------------------
     def serve_api(self, port: int = 8000, host: str = "127.0.0.1") -> str:
@@ -141,11 +141,14 @@ class LocalRuntime:
             self.worker.run_forever(self._stop.is_set)
 
         def schedules():
+            from chalicelib import registry
+
             while not self._stop.wait(schedule_every):
-                try:
-                    self.run_schedule("poll_orders")
-                except Exception as exc:  # keep the timer alive; the handler logs details
-                    print(f"schedule poll_orders failed: {type(exc).__name__}", file=sys.stderr)
+                for schedule in registry.SCHEDULES:
+                    try:
+                        self.run_schedule(schedule.name)
+                    except Exception as exc:  # keep the timer alive; the handler logs details
+                        print(f"schedule {schedule.name} failed: {type(exc).__name__}", file=sys.stderr)
 
         for target, name in ((work, "worker"), (schedules, "scheduler")):
             thread = threading.Thread(target=target, name=name, daemon=True)

@@ -45,6 +45,7 @@ from typing import Any
 
 import boto3
 
+from chalicelib import resources
 from infra.cfn_yaml import parse_template
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "template.yaml"
@@ -101,25 +102,13 @@ class LocalStack:
 
     def env(self) -> dict[str, str]:
         """The environment the Lambda handlers read, pointed at this stack."""
-        out = self.outputs
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
             "AWS_ACCESS_KEY_ID": FAKE_ACCESS_KEY_ID,
             "AWS_SECRET_ACCESS_KEY": FAKE_SECRET_ACCESS_KEY,
-            "SELLEROPS_STAGE": self.stage,
-            "ORDERS_TABLE": out["OrdersTableName"],
-            "BUYER_DATA_TABLE": out["BuyerDataTableName"],
-            "STATE_TABLE": out["StateTableName"],
-            "INTAKE_QUEUE_URL": out["IntakeQueueUrl"],
-            "INTAKE_DLQ_URL": out["IntakeDeadLetterQueueUrl"],
-            "TASK_QUEUE_URL": out["TaskQueueUrl"],
-            "TASK_DLQ_URL": out["TaskDeadLetterQueueUrl"],
-            "INVOICE_BUCKET": out["InvoiceBucketName"],
-            "DATA_KEY_ID": out["DataKeyArn"],
-            "SPAPI_SECRET_ID": out["SpApiSecretName"],
-            "API_TOKEN_HASH_PARAMETER": out["ApiTokenHashParameterName"],
+            **resources.stage_environment(self.outputs, self.stage),
         }
 
 

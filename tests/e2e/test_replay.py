@@ -552,7 +552,7 @@ def test_health_needs_no_token_and_reports_dead_letters(shop):
     assert response.status_code == 200, response.text
     health = response.json()
     assert health["status"] == "attention"
-    assert health["deadLetters"] == {"intake": shop.summary["dead_lettered"], "tasks": 0}
+    assert health["deadLetters"] == {"intake": shop.summary["dead_lettered"], "tasks": 0, "work": 0}
     assert health["queues"]["intake"]["visible"] == 0
     assert health["lastNotification"] is not None
     assert "poll_orders" in json.dumps(health["schedules"])

@@ -17,7 +17,7 @@ def aws_stack():
     os.environ.update(stack.env())
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
     os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
-    from chalicelib import auth, wiring
+    from chalicelib.core import auth, wiring
 
     wiring.reset()
     auth.forget()

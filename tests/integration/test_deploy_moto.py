@@ -72,7 +72,7 @@ def _copy_project(destination: Path) -> Path:
     for path in (REPO / ".chalice").glob("*.json"):  # config.json and policy-*.json
         shutil.copy2(path, project / ".chalice" / path.name)
     (project / "infra").mkdir()
-    for name in ("__init__.py", "template.yaml", "deploy.py", "policy.py", "cfn_yaml.py"):
+    for name in ("__init__.py", "template.yaml", "deploy.py", "policy.py", "cfn_yaml.py", "stage.py"):
         if (REPO / "infra" / name).exists():
             shutil.copy2(REPO / "infra" / name, project / "infra" / name)
     return project
@@ -177,7 +177,7 @@ def _repair_moto_key_policy(endpoint: str, key_arn: str) -> None:
 
 
 def _function_names(stage: str) -> dict[str, str]:
-    return {name: f"sellerops-{stage}-{name}" for name in ("intake", "tasks", "poll_orders")}
+    return {name: f"sellerops-{stage}-{name}" for name in ("intake", "tasks", "work", "poll_orders")}
 
 
 def _mappings(endpoint: str, function_name: str) -> list[dict]:
@@ -233,14 +233,17 @@ def _deploy_and_check(run: Runner, endpoint: str, stage: str, project: Path, ori
 
     stack = _client("cloudformation", endpoint).describe_stacks(StackName=f"sellerops-{stage}")["Stacks"][0]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
-    assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}["FunctionTimeoutSeconds"] == "60"
+    assert {p["ParameterKey"] for p in stack["Parameters"]} == {"Stage", "ListingsEventBusName"}
     assert json.loads(run("outputs")) == outputs
 
-    # The Chalice stage got the outputs, the timeout and the policy file; the rest is as it was.
+    # The Chalice stage got the outputs, the timeouts and the policy file; the rest is as it was.
+    from chalicelib import resources
+
     config = json.loads((project / ".chalice" / "config.json").read_text(encoding="utf-8"))
     stage_config = config["stages"][stage]
     assert stage_config["environment_variables"] == _stage_env(outputs, stage)
-    assert stage_config["lambda_timeout"] == 60
+    assert stage_config["lambda_functions"] == {
+        q.handler: {"lambda_timeout": q.timeout_seconds, "lambda_memory_size": q.memory_mb} for q in resources.QUEUES}
     assert stage_config["autogen_policy"] is False
     assert stage_config["iam_policy_file"] == f"policy-{stage}.json"
     assert {k: v for k, v in config.items() if k != "stages"} == {
@@ -260,7 +263,9 @@ def _deploy_and_check(run: Runner, endpoint: str, stage: str, project: Path, ori
         variables = configuration["Environment"]["Variables"]
         assert _stage_env(outputs, stage).items() <= variables.items(), name
         assert variables["POWERTOOLS_SERVICE_NAME"] == "sellerops"  # the top-level environment too
-        assert configuration["Timeout"] == 60
+        declared = next((q for q in resources.QUEUES if q.handler == name), None)
+        assert configuration["Timeout"] == (declared.timeout_seconds if declared else 60), name
+        assert configuration["MemorySize"] == (declared.memory_mb if declared else 512), name
         # The role's only policy is the stage's policy file (autogen_policy false).
         role_name = configuration["Role"].rsplit("/", 1)[-1]
         policy_names = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
@@ -272,13 +277,13 @@ def _deploy_and_check(run: Runner, endpoint: str, stage: str, project: Path, ori
     assert f"sellerops-{stage}" not in names
     assert f"sellerops-{stage}-bearer_token" not in names
 
-    for kind in ("intake", "tasks"):
-        (mapping,) = _mappings(endpoint, functions[kind])
-        assert mapping["EventSourceArn"] == outputs[f"{'Intake' if kind == 'intake' else 'Task'}QueueArn"]
-        assert mapping["BatchSize"] == 10
+    for queue in resources.QUEUES:
+        (mapping,) = _mappings(endpoint, functions[queue.handler])
+        assert mapping["EventSourceArn"] == outputs[f"{queue.stem}QueueArn"]
+        assert mapping["BatchSize"] == queue.batch_size
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-        assert mapping["UUID"] == uuids[f"sellerops-{stage}-{kind}"]
-        assert f"sqs: sellerops-{stage}-{kind} -> set FunctionResponseTypes=['ReportBatchItemFailures']" in out
+        assert mapping["UUID"] == uuids[f"sellerops-{stage}-{queue.suffix}"]
+        assert f"sqs: sellerops-{stage}-{queue.suffix} -> set FunctionResponseTypes=['ReportBatchItemFailures']" in out
 
     events = _client("events", endpoint)
     rule = events.describe_rule(Name=f"sellerops-{stage}-poll_orders-event")
@@ -300,7 +305,9 @@ def _redeploy_changes_nothing(run: Runner, endpoint: str, stage: str, project: P
     )["Parameter"]["Value"]
     lam = _client("lambda", endpoint)
     functions = _function_names(stage)
-    mappings_before = {kind: _mappings(endpoint, functions[kind]) for kind in ("intake", "tasks")}
+    from chalicelib import resources
+
+    mappings_before = {q.handler: _mappings(endpoint, functions[q.handler]) for q in resources.QUEUES}
     code_before = {n: lam.get_function_configuration(FunctionName=f)["CodeSha256"] for n, f in functions.items()}
 
     out = run("deploy", "--no-api")
@@ -316,14 +323,14 @@ def _redeploy_changes_nothing(run: Runner, endpoint: str, stage: str, project: P
     )["Parameter"]["Value"] == hash_before
     # The empty change set was deleted, not left behind.
     assert _client("cloudformation", endpoint).list_change_sets(StackName=f"sellerops-{stage}")["Summaries"] == []
-    for kind in ("intake", "tasks"):
-        assert f"sqs: sellerops-{stage}-{kind} -> ReportBatchItemFailures already on" in out
-        (after,) = _mappings(endpoint, functions[kind])
-        (before,) = mappings_before[kind]
+    for queue in resources.QUEUES:
+        assert f"sqs: sellerops-{stage}-{queue.suffix} -> ReportBatchItemFailures already on" in out
+        (after,) = _mappings(endpoint, functions[queue.handler])
+        (before,) = mappings_before[queue.handler]
         # Same mapping; Chalice's own update (BatchSize, batching window) keeps the response types.
         assert after["UUID"] == before["UUID"]
         assert after["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-        assert after["BatchSize"] == 10
+        assert after["BatchSize"] == queue.batch_size
     # Chalice uploads the code again, but it is the same code.
     assert {n: lam.get_function_configuration(FunctionName=f)["CodeSha256"] for n, f in functions.items()} == code_before
 

@@ -40,12 +40,13 @@ def test_a_batch_reports_only_its_malformed_record_as_failed_and_records_why(cli
     bad_id = event["Records"][1]["messageId"]
     response = client.lambda_.invoke("intake", event)
     assert response.payload == {"batchItemFailures": [{"itemIdentifier": bad_id}]}
-    from chalicelib import wiring
+    from chalicelib.core import wiring
+    from chalicelib.flows.orders import wiring as orders_wiring
 
     failures, _ = wiring.state().list_failures("intake", limit=100)
     failure = next(f for f in failures if f.message_id == bad_id)
     assert failure.reason == "message body is not JSON" and failure.kind == "invalid"
-    assert wiring.orders().get(order_id) is not None
+    assert orders_wiring.orders().get(order_id) is not None
 
 
 def test_intake_queues_a_details_fetch_for_a_new_order(client, aws_stack):
@@ -58,9 +59,9 @@ def test_intake_queues_a_details_fetch_for_a_new_order(client, aws_stack):
         found += [json.loads(m["Body"]) for m in messages]
         for m in messages:
             sqs.delete_message(QueueUrl=aws_stack.outputs["TaskQueueUrl"], ReceiptHandle=m["ReceiptHandle"])
-        if any(t.get("order_id") == order_id for t in found):
+        if any(t.get("key") == order_id for t in found):
             break
-    assert any(t["task"] == "fetch_order" and t["order_id"] == order_id for t in found)
+    assert any(t["kind"] == "fetch_order" and t["key"] == order_id for t in found)
 
 
 @pytest.fixture
@@ -76,7 +77,7 @@ def simulator(aws_stack, monkeypatch):
     monkeypatch.setenv("SPAPI_ENDPOINT", url)
     monkeypatch.setenv("LWA_ENDPOINT", url)
     token_cache.cache.clear()
-    from chalicelib import wiring
+    from chalicelib.core import wiring
 
     wiring.reset()
     yield sim
@@ -88,15 +89,16 @@ def test_the_task_handler_fetches_details_from_amazon_and_stores_them(client, si
     order_id = new_order_id()
     simulator.upsert_order("A2EUQ1WTGCTBG2", amazon_order(order_id))
     client.lambda_.invoke("intake", sqs_event(client, [body(order_change(order_id))]))
+    # A task as the first release queued it: it still runs after an upgrade.
     task = {"task": "fetch_order", "seller_id": "A2EUQ1WTGCTBG2", "order_id": order_id,
             "marketplace_id": "A1PA6795UKMFR9", "reason": "order changed"}
     response = client.lambda_.invoke("tasks", sqs_event(client, [json.dumps(task)], queue="tasks"))
     assert response.payload == {"batchItemFailures": []}
-    from chalicelib import wiring
+    from chalicelib.flows.orders import wiring as orders_wiring
 
-    order, details_status, _ = wiring.orders().get(order_id)
+    order, details_status, _ = orders_wiring.orders().get(order_id)
     assert str(order.details.grand_total) == "43.97 EUR"
-    buyer = wiring.task_ports().buyer_data
+    buyer = orders_wiring.task_ports().buyer_data
     assert buyer.get(order_id)["buyer"]["buyerName"] == "Erika Mustermann"
     assert simulator.stats()["getOrder"]["2xx"] == 1
 
@@ -105,14 +107,15 @@ def test_a_5xx_from_amazon_puts_the_task_back_instead_of_failing_it(client, simu
     order_id = new_order_id()
     simulator.upsert_order("A2EUQ1WTGCTBG2", amazon_order(order_id))
     simulator.inject_faults("getOrder", [503])
-    task = {"task": "fetch_order", "seller_id": "A2EUQ1WTGCTBG2", "order_id": order_id,
-            "marketplace_id": "A1PA6795UKMFR9", "reason": "behind Amazon"}
-    client.lambda_.invoke("intake", sqs_event(client, [body(order_change(order_id))]))
-    response = client.lambda_.invoke("tasks", sqs_event(client, [json.dumps(task)], queue="tasks"))
-    assert response.payload == {"batchItemFailures": []}
-    from chalicelib.observability import OUTCOMES
+    from chalicelib.flows.orders.service import fetch_task
 
-    assert OUTCOMES["tasks.retried"] >= 1
+    task = fetch_task("A2EUQ1WTGCTBG2", order_id, "A1PA6795UKMFR9", "behind Amazon").to_json()
+    client.lambda_.invoke("intake", sqs_event(client, [body(order_change(order_id))]))
+    response = client.lambda_.invoke("tasks", sqs_event(client, [task], queue="tasks"))
+    assert response.payload == {"batchItemFailures": []}
+    from chalicelib.core.observability import OUTCOMES
+
+    assert OUTCOMES["tasks.fetch_order.retried"] >= 1
 
 
 def test_routes_need_the_bearer_token_and_answer_json_errors(client, aws_stack):
@@ -133,7 +136,7 @@ def test_intake_remembers_each_seller_and_marketplace_so_the_backstop_polls_them
     client.lambda_.invoke("intake", sqs_event(client, [
         body(order_change(new_order_id(), seller_id=seller, marketplace_id="A1PA6795UKMFR9")),
         body(order_change(new_order_id(), seller_id=seller, marketplace_id="A13V1IB3VIYZZH"))]))
-    from chalicelib import wiring
+    from chalicelib.core import wiring
 
     mine = [s for s in wiring.state().sellers() if s["seller_id"] == seller]
     assert mine and mine[0]["marketplace_ids"] == ["A13V1IB3VIYZZH", "A1PA6795UKMFR9"]

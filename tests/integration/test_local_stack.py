@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from chalicelib import resources
 from infra.local.stack import (
     TEMPLATE_PATH,
     LocalStack,
@@ -33,6 +34,8 @@ ENV_KEYS = {
     "INTAKE_DLQ_URL",
     "TASK_QUEUE_URL",
     "TASK_DLQ_URL",
+    "WORK_QUEUE_URL",
+    "WORK_DLQ_URL",
     "INVOICE_BUCKET",
     "DATA_KEY_ID",
     "SPAPI_SECRET_ID",
@@ -125,14 +128,12 @@ def test_every_table_has_point_in_time_recovery(stack, output):
 
 
 @pytest.mark.parametrize(
-    ("queue_output", "dlq_output", "name"),
-    [
-        ("IntakeQueueUrl", "IntakeDeadLetterQueueUrl", "sellerops-itest-intake"),
-        ("TaskQueueUrl", "TaskDeadLetterQueueUrl", "sellerops-itest-tasks"),
-    ],
+    ("queue_output", "dlq_output", "name", "function_timeout"),
+    [(f"{q.stem}QueueUrl", f"{q.stem}DeadLetterQueueUrl", q.name("itest"), q.timeout_seconds)
+     for q in resources.QUEUES],
 )
 def test_each_queue_sends_to_its_dead_letter_queue_after_five_receives(
-    stack, template, queue_output, dlq_output, name
+    stack, template, queue_output, dlq_output, name, function_timeout
 ):
     sqs = stack.client("sqs")
     queue_url, dlq_url = stack.outputs[queue_output], stack.outputs[dlq_output]
@@ -142,7 +143,6 @@ def test_each_queue_sends_to_its_dead_letter_queue_after_five_receives(
         "Attributes"
     ]
 
-    function_timeout = int(template["Parameters"]["FunctionTimeoutSeconds"]["Default"])
     assert queue_url.endswith(f"/{name}")
     assert "FifoQueue" not in attributes
     assert int(attributes["VisibilityTimeout"]) >= 6 * function_timeout
@@ -158,7 +158,7 @@ def test_each_queue_sends_to_its_dead_letter_queue_after_five_receives(
 
 @pytest.mark.parametrize(
     ("queue_output", "dlq_output"),
-    [("IntakeQueueUrl", "IntakeDeadLetterQueueUrl"), ("TaskQueueUrl", "TaskDeadLetterQueueUrl")],
+    [(f"{q.stem}QueueUrl", f"{q.stem}DeadLetterQueueUrl") for q in resources.QUEUES],
 )
 def test_a_message_failed_five_times_moves_to_the_dead_letter_queue_on_the_sixth_receive(
     stack, queue_output, dlq_output

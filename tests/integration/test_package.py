@@ -34,7 +34,8 @@ def test_package_builds_and_passes_every_check():
         assert found, f"no '{name} ok' line in:\n{output}"
         return found[0]
 
-    assert "ReportBatchItemFailures on Intake.IntakeSqsEventSource, Tasks.TasksSqsEventSource" in line("events")
+    assert ("ReportBatchItemFailures on Intake.IntakeSqsEventSource, Tasks.TasksSqsEventSource, "
+            "Work.WorkSqsEventSource") in line("events")
     size = line("package")
     unzipped = float(size.split(": ")[2].split(" MB unzipped")[0])
     assert 0 < unzipped < 100, size
@@ -47,9 +48,16 @@ def test_package_builds_and_passes_every_check():
     assert lines[-1] == "result    OK"
 
     sam = json.loads((REPO / "build" / "package" / "sam.json").read_text(encoding="utf-8"))
-    for function, event in (("Intake", "IntakeSqsEventSource"), ("Tasks", "TasksSqsEventSource")):
+    for function, event in (("Intake", "IntakeSqsEventSource"), ("Tasks", "TasksSqsEventSource"),
+                            ("Work", "WorkSqsEventSource")):
         properties = sam["Resources"][function]["Properties"]["Events"][event]["Properties"]
         assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # Each queue's consumer has the timeout and memory chalicelib/resources.py declares.
+    from chalicelib import resources
+
+    for queue in resources.QUEUES:
+        function = sam["Resources"][queue.handler.title()]["Properties"]
+        assert (function["Timeout"], function["MemorySize"]) == (queue.timeout_seconds, queue.memory_mb), queue.handler
     with zipfile.ZipFile(REPO / "build" / "package" / "deployment.zip") as archive:
         names = archive.namelist()
     assert "app.py" in names and "chalicelib/handlers.py" in names
@@ -194,13 +202,14 @@ def test_an_sqs_event_without_partial_batch_responses_fails(capsys):
     assert "Renamed: no Type" in out
 
 
-def test_the_merge_template_targets_both_sqs_events():
-    import yaml
-
-    merge = yaml.safe_load((REPO / "infra" / "chalice-merge.yaml").read_text(encoding="utf-8"))["Resources"]
-    for function, event in (("Intake", "IntakeSqsEventSource"), ("Tasks", "TasksSqsEventSource")):
+def test_the_merge_template_targets_every_sqs_event_and_every_function():
+    merge = package.merge_template()["Resources"]
+    for function, event in (("Intake", "IntakeSqsEventSource"), ("Tasks", "TasksSqsEventSource"),
+                            ("Work", "WorkSqsEventSource")):
         assert merge[function]["Properties"]["Events"][event]["Properties"]["FunctionResponseTypes"] == [
             "ReportBatchItemFailures"]
+    assert {"PollOrders", "APIHandler", "BearerToken", "RestAPI"} <= set(merge)
+    assert all(merge[name]["Metadata"]["checkov"]["skip"] for name in merge)
     for name, resource in merge.items():
         for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
             assert skip["comment"].strip(), f"{name}: {skip['id']} suppressed without a reason"

@@ -7,12 +7,13 @@ from types import SimpleNamespace
 
 import pytest
 
+from chalicelib import resources
 from infra import deploy
 from infra.deploy import (
     DeployError,
     change_set_outcome,
     deployed_functions,
-    function_timeout,
+    function_settings,
     mapping_update,
     means_no_changes,
     merge_stage_config,
@@ -41,6 +42,10 @@ OUTPUTS = {
     "TaskQueueArn": "arn:aws:sqs:eu-west-1:111122223333:sellerops-prod-tasks",
     "TaskQueueName": "sellerops-prod-tasks",
     "TaskDeadLetterQueueUrl": "https://sqs.eu-west-1.amazonaws.com/111122223333/sellerops-prod-tasks-dlq",
+    "WorkQueueUrl": "https://sqs.eu-west-1.amazonaws.com/111122223333/sellerops-prod-work",
+    "WorkQueueArn": "arn:aws:sqs:eu-west-1:111122223333:sellerops-prod-work",
+    "WorkQueueName": "sellerops-prod-work",
+    "WorkDeadLetterQueueUrl": "https://sqs.eu-west-1.amazonaws.com/111122223333/sellerops-prod-work-dlq",
     "InvoiceBucketName": "sellerops-prod-invoices-111122223333",
     "DataKeyArn": "arn:aws:kms:eu-west-1:111122223333:key/0000-key",
     "SpApiSecretName": "sellerops/prod/spapi",
@@ -80,6 +85,12 @@ DEPLOYED = {
          "queue_arn": "arn:aws:sqs:eu-west-1:123456789012:sellerops-t-tasks",
          "event_uuid": "7e3d32ca-0645-4f52-836f-a87671c055aa", "queue": "sellerops-t-tasks",
          "lambda_arn": "arn:aws:lambda:eu-west-1:123456789012:function:sellerops-t-tasks"},
+        {"name": "work", "resource_type": "lambda_function",
+         "lambda_arn": "arn:aws:lambda:eu-west-1:123456789012:function:sellerops-t-work"},
+        {"name": "work-sqs-event-source", "resource_type": "sqs_event",
+         "queue_arn": "arn:aws:sqs:eu-west-1:123456789012:sellerops-t-work",
+         "event_uuid": "0b6f3c1e-52c4-4a57-9b0e-6e0f1d2a3b4c", "queue": "sellerops-t-work",
+         "lambda_arn": "arn:aws:lambda:eu-west-1:123456789012:function:sellerops-t-work"},
         {"name": "poll_orders-event", "resource_type": "cloudwatch_event",
          "rule_name": "sellerops-t-poll_orders-event"},
     ],
@@ -101,6 +112,8 @@ def test_every_stage_variable_comes_from_a_stack_output():
         "INTAKE_DLQ_URL": OUTPUTS["IntakeDeadLetterQueueUrl"],
         "TASK_QUEUE_URL": OUTPUTS["TaskQueueUrl"],
         "TASK_DLQ_URL": OUTPUTS["TaskDeadLetterQueueUrl"],
+        "WORK_QUEUE_URL": OUTPUTS["WorkQueueUrl"],
+        "WORK_DLQ_URL": OUTPUTS["WorkDeadLetterQueueUrl"],
         "INVOICE_BUCKET": "sellerops-prod-invoices-111122223333",
         "DATA_KEY_ID": OUTPUTS["DataKeyArn"],
         "SPAPI_SECRET_ID": "sellerops/prod/spapi",
@@ -110,7 +123,7 @@ def test_every_stage_variable_comes_from_a_stack_output():
 
 
 def test_the_template_has_every_output_the_stage_needs():
-    assert {output for _, output in deploy.STAGE_ENV_FROM_OUTPUTS} <= set(TEMPLATE["Outputs"])
+    assert {output for output, _ in resources.output_variables()} <= set(TEMPLATE["Outputs"])
 
 
 def test_a_missing_output_is_named():
@@ -120,14 +133,14 @@ def test_a_missing_output_is_named():
 
 
 def test_a_new_stage_is_appended_and_everything_else_is_kept():
-    merged = merge_stage_config(CONFIG, "prod", stage_environment(OUTPUTS, "prod"), 60)
+    merged = merge_stage_config(CONFIG, "prod", stage_environment(OUTPUTS, "prod"))
     assert list(merged) == list(CONFIG)
     assert list(merged["stages"]) == ["dev", "local", "prod"]
     assert merged["stages"]["dev"] == CONFIG["stages"]["dev"]
     assert merged["stages"]["local"] == CONFIG["stages"]["local"]
     assert {k: v for k, v in merged.items() if k != "stages"} == {k: v for k, v in CONFIG.items() if k != "stages"}
     prod = merged["stages"]["prod"]
-    assert prod["lambda_timeout"] == 60
+    assert prod["lambda_functions"] == function_settings()
     assert prod["autogen_policy"] is False
     assert prod["iam_policy_file"] == "policy-prod.json"
     assert prod["environment_variables"] == stage_environment(OUTPUTS, "prod")
@@ -137,24 +150,28 @@ def test_an_existing_stage_keeps_its_keys_their_order_and_its_own_variables():
     config = json.loads(json.dumps(CONFIG))
     config["stages"]["dev"]["environment_variables"]["FIRST_POLL_WINDOW_DAYS"] = "3"
     config["stages"]["dev"]["lambda_memory_size"] = 1024
-    merged = merge_stage_config(config, "dev", stage_environment(OUTPUTS, "dev"), 90)
+    config["stages"]["dev"]["lambda_functions"] = {"intake": {"lambda_timeout": 30, "reserved_concurrency": 5}}
+    merged = merge_stage_config(config, "dev", stage_environment(OUTPUTS, "dev"))
     dev = merged["stages"]["dev"]
     assert list(dev) == [
         "api_gateway_stage", "iam_policy_file", "environment_variables", "lambda_memory_size",
-        "lambda_timeout", "autogen_policy",
+        "lambda_functions", "autogen_policy",
     ]
     env = dev["environment_variables"]
     assert list(env)[:2] == ["SELLEROPS_STAGE", "FIRST_POLL_WINDOW_DAYS"]
     assert env["FIRST_POLL_WINDOW_DAYS"] == "3"
     assert env["ORDERS_TABLE"] == "sellerops-prod-orders"
-    assert dev["lambda_timeout"] == 90 and dev["lambda_memory_size"] == 1024
-    assert config["stages"]["dev"].get("lambda_timeout") is None  # the input is not modified
+    assert dev["lambda_memory_size"] == 1024
+    # The declared timeout wins; other settings of the function are kept.
+    assert dev["lambda_functions"]["intake"] == {"lambda_timeout": 60, "reserved_concurrency": 5,
+                                                 "lambda_memory_size": 512}
+    assert config["stages"]["dev"]["lambda_functions"]["intake"]["lambda_timeout"] == 30  # the input is not modified
 
 
 def test_merging_twice_writes_the_same_bytes():
     env = stage_environment(OUTPUTS, "prod")
-    once = render_config(merge_stage_config(CONFIG, "prod", env, 60))
-    twice = render_config(merge_stage_config(json.loads(once), "prod", env, 60))
+    once = render_config(merge_stage_config(CONFIG, "prod", env))
+    twice = render_config(merge_stage_config(json.loads(once), "prod", env))
     assert once == twice
 
 
@@ -168,45 +185,49 @@ def test_write_stage_config_leaves_an_up_to_date_file_untouched(tmp_path):
     path = tmp_path / ".chalice" / "config.json"
     path.write_text(render_config(CONFIG), encoding="utf-8")
     project = deploy.Project(tmp_path)
-    assert deploy.write_stage_config(project, "prod", OUTPUTS, 60) is True
+    assert deploy.write_stage_config(project, "prod", OUTPUTS) is True
     written = path.read_bytes()
-    assert deploy.write_stage_config(project, "prod", OUTPUTS, 60) is False
+    assert deploy.write_stage_config(project, "prod", OUTPUTS) is False
     assert path.read_bytes() == written
 
 
 # ----------------------------------------------------------------------- stack parameters
 
 
-def test_the_timeout_is_the_stage_s_then_the_top_level_s_then_chalice_s_default():
-    config = json.loads(json.dumps(CONFIG))
-    assert function_timeout(config, "dev", TEMPLATE) == 60
-    config["stages"]["dev"]["lambda_timeout"] = 120
-    assert function_timeout(config, "dev", TEMPLATE) == 120
-    del config["lambda_timeout"]
-    assert function_timeout(config, "local", TEMPLATE) == 60
-    assert function_timeout(config, "new-stage", TEMPLATE) == 60
+def test_each_queue_consumer_gets_its_declared_timeout_and_memory():
+    assert function_settings() == {
+        "intake": {"lambda_timeout": 60, "lambda_memory_size": 512},
+        "tasks": {"lambda_timeout": 60, "lambda_memory_size": 512},
+        "work": {"lambda_timeout": 300, "lambda_memory_size": 1024},
+    }
 
 
-def test_a_timeout_the_template_cannot_size_queues_for_is_refused():
-    config = {"lambda_timeout": 45, "stages": {}}
-    with pytest.raises(DeployError, match="30, 60, 90"):
-        function_timeout(config, "dev", TEMPLATE)
+@pytest.mark.parametrize("queue", resources.QUEUES, ids=lambda q: q.suffix)
+def test_each_queue_stays_invisible_six_times_its_consumers_timeout(queue):
+    """AWS's advice for SQS event sources: a message handed to a function is not handed to
+    another before the first could have timed out."""
+    properties = TEMPLATE["Resources"][f"{queue.stem}Queue"]["Properties"]
+    assert properties["VisibilityTimeout"] == 6 * function_settings()[queue.handler]["lambda_timeout"]
+    assert properties["RedrivePolicy"]["maxReceiveCount"] == queue.max_receive_count
+
+
+def test_the_committed_chalice_stages_give_each_consumer_its_declared_settings():
+    config = json.loads((REPO / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    for stage in ("dev", "local"):
+        assert config["stages"][stage]["lambda_functions"] == function_settings(), stage
 
 
 def test_a_new_stack_gets_every_parameter_explicitly():
-    assert stack_parameters(TEMPLATE, "prod", 90, existing=None) == [
+    assert stack_parameters(TEMPLATE, "prod", existing=None) == [
         {"ParameterKey": "Stage", "ParameterValue": "prod"},
-        {"ParameterKey": "FunctionTimeoutSeconds", "ParameterValue": "90"},
         {"ParameterKey": "ListingsEventBusName", "ParameterValue": "default"},
     ]
 
 
 def test_an_update_keeps_the_parameters_it_does_not_manage():
-    params = stack_parameters(
-        TEMPLATE, "prod", 60, existing=["Stage", "FunctionTimeoutSeconds", "ListingsEventBusName"]
-    )
+    params = stack_parameters(TEMPLATE, "prod", existing=["Stage", "ListingsEventBusName"])
     assert {"ParameterKey": "ListingsEventBusName", "UsePreviousValue": True} in params
-    assert {"ParameterKey": "FunctionTimeoutSeconds", "ParameterValue": "60"} in params
+    assert {"ParameterKey": "Stage", "ParameterValue": "prod"} in params
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod-eu", "a", "s3"])
@@ -273,8 +294,9 @@ def test_the_sqs_mappings_are_read_from_chalice_s_deployed_file():
     assert [(s.queue, s.uuid) for s in sqs_event_sources(DEPLOYED)] == [
         ("sellerops-t-intake", "489ab26a-839e-4bc0-9a3f-308926236628"),
         ("sellerops-t-tasks", "7e3d32ca-0645-4f52-836f-a87671c055aa"),
+        ("sellerops-t-work", "0b6f3c1e-52c4-4a57-9b0e-6e0f1d2a3b4c"),
     ]
-    assert set(deployed_functions(DEPLOYED)) == {"intake", "tasks"}
+    assert set(deployed_functions(DEPLOYED)) == {"intake", "tasks", "work"}
     assert rest_api_url(DEPLOYED) is None
     assert sqs_event_sources({"resources": []}) == []
 
@@ -320,13 +342,13 @@ def test_the_mappings_are_updated_once_then_left_alone(capsys):
     deploy.ensure_event_source_settings(aws, DEPLOYED, batching_window=None)
     assert fake.updates == [(uuid, {"FunctionResponseTypes": ["ReportBatchItemFailures"]}) for uuid in uuids]
     deploy.ensure_event_source_settings(aws, DEPLOYED, batching_window=None)
-    assert len(fake.updates) == 2
-    assert capsys.readouterr().out.count("already on") == 2
+    assert len(fake.updates) == len(uuids) == 3
+    assert capsys.readouterr().out.count("already on") == 3
 
 
-def test_a_deployment_without_both_queue_handlers_is_an_error():
+def test_a_deployment_without_every_queue_handler_is_an_error():
     deployed = {"resources": [r for r in DEPLOYED["resources"] if r["name"] != "tasks-sqs-event-source"]}
-    with pytest.raises(DeployError, match="expected 2 SQS event sources"):
+    with pytest.raises(DeployError, match="expected 3 SQS event sources"):
         deploy.ensure_event_source_settings(SimpleNamespace(client=None), deployed, None)
 
 
@@ -368,7 +390,7 @@ def test_the_token_is_created_once_and_only_its_hash_is_stored(capsys):
 
 
 def test_the_hash_is_the_one_the_authorizer_checks():
-    from chalicelib import auth
+    from chalicelib.core import auth
 
     assert deploy.token_hash("s3cret") == auth.token_hash("s3cret")
 

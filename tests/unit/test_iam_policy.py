@@ -27,7 +27,6 @@ from __future__ import annotations
 import ast
 import json
 import os
-import re
 import textwrap
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -47,15 +46,25 @@ REGION, ACCOUNT = "eu-west-1", "123456789012"  # sample ARNs: the policy's "*" m
 SAMPLE_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 
 # Calls whose resource is a runtime value: (file, function, action) → (service, resource names).
+def _task_queue_names() -> tuple[str, ...]:
+    from chalicelib import registry
+
+    return tuple(sorted({registry.queue_of(kind).name(STAGE) for kind in registry.TASK_KINDS}))
+
+
+def _every_queue_name() -> tuple[str, ...]:
+    from chalicelib import resources
+
+    return tuple(name for q in resources.QUEUES for name in (q.name(STAGE), q.dlq_name(STAGE)))
+
+
 RESOURCE_HINTS: dict[tuple[str, str, str], tuple[str, tuple[str, ...]]] = {
-    # wiring.task_queue() builds SqsTaskQueue with its default queue URL, config.task_queue_url().
-    ("chalicelib/adapters/queues.py", "SqsTaskQueue.flush", "sqs:SendMessage"):
-        ("sqs", (f"sellerops-{STAGE}-tasks",)),
-    # api.health() asks for the depth of the four queues, by their config URLs.
-    ("chalicelib/adapters/queues.py", "queue_depths", "sqs:GetQueueAttributes"):
-        ("sqs", tuple(f"sellerops-{STAGE}-{q}" for q in ("intake", "intake-dlq", "tasks", "tasks-dlq"))),
+    # SqsTaskQueue sends each task to the queue its kind travels on (registry.queue_of).
+    ("chalicelib/core/queues.py", "SqsTaskQueue.flush", "sqs:SendMessage"): ("sqs", _task_queue_names()),
+    # core.api.health() asks for the depth of every queue and dead-letter queue, by their config URLs.
+    ("chalicelib/core/queues.py", "queue_depths", "sqs:GetQueueAttributes"): ("sqs", _every_queue_name()),
     # Decrypt names no key (the ciphertext does): DynamoBuyerData.save encrypts with the data key.
-    ("chalicelib/adapters/dynamodb.py", "DynamoBuyerData.get", "kms:Decrypt"):
+    ("chalicelib/flows/orders/store.py", "DynamoBuyerData.get", "kms:Decrypt"):
         ("kms", (f"alias/sellerops-{STAGE}",)),
 }
 
@@ -79,7 +88,7 @@ CLIENT_HELPERS = {
 }
 CLIENT_NON_CALLS = {"can_paginate", "close"}  # (a waiter calls operations: get_waiter is reported)
 # Where a client is built for a service named by the caller (whose calls are followed instead).
-CLIENT_WRAPPERS = {("chalicelib/adapters/aws.py", "client")}
+CLIENT_WRAPPERS = {("chalicelib/core/aws.py", "client")}
 RESOURCE_ARGUMENT = {"sqs": "QueueUrl", "kms": "KeyId", "secretsmanager": "SecretId", "ssm": "Name",
                      "dynamodb": "TableName", "s3": "Bucket"}
 
@@ -136,13 +145,23 @@ def _dev_config(name: str, args: list) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _declared(node: ast.AST) -> object | None:
+    """`resources.<NAME>`: a resource of chalicelib/resources.py."""
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "resources":
+        from chalicelib import resources
+
+        return getattr(resources, node.attr, None)
+    return None
+
+
 def _literal(node: ast.AST | None) -> str | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
-            and node.func.value.id == "config" and not node.keywords
-            and all(isinstance(a, ast.Constant) for a in node.args)):
-        return _dev_config(node.func.attr, [a.value for a in node.args])
+            and node.func.value.id == "config" and not node.keywords):
+        args = [a.value if isinstance(a, ast.Constant) else _declared(a) for a in node.args]
+        if all(a is not None for a in args):
+            return _dev_config(node.func.attr, args)
     return None
 
 
@@ -474,28 +493,26 @@ def _table_need(table, index, op, site, needs, unresolved) -> None:
 
 # ---------------------------------------------------------------------------------- what runs without a call
 
-def app_needs(app_source: str) -> list[Need]:
-    """Event source mappings and log groups of the functions app.py declares."""
+def app_needs() -> list[Need]:
+    """Event source mappings and log groups of the functions the Chalice app declares (as Chalice
+    sees it after importing app.py: decorators and the registry's schedules and routes)."""
+    import app as chalice_app
+    from chalicelib import resources
+
     app_name = json.loads((REPO / ".chalice" / "config.json").read_text(encoding="utf-8"))["app_name"]
     prefix = f"{app_name}-{STAGE}"
     needs, functions = [], set()
-    for node in ast.walk(ast.parse(app_source)):
-        if not isinstance(node, ast.FunctionDef):
-            continue
-        for decorator in node.decorator_list:
-            call = decorator if isinstance(decorator, ast.Call) else None
-            name = (call.func if call else decorator)
-            name = name.attr if isinstance(name, ast.Attribute) else getattr(name, "id", "")
-            if name == "route":
-                functions.add(prefix)  # every route runs in the one API handler
-            elif name in FUNCTION_DECORATORS:
-                functions.add(f"{prefix}-{node.name}")
-            if name == "on_sqs_message" and call:
-                queue = _literal(next((k.value for k in call.keywords if k.arg == "queue"), None))
-                assert queue, f"app.py:{node.lineno}: cannot tell the queue of {node.name}"
-                arn, _ = sample_arn("sqs", queue)
-                needs += [Need(action, arn, f"app.py:{node.lineno} {node.name} (Lambda's event source mapping)")
-                          for action in ESM_ACTIONS]
+    app = chalice_app.app
+    if app.routes:
+        functions.add(prefix)  # every route runs in the one API handler
+    functions |= {f"{prefix}-{auth.name}" for auth in app.builtin_auth_handlers}
+    for source in app.event_sources:
+        functions.add(f"{prefix}-{source.name}")
+    consumed = {source.name for source in app.event_sources if type(source).__name__ == "SQSEventConfig"}
+    assert consumed == {q.handler for q in resources.QUEUES}, "every declared queue has its handler in app.py"
+    for queue in resources.QUEUES:
+        arn, _ = sample_arn("sqs", queue.name(STAGE))
+        needs += [Need(action, arn, f"app.py {queue.handler} (Lambda's event source mapping)") for action in ESM_ACTIONS]
     for function in sorted(functions):
         group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{function}"
         source = f"Lambda writing the logs of {function}"
@@ -579,7 +596,7 @@ def findings() -> Findings:
 
 @pytest.fixture(scope="module")
 def all_needs(findings) -> list[Need]:
-    needs = findings.needs + app_needs((REPO / "app.py").read_text(encoding="utf-8"))
+    needs = findings.needs + app_needs()
     return needs + implied_needs(needs)
 
 
@@ -632,7 +649,7 @@ def _check_snippet(code: str) -> tuple[Findings, list[Need]]:
 
 def test_a_new_call_without_a_grant_fails():
     findings, missing = _check_snippet("""
-        from chalicelib.adapters import aws
+        from chalicelib.core import aws
 
         def archive(pdf: bytes) -> None:
             aws.client("s3").put_object(Bucket="sellerops-dev-invoices", Key="2026/INV-1.pdf", Body=pdf)
@@ -645,7 +662,7 @@ def test_a_new_call_without_a_grant_fails():
 def test_the_detector_follows_client_variables_and_factories():
     findings, missing = _check_snippet("""
         from chalicelib import config
-        from chalicelib.adapters import aws
+        from chalicelib.core import aws
 
         def drop(handles):
             sqs = aws.client("sqs")
@@ -672,11 +689,11 @@ def test_the_detector_sees_pynamodb_operations():
     findings, missing = _check_snippet("""
         from pynamodb.models import Model
         from pynamodb.attributes import UnicodeAttribute
-        from chalicelib import config
+        from chalicelib import config, resources
 
         class Row(Model):
             class Meta:
-                table_name = config.state_table()
+                table_name = config.table_name(resources.STATE)
             pk = UnicodeAttribute(hash_key=True)
 
         def purge():
@@ -709,7 +726,7 @@ def test_a_dynamodb_call_the_detector_cannot_follow_fails():
 
 def test_an_unreadable_resource_asks_for_a_hint():
     findings, _ = _check_snippet("""
-        from chalicelib.adapters import aws
+        from chalicelib.core import aws
 
         def send(url, body):
             aws.client("sqs").send_message(QueueUrl=url, MessageBody=body)
@@ -753,14 +770,16 @@ def no_aws(monkeypatch):
 def test_sp_api_makes_no_aws_call_with_explicit_credentials(no_aws, monkeypatch):
     # Its Secrets Manager provider would read this variable; explicit credentials come first.
     monkeypatch.setenv("SP_API_AWS_SECRET_ID", "sellerops/dev/spapi")
-    from chalicelib.adapters.spapi import SpApiOrders
+    from sp_api.api import OrdersV20260101
+
+    from chalicelib.core.spapi import SpApi
 
     class Credentials:
         def for_seller(self, seller_id):
             return {"refresh_token": "Atzr|test", "lwa_app_id": "amzn1.application-oa2-client.test",
                     "lwa_client_secret": "secret"}
 
-    client = SpApiOrders(credentials=Credentials())._client("A2EUQ1WTGCTBG2", "A1PA6795UKMFR9")
+    client = SpApi(credentials=Credentials()).client(OrdersV20260101, "A2EUQ1WTGCTBG2", "A1PA6795UKMFR9")
     assert client.credentials.lwa_app_id == "amzn1.application-oa2-client.test"
 
 
@@ -823,7 +842,7 @@ def test_a_stage_that_could_widen_the_policy_is_refused(stage):
 
 
 def test_the_stage_rule_is_the_template_rule():
-    template = (REPO / "infra" / "template.yaml").read_text(encoding="utf-8")
-    pattern = re.search(r'^\s+AllowedPattern:\s*"(.+)"\s*$', template, re.M).group(1)
-    max_length = int(re.search(r"^\s+MaxLength:\s*(\d+)\s*$", template, re.M).group(1))
-    assert (pattern, max_length) == (iam_policy.STAGE_PATTERN, iam_policy.STAGE_MAX_LENGTH)
+    from infra.cfn_yaml import parse_template
+
+    stage = parse_template((REPO / "infra" / "template.yaml").read_text(encoding="utf-8"))["Parameters"]["Stage"]
+    assert (stage["AllowedPattern"], stage["MaxLength"]) == (iam_policy.STAGE_PATTERN, iam_policy.STAGE_MAX_LENGTH)

@@ -1,0 +1,74 @@
+"""What a flow declares: the notifications it consumes, the tasks it runs, its schedules, its
+routes and its part of the OpenAPI document. `chalicelib/registry.py` lists the flows; app.py,
+the intake and task handlers, the OpenAPI document and infra read everything from there.
+
+Functions are referenced directly, so a flow's declaration must stay cheap to import: modules
+that pull in sp_api or fpdf2 are imported inside the functions that need them (the cold-start
+benchmark checks that intake never loads them).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Mapping
+
+from chalicelib.core.envelope import Notification
+from chalicelib.core.tasks import Result, Task
+
+Ports = Any  # each flow's own dataclass of adapters (or fakes, in tests)
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """A flow's handler for one notification type (and, for report and feed notifications, one
+    report or feed type). It must be idempotent by itself: the same notification may come again,
+    and other flows consume it too. Follow-up work is a task, never a call into another flow."""
+
+    notification_type: str
+    handle: Callable[[Notification, Ports, datetime], Result]
+    ports: Callable[[], Ports]
+    subtype: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    """A kind of task, the queue it travels on ("tasks" for calls to Amazon, "work" for heavy
+    work) and the function that runs it."""
+
+    kind: str
+    run: Callable[[Task, Ports, datetime], Result]
+    ports: Callable[[], Ports]
+    queue: str = "tasks"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A timer. Each schedule is its own Lambda function, named `name`."""
+
+    name: str
+    every_minutes: int
+    run: Callable[[datetime], Mapping[str, Any]]  # returns what the run did, kept as its last run
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Route:
+    """An HTTPS route. `view(request, **uri_params)` returns a dict (200, JSON) or a Response."""
+
+    method: str
+    path: str
+    view: Callable[..., Any]
+    name: str
+    needs_token: bool = True
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    summary: str
+    consumers: tuple[Consumer, ...] = ()
+    tasks: tuple[TaskKind, ...] = ()
+    schedules: tuple[Schedule, ...] = ()
+    routes: tuple[Route, ...] = ()
+    openapi_paths: Mapping[str, Any] = field(default_factory=dict)
+    openapi_schemas: Mapping[str, Any] = field(default_factory=dict)

@@ -1,0 +1,36 @@
+"""The rate limiter shared by every Lambda: one GCRA record per (seller, operation) in the
+state table, reserved with conditional writes so parallel invocations never double-book."""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from chalicelib import config
+from chalicelib.core.errors import RetryLater
+from chalicelib.core.limits import limit_for, reserve
+from chalicelib.core.state import DynamoState
+
+_MAX_ATTEMPTS = 8
+
+
+class DynamoRateLimiter:
+    def __init__(self, state: DynamoState | None = None, clock: Callable[[], float] = time.time):
+        self._state = state or DynamoState()
+        self._clock = clock
+
+    def reserve(self, seller_id: str, operation: str) -> float:
+        """Book the next call slot; returns how many seconds until it (0: call now)."""
+        limit = limit_for(operation, config.rate_scale())
+        key = f"{seller_id}#{operation}"
+        for _ in range(_MAX_ATTEMPTS):
+            current = self._state.bucket(key)
+            new_tat, wait = reserve(current, self._clock(), limit)
+            if self._state.move_bucket(key, current, new_tat):
+                return wait
+            # Another invocation booked in between: read again and retry.
+        raise RetryLater(f"rate limiter for {operation} is contended", delay_seconds=1)
+
+    def lateness_allowed(self, operation: str) -> float:
+        """How long after its booked slot a call may still go: half the bucket's burst, so calls
+        that come back late together never exceed what Amazon's bucket holds."""
+        return limit_for(operation, config.rate_scale()).tolerance / 2

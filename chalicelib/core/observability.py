@@ -1,0 +1,53 @@
+"""Structured logs and metrics (Powertools), and a process-local tally of outcomes.
+
+Log lines carry ids (notification, order, message) and outcomes, never message bodies:
+bodies can hold personal data. The tally lets the local stack report what happened without
+parsing metric output; in Lambda it is a few counters that die with the container.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from collections import Counter
+from functools import cache
+
+from chalicelib import config
+
+OUTCOMES: Counter[str] = Counter()
+
+
+@cache
+def logger():
+    from aws_lambda_powertools import Logger
+
+    return Logger(service=config.SERVICE_NAME)
+
+
+@cache
+def metrics():
+    from aws_lambda_powertools import Metrics
+
+    return Metrics(namespace=config.METRICS_NAMESPACE, service=config.SERVICE_NAME)
+
+
+def count(queue: str, outcome: str) -> None:
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    OUTCOMES[f"{queue}.{outcome}"] += 1
+    # "tasks" and "fetch_order.done" → TasksFetchOrderDone
+    name = "".join(part.title() for part in re.split(r"[._]", f"{queue}.{outcome}") if part)
+    metrics().add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+def observe(event, get_response):
+    """Chalice middleware for every handler: fresh log keys, metrics flushed at the end."""
+    logger().clear_state()
+    try:
+        return get_response(event)
+    finally:
+        with warnings.catch_warnings():
+            # A route that counts nothing is normal, not worth a warning per request.
+            warnings.filterwarnings("ignore", message="No application metrics to publish")
+            metrics().flush_metrics()
+        # Disabled metrics (the local stack) are not cleared by the flush and would pile up.
+        metrics().clear_metrics()

@@ -1,0 +1,68 @@
+"""SQS: the task and work queues (tasks sent in batches, each to the queue its kind travels
+on), and queue depths for /health."""
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterable
+
+from chalicelib import config, resources
+from chalicelib.core import aws
+from chalicelib.core.tasks import Task
+
+# SQS caps DelaySeconds at 15 minutes; a task that must wait longer is re-queued again.
+MAX_DELAY_SECONDS = 900
+
+
+def delay_seconds(wait: float) -> int:
+    """Whole seconds, rounded up: arriving early would only waste a receive."""
+    return max(0, min(MAX_DELAY_SECONDS, math.ceil(wait)))
+
+
+class SqsTaskQueue:
+    """Collects tasks during a batch and sends them ten at a time, one request per queue and
+    ten tasks. `queue_of(kind)` names the queue a kind travels on (the registry says)."""
+
+    def __init__(self, queue_of: Callable[[str], resources.Queue],
+                 queue_url: Callable[[resources.Queue], str] = config.queue_url):
+        self._queue_of = queue_of
+        self._queue_url = queue_url
+        self._pending: list[tuple[Task, int]] = []
+
+    def enqueue(self, task: Task, delay: float = 0) -> None:
+        self._queue_of(task.kind)  # an unknown kind fails here, where it is made, not later
+        self._pending.append((task, delay_seconds(delay)))
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        by_queue: dict[str, list[tuple[Task, int]]] = {}
+        for task, delay in pending:
+            by_queue.setdefault(self._queue_of(task.kind).suffix, []).append((task, delay))
+        for suffix, tasks in by_queue.items():
+            url = self._queue_url(resources.queue(suffix))
+            for start in range(0, len(tasks), 10):
+                chunk = tasks[start:start + 10]
+                entries = [{"Id": str(i), "MessageBody": task.to_json(), "DelaySeconds": delay}
+                           for i, (task, delay) in enumerate(chunk)]
+                response = aws.client("sqs").send_message_batch(QueueUrl=url, Entries=entries)
+                failed = response.get("Failed") or []
+                if failed:
+                    # Nothing is lost: the caller fails the batch and SQS redelivers it.
+                    raise RuntimeError(f"{len(failed)} task(s) were not queued: {failed[0].get('Code')}")
+
+    def discard(self) -> None:
+        self._pending = []
+
+
+def queue_depths(urls: Iterable[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    sqs = aws.client("sqs")
+    result = {}
+    for name, url in urls:
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+        result[name] = {
+            "visible": int(attrs.get("ApproximateNumberOfMessages", 0)),
+            "in_flight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+            "delayed": int(attrs.get("ApproximateNumberOfMessagesDelayed", 0)),
+        }
+    return result

@@ -1,0 +1,253 @@
+"""The generic state: small records in the state table, keyed by (pk, sk).
+
+| pk | sk | what |
+|---|---|---|
+| `FAILURE#<queue>` | `<sent at>#<message id>` | why a message failed (GET /failures) |
+| `SCHEDULE` | schedule name | its last run |
+| `INTAKE` | `last` | the last notification batch (GET /health) |
+| `SELLER` | seller id | a seller this deployment serves, and its marketplaces |
+| `WATERMARK` | `<name>` | how far a backstop poller has read (orders: `<seller>#<marketplace>`) |
+| `BUCKET` | `<seller>#<operation>` | the shared rate limiter's GCRA state (`tat`) |
+| `CALL#<seller>` | `<operation>#<key>` | a call to Amazon that must happen at most once (core/once.py) |
+
+Only this module knows the table's model; the limiter and the call ledger use its methods.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.models import Model
+
+from chalicelib import config, resources
+from chalicelib.core.dynamo import conditional_failed, decode_cursor, encode_cursor, models_builder
+from chalicelib.core.times import iso, now, parse_iso
+
+
+@dataclass(frozen=True)
+class _StateModels:
+    state: type[Model]
+
+
+@models_builder
+@cache
+def _state_models() -> _StateModels:
+    class StateRow(Model):
+        class Meta:
+            table_name = config.table_name(resources.STATE)
+
+        pk = UnicodeAttribute(hash_key=True)
+        sk = UnicodeAttribute(range_key=True)
+        data = JSONAttribute(null=True)
+        tat = NumberAttribute(null=True)  # rate limiter: theoretical arrival time, epoch seconds
+        marketplace_ids = UnicodeSetAttribute(null=True)  # sellers: marketplaces seen in notifications
+        status = UnicodeAttribute(null=True)  # calls to Amazon: intent | done | refused
+        lease_until = NumberAttribute(null=True)  # calls: until when the attempt holding it may call
+        owner = UnicodeAttribute(null=True)  # calls: the attempt holding the lease
+        updated_at = UnicodeAttribute(null=True)
+        expires_at = TTLAttribute(null=True)
+
+    return _StateModels(StateRow)
+
+
+@dataclass(frozen=True)
+class Failure:
+    message_id: str
+    queue: str
+    reason: str
+    kind: str  # "invalid" (can never succeed) | "unexpected" (a bug or an outage: retried)
+    first_seen: str
+    last_seen: str
+    receive_count: int
+    dead_lettered: bool
+    notification_type: str | None = None
+    notification_id: str | None = None
+    body_sha256: str | None = None
+    body_length: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """A call to Amazon that must happen at most once, as the ledger holds it."""
+
+    status: str  # "intent": made or being made, outcome unknown; "done"; "refused"
+    owner: str | None  # the attempt holding the lease
+    lease_until: float | None
+    fingerprint: str
+    result: Any = None
+    reason: str | None = None
+    attempts: int = 0
+
+
+class DynamoState:
+    """Small records in the state table, keyed by (pk, sk)."""
+
+    def __init__(self) -> None:
+        self._noted: set[tuple[str, str | None]] = set()  # (seller, marketplace) written by this container
+
+    @staticmethod
+    def _row() -> type[Model]:
+        return _state_models().state
+
+    def _get(self, pk: str, sk: str, *, consistent: bool = False) -> Any:
+        try:
+            return self._row().get(pk, sk, consistent_read=consistent)
+        except DoesNotExist:
+            return None
+
+    # failures
+    def record_failure(self, failure: Failure, sent_at: str) -> None:
+        Row = self._row()
+        Row(f"FAILURE#{failure.queue}", f"{sent_at}#{failure.message_id}").update(actions=[
+            Row.data.set(failure.to_dict()),
+            Row.updated_at.set(failure.last_seen),
+        ])
+
+    def list_failures(self, queue: str, limit: int = 50, cursor: str | None = None) -> tuple[list[Failure], str | None]:
+        results = self._row().query(f"FAILURE#{queue}", scan_index_forward=False, limit=limit,
+                                    last_evaluated_key=decode_cursor(cursor))
+        failures = [Failure(**row.data) for row in results]
+        return failures, encode_cursor(results.last_evaluated_key)
+
+    # watermarks of the backstop pollers
+    def watermark(self, name: str) -> datetime | None:
+        row = self._get("WATERMARK", name)
+        return parse_iso((row.data or {}).get("last_updated_before")) if row else None
+
+    def set_watermark(self, name: str, value: datetime) -> None:
+        Row = self._row()
+        Row("WATERMARK", name).update(actions=[
+            Row.data.set({"last_updated_before": iso(value)}), Row.updated_at.set(iso(now()))])
+
+    # schedules
+    def record_run(self, name: str, at: datetime, result: dict[str, Any]) -> None:
+        Row = self._row()
+        Row("SCHEDULE", name).update(actions=[Row.data.set({"at": iso(at), **result}), Row.updated_at.set(iso(at))])
+
+    def runs(self) -> dict[str, dict[str, Any]]:
+        return {row.sk: row.data for row in self._row().query("SCHEDULE")}
+
+    # intake heartbeat (written once per batch, not per message)
+    def record_intake(self, at: datetime, notification_type: str | None, count: int) -> None:
+        Row = self._row()
+        Row("INTAKE", "last").update(actions=[
+            Row.data.set({"at": iso(at), "notification_type": notification_type, "batch_size": count}),
+            Row.updated_at.set(iso(at)),
+        ])
+
+    def last_intake(self) -> dict[str, Any] | None:
+        row = self._get("INTAKE", "last")
+        return row.data if row else None
+
+    # sellers served by this deployment (credentials live in Secrets Manager, not here)
+    def put_seller(self, seller_id: str, marketplace_ids: list[str], name: str | None = None) -> None:
+        Row = self._row()
+        Row("SELLER", seller_id).update(actions=[
+            Row.data.set({"seller_id": seller_id, "marketplace_ids": sorted(set(marketplace_ids)), "name": name}),
+            Row.updated_at.set(iso(now())),
+        ])
+
+    def note_sellers(self, seen: dict[str, set[str]]) -> None:
+        """Remember which marketplaces each seller's notifications came from (one write per
+        seller per batch), so the backstop polls every seller this deployment serves."""
+        Row = self._row()
+        for seller_id, marketplaces in seen.items():
+            pairs: set[tuple[str, str | None]] = {(seller_id, m) for m in marketplaces} or {(seller_id, None)}
+            if pairs <= self._noted:
+                continue  # already written by this container: no request
+            actions = [Row.updated_at.set(iso(now()))]
+            if marketplaces:
+                actions.append(Row.marketplace_ids.add(marketplaces))
+            Row("SELLER", seller_id).update(actions=actions)
+            self._noted |= pairs
+
+    def sellers(self) -> list[dict[str, Any]]:
+        result = []
+        for row in self._row().query("SELLER"):
+            data = dict(row.data or {"seller_id": row.sk, "marketplace_ids": [], "name": None})
+            data["marketplace_ids"] = sorted(set(data.get("marketplace_ids") or []) | set(row.marketplace_ids or ()))
+            result.append(data)
+        return result
+
+    # the shared rate limiter's buckets
+    def bucket(self, key: str) -> float | None:
+        Row = self._row()
+        try:
+            return Row.get("BUCKET", key, consistent_read=True, attributes_to_get=["pk", "sk", "tat"]).tat
+        except DoesNotExist:
+            return None
+
+    def move_bucket(self, key: str, expected: float | None, new: float) -> bool:
+        """Set a bucket's TAT if it still holds `expected`; False when another caller moved it."""
+        Row = self._row()
+        condition = Row.tat.does_not_exist() if expected is None else Row.tat == expected
+        try:
+            Row("BUCKET", key).update(actions=[Row.tat.set(new)], condition=condition)
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    # calls to Amazon that must happen at most once
+    def call(self, seller_id: str, name: str) -> CallRecord | None:
+        row = self._get(f"CALL#{seller_id}", name, consistent=True)
+        if row is None:
+            return None
+        data = row.data or {}
+        return CallRecord(row.status, row.owner, row.lease_until, data.get("fingerprint", ""), data.get("result"),
+                          data.get("reason"), int(data.get("attempts", 0)))
+
+    def lease_call(self, seller_id: str, name: str, fingerprint: str, owner: str, now_s: float,
+                   lease_seconds: float, attempts: int) -> bool:
+        """Record the intent to call, and take the right to make the call: only when nobody has
+        recorded it, or the attempt that did has let its lease run out without an answer."""
+        Row = self._row()
+        condition = Row.pk.does_not_exist() | ((Row.status == "intent") & (Row.lease_until < now_s))
+        try:
+            Row(f"CALL#{seller_id}", name).update(actions=[
+                Row.status.set("intent"), Row.owner.set(owner), Row.lease_until.set(now_s + lease_seconds),
+                Row.data.set({"fingerprint": fingerprint, "attempts": attempts}), Row.updated_at.set(iso(now()))],
+                condition=condition)
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def release_call(self, seller_id: str, name: str, owner: str) -> None:
+        """The attempt holding the lease does not know what came of its call (a timeout): the
+        intent stays, and the next attempt may reconcile at once instead of waiting out the lease."""
+        Row = self._row()
+        try:
+            Row(f"CALL#{seller_id}", name).update(actions=[Row.lease_until.set(0)],
+                                                  condition=(Row.status == "intent") & (Row.owner == owner))
+        except UpdateError as exc:
+            if not conditional_failed(exc):
+                raise
+
+    def settle_call(self, seller_id: str, name: str, owner: str | None, status: str, fingerprint: str,
+                    result: Any = None, reason: str | None = None, attempts: int = 0) -> bool:
+        """Write what came of a call (done with its result, or refused with Amazon's reason),
+        if `owner` still holds the lease (None: whoever holds it, after Amazon confirmed it)."""
+        Row = self._row()
+        condition = Row.status == "intent"
+        if owner is not None:
+            condition = condition & (Row.owner == owner)
+        data = {"fingerprint": fingerprint, "result": result, "reason": reason, "attempts": attempts}
+        try:
+            Row(f"CALL#{seller_id}", name).update(actions=[
+                Row.status.set(status), Row.data.set(data), Row.lease_until.remove(), Row.updated_at.set(iso(now()))],
+                condition=condition)
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True

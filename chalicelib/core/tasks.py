@@ -1,0 +1,169 @@
+"""Typed tasks and outcomes, and the one place that decides what happens to a task that must
+wait or fail: its retry cap and its rate-limit slot.
+
+A task is a value: its kind (which flow runs it), the seller, a key (what it is about, e.g. an
+order id), kind-specific parameters, how many transient failures it has had, and the call slot
+the shared limiter booked for it. It travels through SQS as JSON.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any, Mapping, Protocol
+
+from chalicelib.core.errors import PermanentError, RetryLater, WaitForSlot
+
+# A task that keeps failing transiently (not waiting for its rate-limit slot) gives up here.
+MAX_TASK_RETRIES = 50
+
+
+class Outcome(str, Enum):
+    """What happened to one message or task. Counted per queue (metrics, the local summary)."""
+
+    CREATED = "created"  # a record that did not exist
+    UPDATED = "updated"  # a record moved on
+    DUPLICATE = "duplicate"  # the same thing again: nothing changed
+    STALE = "stale"  # older than what we hold: kept in history, state unchanged
+    UNHANDLED = "unhandled"  # a notification type no flow consumes: acknowledged and counted
+    DONE = "done"  # a task did its work
+    SKIPPED = "skipped"  # a task found its work already done
+    WAITING = "waiting"  # a task went back to its queue until its rate-limit slot
+    RETRIED = "retried"  # a task went back to its queue after a transient failure
+
+
+# When one notification feeds several flows, the message's outcome is the one that says most.
+_STRENGTH = {Outcome.CREATED: 5, Outcome.UPDATED: 4, Outcome.DONE: 4, Outcome.STALE: 3, Outcome.SKIPPED: 2,
+             Outcome.DUPLICATE: 1, Outcome.UNHANDLED: 0, Outcome.WAITING: 0, Outcome.RETRIED: 0}
+
+
+def strongest(outcomes: list[Outcome]) -> Outcome:
+    return max(outcomes, key=lambda o: _STRENGTH[o]) if outcomes else Outcome.UNHANDLED
+
+
+@dataclass(frozen=True)
+class Result:
+    """A consumer's or a task's outcome, with facts for the log line (counts, ids) and, for
+    intake, the marketplace the notification concerns (the backstop polls it)."""
+
+    outcome: Outcome
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    marketplace_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Slot:
+    operation: str
+    at: float  # epoch seconds
+
+
+@dataclass(frozen=True)
+class Task:
+    kind: str
+    seller_id: str
+    key: str  # what the task is about (an order id, a marketplace, a feed id)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    attempt: int = 0  # transient failures so far
+    slot: Slot | None = None
+
+    def param(self, name: str, default: Any = None) -> Any:
+        return self.params.get(name, default)
+
+    def with_params(self, **changes: Any) -> "Task":
+        """A follow-up task of the same kind (a next page): fresh attempts, no slot."""
+        return Task(self.kind, self.seller_id, self.key, {**self.params, **changes})
+
+    def waiting(self, slot: Slot) -> "Task":
+        return replace(self, slot=slot)
+
+    def retried(self) -> "Task":
+        return replace(self, attempt=self.attempt + 1, slot=None)
+
+    def to_json(self) -> str:
+        body: dict[str, Any] = {"kind": self.kind, "sellerId": self.seller_id, "key": self.key,
+                                "params": dict(self.params), "attempt": self.attempt}
+        if self.slot is not None:
+            body["slot"] = {"operation": self.slot.operation, "at": self.slot.at}
+        return json.dumps(body, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, body: str) -> "Task":
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            raise PermanentError("task message is not JSON") from None
+        if not isinstance(data, dict):
+            raise PermanentError("task message is not a JSON object")
+        if "task" in data and "kind" not in data:
+            data = _from_first_format(data)
+        kind, seller_id, key = data.get("kind"), data.get("sellerId"), data.get("key")
+        params, attempt, slot = data.get("params") or {}, data.get("attempt", 0), data.get("slot")
+        if not all(isinstance(v, str) and v for v in (kind, seller_id)) or not isinstance(key, str):
+            raise PermanentError(f"task message lacks kind, sellerId or key: {str(kind)[:40]!r}")
+        if not isinstance(params, dict) or not isinstance(attempt, int) or isinstance(attempt, bool):
+            raise PermanentError(f"task {kind[:40]!r}: params must be an object and attempt a number")
+        parsed_slot = None
+        if slot is not None:
+            if not (isinstance(slot, dict) and isinstance(slot.get("operation"), str)
+                    and isinstance(slot.get("at"), (int, float)) and not isinstance(slot.get("at"), bool)):
+                raise PermanentError(f"task {kind[:40]!r}: slot must be an operation and a time")
+            parsed_slot = Slot(slot["operation"], float(slot["at"]))
+        return cls(kind, seller_id, key, params, attempt, parsed_slot)
+
+
+def _from_first_format(data: dict[str, Any]) -> dict[str, Any]:
+    """Tasks queued by the first release (`{"task": "fetch_order", "seller_id", "order_id", ...,
+    "retries", "slot", "slot_operation"}`) still run after an upgrade."""
+    reserved = {"task", "seller_id", "order_id", "retries", "slot", "slot_operation"}
+    params = {k: v for k, v in data.items() if k not in reserved}
+    key = data.get("order_id") or data.get("marketplace_id") or ""
+    slot = None
+    if data.get("slot") is not None and data.get("slot_operation"):
+        slot = {"operation": data["slot_operation"], "at": data["slot"]}
+    return {"kind": data.get("task"), "sellerId": data.get("seller_id"), "key": key, "params": params,
+            "attempt": data.get("retries", 0), "slot": slot}
+
+
+class TaskQueue(Protocol):
+    def enqueue(self, task: Task, delay: float = 0) -> None: ...
+
+
+class RateLimiter(Protocol):
+    def reserve(self, seller_id: str, operation: str) -> float: ...
+    def lateness_allowed(self, operation: str) -> float: ...
+
+
+class Slots:
+    """The shared rate limiter as a task sees it: call now, or book a slot and come back.
+
+    A slot is booked once; the task comes back when it is due and calls without booking again.
+    Late calls whose slots have passed bunch together, and Amazon's bucket absorbs that only up
+    to its burst, so a task much later than its slot (a backlogged queue) books again."""
+
+    def __init__(self, limiter: RateLimiter):
+        self.limiter = limiter
+
+    def take(self, task: Task, operation: str, now: float) -> None:
+        """Return when the task may call `operation`; raise `WaitForSlot` otherwise."""
+        slot = task.slot
+        if slot is not None and slot.operation == operation:
+            if now < slot.at:
+                raise WaitForSlot(operation, slot.at, slot.at - now)
+            if now - slot.at <= self.limiter.lateness_allowed(operation):
+                return
+        wait = self.limiter.reserve(task.seller_id, operation)
+        if wait > 0:
+            raise WaitForSlot(operation, now + wait, wait)
+
+
+def handle_retry(task: Task, error: RetryLater, queue: TaskQueue) -> Outcome:
+    """Put a task that must wait back in its queue: with its booked slot (not a failure), or
+    after a transient failure (counted; past the cap it is a permanent error)."""
+    if isinstance(error, WaitForSlot):
+        queue.enqueue(task.waiting(Slot(error.operation, error.at)), delay=error.delay_seconds)
+        return Outcome.WAITING
+    again = task.retried()
+    if again.attempt > MAX_TASK_RETRIES:
+        raise PermanentError(f"gave up after {MAX_TASK_RETRIES} retries: {error.reason}") from None
+    queue.enqueue(again, delay=error.delay_seconds)
+    return Outcome.RETRIED

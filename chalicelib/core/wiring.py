@@ -1,0 +1,56 @@
+"""The shared adapters, built once per container on first use. Each flow's own `wiring.py`
+builds its ports from these and its own stores."""
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, Callable
+
+from chalicelib.core import aws
+from chalicelib.core.dynamo import reset_models
+from chalicelib.core.queues import SqsTaskQueue
+from chalicelib.core.state import DynamoState
+from chalicelib.core.tasks import Slots
+
+_resets: list[Callable[[], None]] = []
+
+
+def cached(fn: Callable[[], Any]) -> Callable[[], Any]:
+    """`functools.cache` for a port factory, forgotten by `reset()`."""
+    wrapped = cache(fn)
+    _resets.append(wrapped.cache_clear)
+    return wrapped
+
+
+@cached
+def state() -> DynamoState:
+    return DynamoState()
+
+
+@cached
+def task_queue() -> SqsTaskQueue:
+    from chalicelib import registry
+
+    return SqsTaskQueue(registry.queue_of)
+
+
+@cached
+def slots() -> Slots:
+    from chalicelib.core.limiter import DynamoRateLimiter
+
+    return Slots(DynamoRateLimiter(state()))
+
+
+@cached
+def spapi() -> Any:
+    # SP-API (and its ~0.35 s import) only where Amazon is called.
+    from chalicelib.core.spapi import SpApi
+
+    return SpApi()
+
+
+def reset() -> None:
+    """Tests: forget every adapter (and the table names they captured)."""
+    for clear in _resets:
+        clear()
+    reset_models()
+    aws.reset()

@@ -1,0 +1,398 @@
+"""The orders flow's storage (PynamoDB): the orders table and the buyer-data table. The models
+stay private to this module: callers see the flow's rules' objects and typed errors only.
+
+Orders table, one item per order (`order_id`): the current state (status, change key, items,
+windows), the timeline, the notification ids and change ids already applied (duplicates are
+refused by the write's condition), and the money from getOrder (`details`, JSON). Two indexes
+list a seller's orders by update time, all of them or by status (`seller_status` =
+`<seller>#<status>`); `updated_key` = `<updated at>#<order id>` keeps the sort total.
+
+Buyer-data table, one item per order: the buyer's personal data, KMS-encrypted, with a TTL.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any, Iterable
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib import config, resources
+from chalicelib.core.dynamo import conditional_failed, decode_cursor, encode_cursor, models_builder
+from chalicelib.core.money import Money
+from chalicelib.core.times import iso, parse_iso
+from chalicelib.flows.orders.rules import (
+    LineMoney,
+    Order,
+    OrderChange,
+    OrderDetails,
+    OrderLine,
+    OrderStatus,
+    Package,
+    TimelineEntry,
+    change_id,
+)
+
+
+
+class _TimelineMap(MapAttribute):
+    status = UnicodeAttribute()
+    at = UnicodeAttribute()
+    notification_id = UnicodeAttribute()
+    source = UnicodeAttribute(default="ORDER_CHANGE")
+
+
+@dataclass(frozen=True)
+class _OrderModels:
+    order: type[Model]
+    buyer: type[Model]
+
+
+@models_builder
+@cache
+def _order_models() -> _OrderModels:
+    class BySellerUpdated(GlobalSecondaryIndex):
+        class Meta:
+            index_name = "by_seller_updated"
+            projection = AllProjection()
+
+        seller_id = UnicodeAttribute(hash_key=True)
+        updated_key = UnicodeAttribute(range_key=True)
+
+    class BySellerStatus(GlobalSecondaryIndex):
+        class Meta:
+            index_name = "by_seller_status"
+            projection = AllProjection()
+
+        seller_status = UnicodeAttribute(hash_key=True)
+        updated_key = UnicodeAttribute(range_key=True)
+
+    class OrderRow(Model):
+        class Meta:
+            table_name = config.table_name(resources.ORDERS)
+
+        order_id = UnicodeAttribute(hash_key=True)
+        seller_id = UnicodeAttribute()
+        marketplace_id = UnicodeAttribute(null=True)
+        status = UnicodeAttribute()
+        seller_status = UnicodeAttribute()
+        change_key = UnicodeAttribute()
+        updated_at = UnicodeAttribute()
+        updated_key = UnicodeAttribute()
+        created_at = UnicodeAttribute()
+        fulfillment_channel = UnicodeAttribute(null=True)
+        order_type = UnicodeAttribute(null=True)
+        is_business = BooleanAttribute(default=False)
+        is_prime = BooleanAttribute(default=False)
+        purchase_date = UnicodeAttribute(null=True)
+        windows = JSONAttribute(null=True)  # ship-by and deliver-by, ISO strings
+        lines = JSONAttribute(null=True)
+        timeline = ListAttribute(of=_TimelineMap, null=True)
+        notification_ids = UnicodeSetAttribute(null=True)
+        change_ids = UnicodeSetAttribute(null=True)  # status and time of each change applied (rules.change_id)
+        details = JSONAttribute(null=True)
+        details_status = UnicodeAttribute(null=True)
+        details_as_of = UnicodeAttribute(null=True)
+        applied_changes = NumberAttribute(default=0)  # atomic counter: 1 after the creating change
+
+        by_seller_updated = BySellerUpdated()
+        by_seller_status = BySellerStatus()
+
+    class BuyerDataRow(Model):
+        class Meta:
+            table_name = config.table_name(resources.BUYER_DATA)
+
+        order_id = UnicodeAttribute(hash_key=True)
+        seller_id = UnicodeAttribute()
+        ciphertext = UnicodeAttribute()  # base64 of a KMS-encrypted JSON document
+        as_of = UnicodeAttribute()
+        expires_at = TTLAttribute()
+
+    return _OrderModels(OrderRow, BuyerDataRow)
+
+
+# --- orders -----------------------------------------------------------------------------
+
+def _windows_to_json(ship_by, deliver_by) -> dict[str, str | None]:
+    def fmt(moment):
+        return iso(moment) if moment else None
+    return {
+        "ship_by_earliest": fmt(ship_by[0]), "ship_by_latest": fmt(ship_by[1]),
+        "deliver_by_earliest": fmt(deliver_by[0]), "deliver_by_latest": fmt(deliver_by[1]),
+    }
+
+
+def _lines_to_json(lines: Iterable[OrderLine]) -> list[dict[str, Any]]:
+    return [
+        {"order_item_id": l.order_item_id, "sku": l.sku, "quantity": l.quantity, "quantity_shipped": l.quantity_shipped}
+        for l in lines
+    ]
+
+
+def _money_json(value: Money | None) -> dict[str, str] | None:
+    return value.to_dict() if value is not None else None
+
+
+def _money(value: dict[str, str] | None) -> Money | None:
+    return Money.from_dict(value) if value else None
+
+
+def details_to_json(details: OrderDetails) -> dict[str, Any]:
+    return {
+        "as_of": iso(details.as_of),
+        "status": details.status.value,
+        "currency": details.currency,
+        "grand_total": _money_json(details.grand_total),
+        "breakdown": {kind: m.to_dict() for kind, m in details.breakdown.items()},
+        "lines": [
+            {
+                "order_item_id": l.order_item_id, "sku": l.sku, "asin": l.asin, "title": l.title,
+                "quantity": l.quantity, "unit_price": _money_json(l.unit_price), "item": _money_json(l.item),
+                "shipping": _money_json(l.shipping), "discount": _money_json(l.discount), "tax": _money_json(l.tax),
+                "item_tax": _money_json(l.item_tax), "shipping_tax": _money_json(l.shipping_tax),
+                "total": _money_json(l.total), "promotion_ids": list(l.promotion_ids),
+            }
+            for l in details.lines
+        ],
+        "packages": [
+            {"package_reference_id": p.package_reference_id, "carrier": p.carrier, "tracking_number": p.tracking_number,
+             "ship_time": iso(p.ship_time) if p.ship_time else None, "status": p.status}
+            for p in details.packages
+        ],
+        "programs": list(details.programs),
+        "marketplace_id": details.marketplace_id,
+        "fulfilled_by": details.fulfilled_by,
+        "created_time": iso(details.created_time) if details.created_time else None,
+    }
+
+
+def details_from_json(data: dict[str, Any]) -> OrderDetails:
+    return OrderDetails(
+        as_of=datetime.fromisoformat(data["as_of"]),
+        status=OrderStatus(data["status"]),
+        currency=data.get("currency"),
+        grand_total=_money(data.get("grand_total")),
+        breakdown={kind: Money.from_dict(m) for kind, m in (data.get("breakdown") or {}).items()},
+        lines=tuple(
+            LineMoney(
+                order_item_id=l["order_item_id"], sku=l.get("sku"), asin=l.get("asin"), title=l.get("title"),
+                quantity=int(l.get("quantity") or 0), unit_price=_money(l.get("unit_price")), item=_money(l.get("item")),
+                shipping=_money(l.get("shipping")), discount=_money(l.get("discount")), tax=_money(l.get("tax")),
+                item_tax=_money(l.get("item_tax")), shipping_tax=_money(l.get("shipping_tax")),
+                total=_money(l.get("total")), promotion_ids=tuple(l.get("promotion_ids") or ()),
+            )
+            for l in data.get("lines") or []
+        ),
+        packages=tuple(
+            Package(p["package_reference_id"], p.get("carrier"), p.get("tracking_number"),
+                    parse_iso(p.get("ship_time")), p.get("status"))
+            for p in data.get("packages") or []
+        ),
+        programs=tuple(data.get("programs") or ()),
+        marketplace_id=data.get("marketplace_id"),
+        fulfilled_by=data.get("fulfilled_by"),
+        created_time=parse_iso(data.get("created_time")),
+    )
+
+
+def _order_from_row(row: Model) -> Order:
+    windows = row.windows or {}
+    return Order(
+        seller_id=row.seller_id,
+        order_id=row.order_id,
+        marketplace_id=row.marketplace_id,
+        status=OrderStatus(row.status),
+        change_key=row.change_key,
+        updated_at=datetime.fromisoformat(row.updated_at),
+        fulfillment_channel=row.fulfillment_channel,
+        order_type=row.order_type,
+        is_business=bool(row.is_business),
+        is_prime=bool(row.is_prime),
+        purchase_date=parse_iso(row.purchase_date),
+        ship_by=(parse_iso(windows.get("ship_by_earliest")), parse_iso(windows.get("ship_by_latest"))),
+        deliver_by=(parse_iso(windows.get("deliver_by_earliest")), parse_iso(windows.get("deliver_by_latest"))),
+        lines=tuple(
+            OrderLine(l["order_item_id"], l.get("sku"), int(l.get("quantity") or 0), int(l.get("quantity_shipped") or 0))
+            for l in row.lines or []
+        ),
+        timeline=tuple(
+            sorted(
+                (TimelineEntry(OrderStatus(e.status), datetime.fromisoformat(e.at), e.notification_id, e.source)
+                 for e in row.timeline or []),
+                key=lambda e: e.at,
+            )
+        ),
+        details=details_from_json(row.details) if row.details else None,
+    )
+
+
+@dataclass(frozen=True)
+class Applied:
+    order: Order
+    created: bool
+    details_status: OrderStatus | None
+
+
+class DynamoOrders:
+    """The orders table. Every write that can race is one conditional request."""
+
+    def apply_change(self, change: OrderChange, now: datetime) -> Applied | None:
+        """Create or update the order from `change` if it is newer than what is stored.
+
+        One UpdateItem, conditioned on the stored change key: a duplicate or an older change
+        fails the condition and None is returned (nothing was written)."""
+        Row = _order_models().order
+        updated_at = iso(now)
+        entry = _TimelineMap(status=change.status.value, at=iso(change.changed_at),
+                             notification_id=change.notification_id, source=change.source)
+        actions = [
+            Row.seller_id.set(change.seller_id),
+            Row.status.set(change.status.value),
+            Row.seller_status.set(f"{change.seller_id}#{change.status.value}"),
+            Row.change_key.set(change.key),
+            Row.updated_at.set(updated_at),
+            Row.updated_key.set(f"{updated_at}#{change.order_id}"),
+            Row.created_at.set(Row.created_at | updated_at),
+            Row.is_business.set(change.is_business),
+            Row.is_prime.set(change.is_prime),
+            Row.timeline.set((Row.timeline | []).append([entry])),
+            Row.notification_ids.add({change.notification_id}),
+            Row.change_ids.add({change_id(change.status, change.changed_at)}),
+            Row.applied_changes.add(1),
+        ]
+        optional = [
+            (Row.marketplace_id, change.marketplace_id),
+            (Row.fulfillment_channel, change.fulfillment_channel),
+            (Row.order_type, change.order_type),
+            (Row.purchase_date, iso(change.purchase_date) if change.purchase_date else None),
+        ]
+        actions += [attr.set(value) for attr, value in optional if value is not None]
+        if any(change.ship_by) or any(change.deliver_by):
+            actions.append(Row.windows.set(_windows_to_json(change.ship_by, change.deliver_by)))
+        if change.lines:
+            actions.append(Row.lines.set(_lines_to_json(change.lines)))
+        row = Row(change.order_id)
+        try:
+            row.update(actions=actions, condition=Row.order_id.does_not_exist() | (Row.change_key < change.key))
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return None
+            raise
+        details_status = OrderStatus(row.details_status) if row.details_status else None
+        return Applied(order=_order_from_row(row), created=row.applied_changes == 1, details_status=details_status)
+
+    def get(self, order_id: str, *, consistent: bool = False) -> tuple[Order, OrderStatus | None, frozenset[str]] | None:
+        """The order, the status its details were read at, and the notification ids seen."""
+        Row = _order_models().order
+        try:
+            row = Row.get(order_id, consistent_read=consistent)
+        except DoesNotExist:
+            return None
+        details_status = OrderStatus(row.details_status) if row.details_status else None
+        return _order_from_row(row), details_status, frozenset(row.notification_ids or ())
+
+    def add_to_timeline(self, order_id: str, entry: TimelineEntry) -> bool:
+        """Record a late change in the history without touching the current state. False when
+        this notification, or the same change under another notification, is already there."""
+        Row = _order_models().order
+        item = _TimelineMap(status=entry.status.value, at=iso(entry.at), notification_id=entry.notification_id,
+                            source=entry.source)
+        change = change_id(entry.status, entry.at)
+        try:
+            Row(order_id).update(
+                actions=[Row.timeline.set((Row.timeline | []).append([item])),
+                         Row.notification_ids.add({entry.notification_id}),
+                         Row.change_ids.add({change})],
+                # Once per notification, and once per change: Amazon may repeat a change under a
+                # new NotificationId.
+                condition=Row.order_id.exists() & ~Row.notification_ids.contains(entry.notification_id)
+                & ~Row.change_ids.contains(change),
+            )
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def save_details(self, order_id: str, details: OrderDetails) -> bool:
+        """Store the money side of an order unless a newer snapshot is already stored."""
+        Row = _order_models().order
+        as_of = iso(details.as_of)
+        try:
+            Row(order_id).update(
+                actions=[Row.details.set(details_to_json(details)), Row.details_status.set(details.status.value),
+                         Row.details_as_of.set(as_of)],
+                condition=Row.order_id.exists() & (Row.details_as_of.does_not_exist() | (Row.details_as_of <= as_of)),
+            )
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def list(self, seller_id: str, *, status: OrderStatus | None = None, marketplace_id: str | None = None,
+             updated_since: datetime | None = None, limit: int = 50,
+             cursor: str | None = None) -> tuple[list[Order], str | None]:
+        """Orders of a seller, most recently updated first, one page at a time."""
+        Row = _order_models().order
+        range_condition = Row.updated_key >= iso(updated_since) if updated_since else None
+        filter_condition = Row.marketplace_id == marketplace_id if marketplace_id else None
+        if status is not None:
+            index, hash_key = Row.by_seller_status, f"{seller_id}#{status.value}"
+        else:
+            index, hash_key = Row.by_seller_updated, seller_id
+        results = index.query(hash_key, range_key_condition=range_condition, filter_condition=filter_condition,
+                              scan_index_forward=False, limit=limit, last_evaluated_key=decode_cursor(cursor))
+        orders = [_order_from_row(row) for row in results]
+        return orders, encode_cursor(results.last_evaluated_key)
+
+
+# --- buyer data ---------------------------------------------------------------------------
+
+class DynamoBuyerData:
+    """Buyer and recipient personal data, KMS-encrypted, apart from the order, with a TTL."""
+
+    def __init__(self, kms_client_factory):
+        self._kms = kms_client_factory
+
+    def save(self, seller_id: str, order_id: str, personal: dict[str, Any], as_of: datetime, expires_at: datetime) -> None:
+        plaintext = json.dumps(personal, separators=(",", ":"), sort_keys=True).encode()
+        blob = self._kms().encrypt(
+            KeyId=config.data_key_id(), Plaintext=plaintext,
+            EncryptionContext={"table": "buyer-data", "seller_id": seller_id, "order_id": order_id},
+        )["CiphertextBlob"]
+        Row = _order_models().buyer
+        row = Row(order_id, seller_id=seller_id, ciphertext=base64.b64encode(blob).decode(), as_of=iso(as_of),
+                  expires_at=expires_at)
+        try:
+            row.save(condition=Row.order_id.does_not_exist() | (Row.as_of <= iso(as_of)))
+        except PutError as exc:
+            if not conditional_failed(exc):
+                raise
+
+    def get(self, order_id: str) -> dict[str, Any] | None:
+        Row = _order_models().buyer
+        try:
+            row = Row.get(order_id)
+        except DoesNotExist:
+            return None
+        plaintext = self._kms().decrypt(
+            CiphertextBlob=base64.b64decode(row.ciphertext),
+            EncryptionContext={"table": "buyer-data", "seller_id": row.seller_id, "order_id": order_id},
+        )["Plaintext"]
+        return json.loads(plaintext)

@@ -1,0 +1,33 @@
+"""The orders flow's ports, built once per container on first use."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from chalicelib import config
+from chalicelib.core import aws, wiring
+from chalicelib.flows.orders.service import IntakePorts, TaskPorts
+from chalicelib.flows.orders.store import DynamoBuyerData, DynamoOrders
+
+
+@wiring.cached
+def orders() -> DynamoOrders:
+    return DynamoOrders()
+
+
+@wiring.cached
+def buyer_data() -> DynamoBuyerData:
+    return DynamoBuyerData(lambda: aws.client("kms"))
+
+
+@wiring.cached
+def intake_ports() -> IntakePorts:
+    return IntakePorts(orders=orders(), tasks=wiring.task_queue())
+
+
+@wiring.cached
+def task_ports() -> TaskPorts:
+    from chalicelib.flows.orders.amazon import SpApiOrders  # sp_api only where Amazon is called
+
+    return TaskPorts(orders=orders(), tasks=wiring.task_queue(), slots=wiring.slots(),
+                     amazon=SpApiOrders(wiring.spapi()), buyer_data=buyer_data(), poll_state=wiring.state(),
+                     poll_overlap=timedelta(seconds=config.order_poll_overlap_seconds()))

@@ -1,0 +1,177 @@
+"""The one declaration of every AWS resource sellerops uses: queues, tables, the invoice bucket,
+the data key, the SP-API secret and the API token hash.
+
+Everything else reads its names from here: app.py (the queues Chalice subscribes to),
+infra/template.py (which generates infra/template.yaml, its outputs included), infra/deploy.py
+(stack outputs → the stage's environment, the functions' timeouts), infra/policy.py (the IAM
+policies) and the local stack (infra/local). Physical names are `sellerops-<stage>-<suffix>`, so
+names, policies and the template agree without reading the stack.
+
+A flow that needs a table adds one `Table(...)` line to TABLES; nothing else names it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PREFIX = "sellerops"
+
+
+def physical(stage: str, suffix: str) -> str:
+    return f"{PREFIX}-{stage}-{suffix}"
+
+
+# ---------------------------------------------------------------------------------- queues
+
+@dataclass(frozen=True)
+class Queue:
+    """An SQS standard queue, its dead-letter queue, and the Lambda function that consumes it."""
+
+    suffix: str  # sellerops-<stage>-<suffix>, and -<suffix>-dlq
+    stem: str  # CloudFormation ids and outputs: <stem>Queue, <stem>QueueUrl, <stem>DeadLetterQueue...
+    env: str  # environment variables <env>_QUEUE_URL and <env>_DLQ_URL
+    handler: str  # the Chalice function in app.py that consumes it (also its Lambda's name)
+    purpose: str
+    timeout_seconds: int  # its consumer's Lambda timeout; the visibility timeout is six times it
+    memory_mb: int
+    batch_size: int
+    max_receive_count: int = 5  # receives before a message moves to the dead-letter queue
+    retention_seconds: int = 4 * 24 * 3600
+    dead_letter_retention_seconds: int = 14 * 24 * 3600
+
+    def name(self, stage: str) -> str:
+        return physical(stage, self.suffix)
+
+    def dlq_name(self, stage: str) -> str:
+        return physical(stage, f"{self.suffix}-dlq")
+
+    @property
+    def url_env(self) -> str:
+        return f"{self.env}_QUEUE_URL"
+
+    @property
+    def dlq_url_env(self) -> str:
+        return f"{self.env}_DLQ_URL"
+
+    @property
+    def visibility_timeout(self) -> int:
+        # AWS's advice for SQS event sources: at least six times the function's timeout.
+        return 6 * self.timeout_seconds
+
+
+INTAKE = Queue("intake", "Intake", "INTAKE", "intake",
+               "SP-API notifications (and EventBridge listings events): cheap, never calls Amazon",
+               timeout_seconds=60, memory_mb=512, batch_size=10)
+TASKS = Queue("tasks", "Task", "TASK", "tasks",
+              "work that calls Amazon, at the pace the shared rate limiter allows",
+              timeout_seconds=60, memory_mb=512, batch_size=10)
+WORK = Queue("work", "Work", "WORK", "work",
+             "heavy work (PDF rendering, report parsing): longer timeout, more memory, one at a time",
+             timeout_seconds=300, memory_mb=1024, batch_size=1)
+
+QUEUES: tuple[Queue, ...] = (INTAKE, TASKS, WORK)
+
+
+def queue(suffix: str) -> Queue:
+    for candidate in QUEUES:
+        if candidate.suffix == suffix:
+            return candidate
+    raise KeyError(f"no queue {suffix!r}; queues are {', '.join(q.suffix for q in QUEUES)}")
+
+
+# ---------------------------------------------------------------------------------- tables
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    hash_key: str
+    range_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    """A DynamoDB table (on demand, encrypted with the data key, point-in-time recovery unless
+    it says otherwise). Keys and index keys are strings."""
+
+    suffix: str  # sellerops-<stage>-<suffix>
+    stem: str  # <stem>Table, output <stem>TableName
+    env: str  # the environment variable holding its name
+    holds: str  # what it holds, in a few words (destroy lists what it keeps)
+    hash_key: str
+    range_key: str | None = None
+    indexes: tuple[Index, ...] = ()
+    ttl_attribute: str | None = None
+    point_in_time_recovery: bool = True
+
+    def name(self, stage: str) -> str:
+        return physical(stage, self.suffix)
+
+    @property
+    def logical_id(self) -> str:
+        return f"{self.stem}Table"
+
+    @property
+    def output(self) -> str:
+        return f"{self.stem}TableName"
+
+
+ORDERS = Table("orders", "Orders", "ORDERS_TABLE", "orders, their timelines and money",
+               hash_key="order_id",
+               indexes=(Index("by_seller_updated", "seller_id", "updated_key"),
+                        Index("by_seller_status", "seller_status", "updated_key")))
+BUYER_DATA = Table("buyer-data", "BuyerData", "BUYER_DATA_TABLE",
+                   "buyer personal data, encrypted, expiring by TTL",
+                   hash_key="order_id", ttl_attribute="expires_at")
+STATE = Table("state", "State", "STATE_TABLE",
+              "rate limiter, polling watermarks, failure records, sellers, calls to Amazon",
+              hash_key="pk", range_key="sk", ttl_attribute="expires_at")
+
+TABLES: tuple[Table, ...] = (ORDERS, BUYER_DATA, STATE)
+
+
+# ---------------------------------------------------------------------------------- the rest
+
+@dataclass(frozen=True)
+class Named:
+    """A resource known by one name: its CloudFormation id, its stack output, its variable."""
+
+    logical_id: str
+    output: str
+    env: str
+    holds: str
+    pattern: str  # its physical name, with {stage} (and {account} for the bucket)
+
+    def name(self, stage: str, account: str = "") -> str:
+        return self.pattern.format(stage=stage, account=account, prefix=PREFIX)
+
+
+INVOICE_BUCKET = Named("InvoiceBucket", "InvoiceBucketName", "INVOICE_BUCKET",
+                       "issued invoices: tax law requires keeping them", "{prefix}-{stage}-invoices-{account}")
+DATA_KEY = Named("DataKey", "DataKeyArn", "DATA_KEY_ID", "encrypts the tables, the bucket and the secret",
+                 "alias/{prefix}-{stage}")
+SPAPI_SECRET = Named("SpApiSecret", "SpApiSecretName", "SPAPI_SECRET_ID",
+                     "SP-API credentials and the sellers' refresh tokens", "{prefix}/{stage}/spapi")
+API_TOKEN_HASH = Named("ApiTokenHash", "ApiTokenHashParameterName", "API_TOKEN_HASH_PARAMETER",
+                       "the API token's hash", "/{prefix}/{stage}/api-token-hash")
+
+
+# ---------------------------------------------------------------------------------- outputs → environment
+
+def stage_environment(outputs: dict[str, str], stage: str) -> dict[str, str]:
+    """The environment the functions read, from the stack's outputs (deploy, the local stack
+    and the command-line tools all use this one mapping)."""
+    wanted = dict(output_variables())
+    missing = sorted(output for output in wanted if output not in outputs)
+    if missing:
+        raise KeyError(f"the stack has no output {', '.join(missing)}: is infra/template.yaml current?")
+    env = {variable: outputs[output] for output, variable in wanted.items()}
+    env["SELLEROPS_STAGE"] = stage
+    return env
+
+
+def output_variables() -> list[tuple[str, str]]:
+    """(stack output, environment variable), for every resource the functions read."""
+    pairs = [(table.output, table.env) for table in TABLES]
+    for q in QUEUES:
+        pairs += [(f"{q.stem}QueueUrl", q.url_env), (f"{q.stem}DeadLetterQueueUrl", q.dlq_url_env)]
+    pairs += [(r.output, r.env) for r in (INVOICE_BUCKET, DATA_KEY, SPAPI_SECRET, API_TOKEN_HASH)]
+    return pairs

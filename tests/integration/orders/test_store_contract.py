@@ -1,0 +1,101 @@
+"""The same contract on the in-memory fake and the DynamoDB adapter (moto), so the fake the
+unit tests rely on behaves like the real thing."""
+import uuid
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from chalicelib.flows.orders.parsing import order_details
+from chalicelib.flows.orders.rules import OrderChange, OrderStatus, TimelineEntry
+from tests.builders import amazon_order
+from tests.fakes import FakeOrders
+
+T0 = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def repo(request):
+    if request.param == "fake":
+        return FakeOrders()
+    request.getfixturevalue("aws_stack")
+    from chalicelib.flows.orders.store import DynamoOrders
+
+    return DynamoOrders()
+
+
+@pytest.fixture
+def order_id():
+    return f"999-{uuid.uuid4().int % 10**7:07d}-{uuid.uuid4().int % 10**7:07d}"
+
+
+def change(order_id, status, minutes, nid, seller="A2EUQ1WTGCTBG2"):
+    return OrderChange(seller_id=seller, order_id=order_id, marketplace_id="A1PA6795UKMFR9", status=status,
+                       changed_at=T0 + timedelta(minutes=minutes), notification_id=nid, fulfillment_channel="MFN")
+
+
+def test_a_first_change_creates_the_order(repo, order_id):
+    applied = repo.apply_change(change(order_id, OrderStatus.UNSHIPPED, 1, "n1"), NOW)
+    assert applied.created and applied.order.status is OrderStatus.UNSHIPPED
+    assert applied.details_status is None
+    order, details_status, seen = repo.get(order_id)
+    assert order.fulfillment_channel == "MFN" and seen == {"n1"}
+
+
+def test_a_newer_change_updates_and_a_repeat_or_older_one_is_refused(repo, order_id):
+    repo.apply_change(change(order_id, OrderStatus.UNSHIPPED, 1, "n1"), NOW)
+    updated = repo.apply_change(change(order_id, OrderStatus.SHIPPED, 5, "n2"), NOW)
+    assert not updated.created and updated.order.status is OrderStatus.SHIPPED
+    assert repo.apply_change(change(order_id, OrderStatus.SHIPPED, 5, "n2"), NOW) is None
+    assert repo.apply_change(change(order_id, OrderStatus.UNSHIPPED, 3, "n3"), NOW) is None
+    assert repo.get(order_id)[0].status is OrderStatus.SHIPPED
+
+
+def test_a_late_change_joins_the_timeline_once_without_moving_the_order(repo, order_id):
+    repo.apply_change(change(order_id, OrderStatus.SHIPPED, 5, "n2"), NOW)
+    late = TimelineEntry(OrderStatus.UNSHIPPED, T0 + timedelta(minutes=1), "n1")
+    assert repo.add_to_timeline(order_id, late)
+    assert not repo.add_to_timeline(order_id, late)
+    order = repo.get(order_id)[0]
+    assert order.status is OrderStatus.SHIPPED
+    assert [e.notification_id for e in order.timeline] == ["n1", "n2"]
+
+
+def test_the_same_change_under_another_notification_id_joins_the_timeline_once(repo, order_id):
+    """Amazon may send one change again with a new NotificationId (same status, same time)."""
+    repo.apply_change(change(order_id, OrderStatus.UNSHIPPED, 1, "n1"), NOW)
+    repo.apply_change(change(order_id, OrderStatus.SHIPPED, 5, "n2"), NOW)
+    assert not repo.add_to_timeline(order_id, TimelineEntry(OrderStatus.UNSHIPPED, T0 + timedelta(minutes=1), "n1-again"))
+    assert not repo.add_to_timeline(order_id, TimelineEntry(OrderStatus.SHIPPED, T0 + timedelta(minutes=5), "n2-again"))
+    assert [e.notification_id for e in repo.get(order_id)[0].timeline] == ["n1", "n2"]
+
+
+def test_details_are_stored_exactly_and_an_older_snapshot_never_replaces_a_newer_one(repo, order_id):
+    repo.apply_change(change(order_id, OrderStatus.UNSHIPPED, 1, "n1"), NOW)
+    newer = order_details(amazon_order(order_id, updated="2026-11-01T10:05:00Z"))
+    older = replace(newer, as_of=newer.as_of - timedelta(hours=1), status=OrderStatus.PENDING)
+    assert repo.save_details(order_id, newer)
+    assert not repo.save_details(order_id, older)
+    order, details_status, _ = repo.get(order_id)
+    assert details_status is OrderStatus.UNSHIPPED
+    assert order.details.grand_total.to_dict() == {"amount": "43.97", "currency": "EUR"}
+    assert order.details.lines[0].item_tax.to_dict() == {"amount": "6.38", "currency": "EUR"}
+
+
+def test_listing_filters_by_status_and_pages_without_repeats(repo):
+    seller = f"S{uuid.uuid4().hex[:12].upper()}"
+    ids = [f"{seller}-{i}" for i in range(5)]
+    for i, oid in enumerate(ids):
+        status = OrderStatus.SHIPPED if i % 2 else OrderStatus.UNSHIPPED
+        repo.apply_change(change(oid, status, i, f"{oid}-n", seller=seller), NOW + timedelta(seconds=i))
+    shipped, _ = repo.list(seller, status=OrderStatus.SHIPPED)
+    assert {o.order_id for o in shipped} == {ids[1], ids[3]}
+    seen, cursor = [], None
+    while True:
+        page, cursor = repo.list(seller, limit=2, cursor=cursor)
+        seen += [o.order_id for o in page]
+        if not cursor:
+            break
+    assert sorted(seen) == sorted(ids) and len(seen) == len(set(seen))
+    assert seen[0] == ids[-1]  # most recently updated first

@@ -1,0 +1,47 @@
+"""The shared limiter's arithmetic never books more than Amazon's bucket allows."""
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from chalicelib.core.limits import DEFAULT_LIMITS, limit_for, reserve
+
+
+def test_every_operation_we_call_has_amazons_default_limit():
+    assert DEFAULT_LIMITS["getOrder"] == (0.5, 30)
+    assert DEFAULT_LIMITS["searchOrders"] == (0.0056, 20)
+
+
+def test_an_idle_bucket_lets_a_burst_through_then_spaces_calls_by_the_rate():
+    limit = limit_for("getOrder")
+    tat, waits = None, []
+    for _ in range(limit.burst + 3):
+        tat, wait = reserve(tat, 1000.0, limit)
+        waits.append(wait)
+    assert waits[:limit.burst] == [0.0] * limit.burst
+    assert waits[limit.burst:] == pytest.approx([limit.interval * k for k in (1, 2, 3)])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=5, allow_nan=False), min_size=1, max_size=200),
+       st.sampled_from(sorted(DEFAULT_LIMITS)))
+def test_booked_slots_never_exceed_amazons_bucket(gaps, operation):
+    """Amazon's own bucket, replayed over our booked call times, is never overdrawn."""
+    rate, burst = DEFAULT_LIMITS[operation]
+    limit = limit_for(operation, scale=1.0)
+    now, tat, calls = 0.0, None, []
+    for gap in gaps:
+        now += gap
+        tat, wait = reserve(tat, now, limit)
+        calls.append(now + wait)
+    tokens, last = float(burst), 0.0
+    for at in sorted(calls):
+        tokens = min(burst, tokens + (at - last) * rate)
+        last = at
+        assert tokens >= 1 - 1e-9
+        tokens -= 1
+
+
+def test_a_late_call_may_still_use_its_slot_within_half_the_burst():
+    from chalicelib.core.limiter import DynamoRateLimiter
+
+    limit = limit_for("getOrder")
+    assert DynamoRateLimiter().lateness_allowed("getOrder") == pytest.approx(limit.tolerance / 2)

@@ -1,0 +1,79 @@
+"""Typed tasks: what travels through SQS, and the one place that decides about waits and retries."""
+import json
+
+import pytest
+from hypothesis import given, strategies as st
+
+from chalicelib.core.errors import PermanentError, RetryLater, WaitForSlot
+from chalicelib.core.tasks import MAX_TASK_RETRIES, Outcome, Slot, Slots, Task, handle_retry, strongest
+from tests.fakes import FakeLimiter, FakeTasks
+
+texts = st.text(min_size=1, max_size=30)
+params = st.dictionaries(st.text(max_size=10), st.one_of(st.none(), st.booleans(), st.integers(), texts), max_size=4)
+
+
+@given(kind=texts, seller=texts, key=st.text(max_size=30), params=params, attempt=st.integers(0, 60),
+       slot=st.one_of(st.none(), st.builds(Slot, texts, st.floats(0, 4e9, allow_nan=False))))
+def test_a_task_comes_back_from_json_as_it_went(kind, seller, key, params, attempt, slot):
+    task = Task(kind, seller, key, params, attempt, slot)
+    assert Task.from_json(task.to_json()) == task
+
+
+def test_a_task_queued_by_the_first_release_still_reads():
+    old = {"task": "fetch_order", "seller_id": "S1", "order_id": "028-1", "marketplace_id": "A1PA6795UKMFR9",
+           "reason": "order changed", "retries": 3, "slot": 1800000000.5, "slot_operation": "getOrder"}
+    task = Task.from_json(json.dumps(old))
+    assert task == Task("fetch_order", "S1", "028-1", {"marketplace_id": "A1PA6795UKMFR9", "reason": "order changed"},
+                        3, Slot("getOrder", 1800000000.5))
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    ("not json", "not JSON"),
+    ("[1]", "not a JSON object"),
+    ('{"kind": "fetch_order"}', "lacks kind, sellerId or key"),
+    ('{"kind": "k", "sellerId": "S", "key": "x", "attempt": "1"}', "attempt a number"),
+    ('{"kind": "k", "sellerId": "S", "key": "x", "slot": {"at": 1}}', "slot must be"),
+    ("[" * 5000, "not JSON"),
+])
+def test_a_task_that_cannot_be_read_is_a_permanent_error(body, reason):
+    with pytest.raises(PermanentError, match=reason):
+        Task.from_json(body)
+
+
+def test_waiting_for_a_slot_keeps_the_attempts_and_a_failure_counts_one():
+    queue = FakeTasks()
+    task = Task("k", "S", "x", attempt=2)
+    assert handle_retry(task, WaitForSlot("getOrder", 100.0, 4.0), queue) is Outcome.WAITING
+    assert handle_retry(task, RetryLater("Amazon failed", 30), queue) is Outcome.RETRIED
+    (waiting, wait_delay), (retried, retry_delay) = queue.sent
+    assert (waiting.attempt, waiting.slot, wait_delay) == (2, Slot("getOrder", 100.0), 4.0)
+    assert (retried.attempt, retried.slot, retry_delay) == (3, None, 30)
+
+
+def test_past_the_retry_cap_a_task_fails_with_the_last_reason():
+    with pytest.raises(PermanentError, match=f"gave up after {MAX_TASK_RETRIES} retries: Amazon failed"):
+        handle_retry(Task("k", "S", "x", attempt=MAX_TASK_RETRIES), RetryLater("Amazon failed", 1), FakeTasks())
+
+
+def test_a_slot_is_booked_once_and_used_when_due():
+    slots = Slots(FakeLimiter(waits=[5.0]))
+    task = Task("k", "S", "x")
+    with pytest.raises(WaitForSlot) as booked:
+        slots.take(task, "getOrder", 100.0)
+    waiting = task.waiting(Slot(booked.value.operation, booked.value.at))
+    with pytest.raises(WaitForSlot, match="next slot in 2.0s"):
+        slots.take(waiting, "getOrder", 103.0)  # early: no booking, just wait
+    slots.take(waiting, "getOrder", 105.5)
+    assert slots.limiter.calls == [("S", "getOrder")]
+
+
+def test_a_slot_for_another_operation_does_not_count():
+    slots = Slots(FakeLimiter())
+    slots.take(Task("k", "S", "x", slot=Slot("searchOrders", 0.0)), "getOrder", 100.0)
+    assert slots.limiter.calls == [("S", "getOrder")]
+
+
+def test_the_outcome_of_a_notification_several_flows_consume_is_the_one_that_says_most():
+    assert strongest([Outcome.DUPLICATE, Outcome.CREATED, Outcome.STALE]) is Outcome.CREATED
+    assert strongest([Outcome.DUPLICATE, Outcome.STALE]) is Outcome.STALE
+    assert strongest([]) is Outcome.UNHANDLED
