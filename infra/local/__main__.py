@@ -57,8 +57,10 @@ def runtime_state_failures():
     return failures, cursor
 
 
-def _serve_forever(runtime) -> None:
-    runtime.run_background()
+def _serve_forever(runtime, schedule_every: float = 60.0) -> None:
+    """Keep the API up, the worker on the queues and the schedules on their timer, until Ctrl-C:
+    work started through the API (or pushed by the simulator) is processed as in AWS."""
+    runtime.run_background(schedule_every=schedule_every)
     try:
         while True:
             time.sleep(3600)
@@ -87,8 +89,9 @@ def replay(args) -> int:
         runtime.worker.drain(timeout=args.timeout)
     print(json.dumps(summary(runtime, len(bodies), started)), flush=True)
     if args.serve:
-        print(json.dumps({"api": runtime.api_url, "token": runtime.token}), flush=True)
-        _serve_forever(runtime)
+        print(json.dumps({"api": runtime.api_url, "token": runtime.token,
+                          "simulator": runtime.simulator.views_url}), flush=True)
+        _serve_forever(runtime, args.schedule_every)
     else:
         runtime.stop()
     return 0
@@ -173,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--poll", action="store_true", help="also run the backstop poll once")
     p.add_argument("--rate-scale", type=float, default=float(os.environ.get("SELLEROPS_RATE_SCALE", "1")))
     p.add_argument("--timeout", type=float, default=900)
+    p.add_argument("--schedule-every", type=float, default=60.0, metavar="SECONDS",
+                   help="with --serve: how often the schedules run while serving (default 60)")
     p.add_argument("files", nargs="+")
     d = sub.add_parser("demo", help="a realistic scenario end to end, then serve the API")
     d.add_argument("--orders", type=int, default=220)

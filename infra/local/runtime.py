@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chalicelib import resources
-from infra.local.simulator import Simulator
+from chalicelib import resources, subscriptions
+from infra.local.amazon import Delivery, Simulator
 from infra.local.stack import LocalStack, provision, start_moto, write_api_token_hash, write_secret
 from infra.local.worker import QueueBinding, Worker
 
@@ -68,6 +68,10 @@ class LocalRuntime:
         world = {**world, "sellers": sellers}
         simulator = Simulator(world, rate_scale=rate_scale, search_lag_seconds=0)
         sim_url = simulator.start()
+        # As if `make connect` had run: Amazon pushes the sellers' notifications to the intake queue.
+        simulator.connect(LWA_APP_ID, stack.outputs[f"{resources.INTAKE.stem}QueueArn"],
+                          [s["sellerId"] for s in sellers], list(subscriptions.SQS_TYPES))
+        simulator.deliver_to(_delivery_to(stack))
         write_secret(stack, LWA_APP_ID, LWA_CLIENT_SECRET,
                      {s["sellerId"]: {"refresh_token": s["refreshToken"]} for s in sellers})
         token = token or os.environ.get("SELLEROPS_API_TOKEN") or secrets.token_urlsafe(24)
@@ -160,6 +164,23 @@ class LocalRuntime:
         if self._api_server is not None:
             self._api_server.server.shutdown()
         self.simulator.stop()
+
+
+def _delivery_to(stack: LocalStack):
+    """What Amazon's push does: an SQS destination gets the notification in its queue; an
+    EventBridge one gets an event from the partner source, which the stack's rule forwards."""
+    def deliver(delivery: Delivery) -> None:
+        body = json.dumps(delivery.notification)
+        if delivery.kind == "sqs":
+            queue_name = delivery.target.rsplit(":", 1)[-1]
+            url = stack.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"]
+            stack.client("sqs").send_message(QueueUrl=url, MessageBody=body)
+        else:
+            account = delivery.target.split("/", 1)[0]
+            stack.client("events").put_events(Entries=[{
+                "Source": f"aws.partner/sellingpartnerapi.amazon.com/{account}/{LWA_APP_ID}",
+                "DetailType": delivery.notification_type, "Detail": body}])
+    return deliver
 
 
 def load_messages(paths: list[str]) -> list[str]:

@@ -96,6 +96,7 @@ class Served:
     summary: dict[str, Any]
     api: str
     token: str
+    simulator: str = ""
     stdout_lines: list[str] = field(default_factory=list)
     stderr_path: Path | None = None
 
@@ -114,6 +115,12 @@ class Served:
         assert response.status_code == 200, f"GET {path} {params}: {response.status_code} {response.text[:500]}"
         return response.json()
 
+    def amazon(self, view: str, **params: Any) -> dict[str, Any]:
+        """GET /_simulator/<view> on the simulator's read-only port: what Amazon received and holds."""
+        response = requests.get(f"{self.simulator}/_simulator/{view}", params=params, timeout=30)
+        assert response.status_code == 200, f"GET /_simulator/{view} {params}: {response.status_code} {response.text[:300]}"
+        return response.json()
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -128,7 +135,8 @@ class Served:
 
 def start_served_replay(world: Path, files: Iterable[Path], *options: str, token: str, workdir: Path,
                         timeout: float = 120) -> Served:
-    """Start `replay --serve` and wait for its two JSON lines: the summary, then {"api", "token"}."""
+    """Start `replay --serve` and wait for its two JSON lines: the summary, then
+    {"api", "token", "simulator"}."""
     port = free_port()
     stderr_path = workdir / "replay.stderr.log"
     stderr = stderr_path.open("w", encoding="utf-8")
@@ -169,7 +177,8 @@ def start_served_replay(world: Path, files: Iterable[Path], *options: str, token
                 summary = parsed[0]
             elif "api" in parsed[0]:
                 assert summary is not None, "the API line came before the summary line"
-                served = Served(process, summary, parsed[0]["api"], parsed[0]["token"], seen, stderr_path)
+                served = Served(process, summary, parsed[0]["api"], parsed[0]["token"], parsed[0].get("simulator", ""),
+                                seen, stderr_path)
                 assert served.api == f"http://127.0.0.1:{port}", served.api
                 return served
     except BaseException:

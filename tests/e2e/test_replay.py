@@ -545,6 +545,23 @@ def test_the_token_line_repeats_the_token_from_the_environment(shop):
     assert shop.served.token == TOKEN
 
 
+def test_the_serve_line_names_the_simulator_whose_journal_lists_every_call_amazon_received(shop):
+    """Given --serve. When its JSON line is read. Then `simulator` is a URL whose
+    /_simulator/calls lists each getOrder Amazon answered, per seller, with what was asked."""
+    assert shop.served.simulator.startswith("http://127.0.0.1:") and shop.served.simulator != shop.served.api
+    calls = shop.served.amazon("calls", operation="getOrder")["calls"]
+    assert len([c for c in calls if c["status"] == 200]) == shop.summary["tasks"]["fetched"]
+    seller = shop.busiest_seller
+    mine = shop.served.amazon("calls", operation="getOrder", sellerId=seller)["calls"]
+    assert mine and {c["sellerId"] for c in mine} == {seller}
+    assert all(c["method"] == "GET" and c["path"].startswith("/orders/2026-01-01/orders/") for c in mine)
+    assert all("includedData=" in c["query"] for c in mine)
+    polls = shop.served.amazon("calls", operation="searchOrders")["calls"]
+    assert len(polls) == shop.summary["tasks"]["polled"]
+    tokens = shop.served.amazon("calls", operation="lwaToken")["calls"]
+    assert tokens and all(c["body"] is None and c["query"] == "" for c in tokens)  # no credentials kept
+
+
 def test_health_needs_no_token_and_reports_dead_letters(shop):
     """Given malformed messages in the dead-letter queue. When GET /health without a token.
     Then 200, status "attention", the dead-letter count, empty queues and the backstop's run."""

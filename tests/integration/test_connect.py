@@ -23,7 +23,7 @@ from sp_api.base.exceptions import (
 
 from chalicelib import subscriptions
 from infra import connect, sellers
-from infra.local.simulator import DEFAULT_RATE_LIMITS, Simulator, load_model
+from infra.local.amazon import DEFAULT_RATE_LIMITS, Simulator, load_model
 from infra.local.stack import (
     FAKE_ACCESS_KEY_ID,
     FAKE_SECRET_ACCESS_KEY,

@@ -66,7 +66,7 @@ def test_intake_queues_a_details_fetch_for_a_new_order(client, aws_stack):
 
 @pytest.fixture
 def simulator(aws_stack, monkeypatch):
-    from infra.local.simulator import Simulator
+    from infra.local.amazon import Simulator
     from infra.local.stack import write_secret
     import sp_api.auth.access_token_client as token_cache
 

@@ -24,7 +24,7 @@ from sp_api.base.exceptions import (
     SellingApiTemporarilyUnavailableException,
 )
 
-from infra.local.simulator import DATASETS, DEFAULT_RATE_LIMITS, Simulator, load_model
+from infra.local.amazon import DATASETS, DEFAULT_RATE_LIMITS, Simulator, load_model
 
 SELLER = "A1SELLERONE"
 OTHER_SELLER = "A2SELLERTWO"
@@ -524,3 +524,147 @@ def test_the_request_log_holds_no_tokens_or_buyer_data(simulator: Simulator) -> 
     secrets = (client.auth.access_token, SELLER_TOKEN, "sim-secret", "James Wilson", "M1 2AB")
     for secret in secrets:
         assert secret not in text
+
+
+# --- the journal and the views ---------------------------------------------------------------
+
+
+def _view(simulator: Simulator, path: str, **params: str) -> httpx.Response:
+    return httpx.get(f"{simulator.views_url}{path}", params=params, timeout=10)
+
+
+def test_every_call_is_journaled_with_its_query_and_readable_on_the_views_port(simulator: Simulator) -> None:
+    client = orders_client(simulator)
+    client.get_order("202-1234567-8901234", includedData=["PACKAGES"])
+    orders_client(simulator, refresh_token=OTHER_TOKEN).get_order("026-0000000-0000001")
+
+    calls = _view(simulator, "/_simulator/calls", operation="getOrder", sellerId=SELLER).json()["calls"]
+
+    assert [(c["operation"], c["sellerId"], c["method"], c["path"], c["status"]) for c in calls] == [
+        ("getOrder", SELLER, "GET", "/orders/2026-01-01/orders/202-1234567-8901234", 200)]
+    assert "includedData=PACKAGES" in calls[0]["query"]
+    assert calls[0]["time"].endswith("+00:00")
+    everyone = _view(simulator, "/_simulator/calls", operation="getOrder").json()["calls"]
+    assert {c["sellerId"] for c in everyone} == {SELLER, OTHER_SELLER}
+
+
+def test_the_views_are_read_only_and_list_themselves(simulator: Simulator) -> None:
+    index = _view(simulator, "/_simulator/").json()["views"]
+    assert {"/_simulator/calls", "/_simulator/orders", "/_simulator/packages", "/_simulator/destinations",
+            "/_simulator/subscriptions", "/_simulator/notifications"} <= set(index)
+    assert httpx.post(f"{simulator.views_url}/_simulator/calls", timeout=10).status_code == 405
+    assert _view(simulator, "/_simulator/nothing").status_code == 404
+    # The views are not on the SP-API endpoint, and the endpoint is not on the views port.
+    assert httpx.get(f"{simulator.url}/_simulator/calls", timeout=10).status_code == 404
+
+
+def test_the_orders_view_shows_no_buyer_data(simulator: Simulator) -> None:
+    text = _view(simulator, "/_simulator/orders").text
+    assert "202-1234567-8901234" in text and "James Wilson" not in text and "M1 2AB" not in text
+
+
+# --- confirmShipment (Orders API v0) ------------------------------------------------------------
+
+
+def _unshipped(order_id: str) -> dict[str, Any]:
+    order = order_like(order_id, status="UNSHIPPED")
+    order.pop("packages", None)
+    for item in order["orderItems"]:
+        item["fulfillment"] = {"quantityFulfilled": 0, "quantityUnfulfilled": item["quantityOrdered"]}
+    return order
+
+
+def _v0_client(simulator: Simulator):
+    from sp_api.api import OrdersV0
+
+    class SimulatorTokenClient(AccessTokenClient):
+        scheme = "http://"
+        host = simulator.url.removeprefix("http://")
+
+    client = OrdersV0(Marketplaces.UK, refresh_token=SELLER_TOKEN, credentials=CREDENTIALS,
+                      auth_token_client_class=SimulatorTokenClient, timeout=5)
+    client.endpoint = simulator.url
+    return client
+
+
+def _package(order: dict[str, Any], reference: str = "1", quantity: int | None = None) -> dict[str, Any]:
+    item = order["orderItems"][0]
+    return {"marketplaceId": UK, "packageDetail": {
+        "packageReferenceId": reference, "carrierCode": "Royal Mail", "trackingNumber": "RM123456789GB",
+        "shipDate": "2024-12-26T10:00:00Z", "shippingMethod": "Tracked 48",
+        "orderItems": [{"orderItemId": item["orderItemId"], "quantity": quantity or item["quantityOrdered"]}]}}
+
+
+def test_a_confirmed_shipment_becomes_the_orders_package_and_moves_its_status(simulator: Simulator) -> None:
+    order = _unshipped("026-1111111-1111111")
+    simulator.upsert_order(SELLER, order)
+    simulator.connect("amzn1.application-oa2-client.sim", "arn:aws:sqs:eu-west-1:000000000000:intake", [SELLER],
+                      ["ORDER_CHANGE"])
+    delivered = []
+    simulator.deliver_to(delivered.append)
+
+    response = _v0_client(simulator).confirm_shipment("026-1111111-1111111", **_package(order))
+
+    assert simulator.stats()["confirmShipment"]["2xx"] == 1 and response.payload == {"status_code": 204}
+    shown = orders_client(simulator).get_order("026-1111111-1111111", includedData=["PACKAGES", "FULFILLMENT"])
+    amazon = shown.payload["order"]
+    assert amazon["fulfillment"]["fulfillmentStatus"] == "SHIPPED"
+    assert [(p["packageReferenceId"], p["trackingNumber"], p["carrier"]) for p in amazon["packages"]] == [
+        ("1", "RM123456789GB", "Royal Mail")]
+    (pushed,) = delivered
+    change = pushed.notification["Payload"]["OrderChangeNotification"]
+    assert (pushed.kind, pushed.target, pushed.notification_type) == ("sqs", "arn:aws:sqs:eu-west-1:000000000000:intake",
+                                                                     "ORDER_CHANGE")
+    assert (change["AmazonOrderId"], change["SellerId"], change["Summary"]["OrderStatus"]) == (
+        "026-1111111-1111111", SELLER, "Shipped")
+    confirmed = _view(simulator, "/_simulator/packages", orderId="026-1111111-1111111").json()["packages"]
+    assert confirmed[0]["packageDetail"]["trackingNumber"] == "RM123456789GB"
+    assert _view(simulator, "/_simulator/notifications").json()["notifications"][0]["notificationType"] == "ORDER_CHANGE"
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    (lambda body: body["packageDetail"].update(packageReferenceId="1"), "already confirmed"),
+    (lambda body: body["packageDetail"]["orderItems"][0].update(quantity=99), "still to ship"),
+    (lambda body: body["packageDetail"]["orderItems"][0].update(orderItemId="nope"), "is not an item"),
+    (lambda body: body["packageDetail"].update(carrierCode="Other"), "carrierName is required"),
+    (lambda body: body["packageDetail"].update(shipDate="02/21/2022"), "is not an ISO 8601 date-time"),
+    (lambda body: body["packageDetail"].pop("trackingNumber"), "trackingNumber is required"),
+])
+def test_a_shipment_amazon_would_refuse_is_answered_400_and_changes_nothing(simulator, change, reason) -> None:
+    order = _unshipped("026-2222222-2222222")
+    order["orderItems"][0]["quantityOrdered"] = 2
+    order["orderItems"][0]["fulfillment"] = {"quantityFulfilled": 0, "quantityUnfulfilled": 2}
+    simulator.upsert_order(SELLER, order)
+    client = _v0_client(simulator)
+    client.confirm_shipment("026-2222222-2222222", **_package(order, "1", quantity=1))
+    body = _package(order, "2", quantity=1)
+    change(body)
+
+    with pytest.raises(SellingApiBadRequestException) as refused:
+        client.confirm_shipment("026-2222222-2222222", **body)
+
+    assert reason in refused.value.error[0]["message"]
+    packages = orders_client(simulator).get_order("026-2222222-2222222", includedData=["PACKAGES"]).payload["order"]
+    assert len(packages["packages"]) == 1
+
+
+def test_an_amazon_fulfilled_order_cannot_be_confirmed(simulator: Simulator) -> None:
+    order = _unshipped("026-3333333-3333333")
+    order["fulfillment"]["fulfilledBy"] = "AMAZON"
+    simulator.upsert_order(SELLER, order)
+    with pytest.raises(SellingApiBadRequestException, match="fulfilled by Amazon"):
+        _v0_client(simulator).confirm_shipment("026-3333333-3333333", **_package(order))
+
+
+def test_a_call_can_be_applied_and_then_left_unanswered(simulator: Simulator) -> None:
+    from infra.local.amazon import APPLY_THEN_DROP
+
+    order = _unshipped("026-4444444-4444444")
+    simulator.upsert_order(SELLER, order)
+    simulator.inject_faults("confirmShipment", [APPLY_THEN_DROP])
+
+    with pytest.raises((httpx.TransportError, httpx.TimeoutException)):
+        _v0_client(simulator).confirm_shipment("026-4444444-4444444", **_package(order))
+
+    amazon = orders_client(simulator).get_order("026-4444444-4444444", includedData=["PACKAGES"]).payload["order"]
+    assert [p["packageReferenceId"] for p in amazon["packages"]] == ["1"]  # it took effect all the same

@@ -90,7 +90,7 @@ def test_each_payload_version_is_the_one_in_amazons_schema(notification_type):
 
 @pytest.mark.parametrize("notification_type", subscriptions.ALL_TYPES)
 def test_the_simulator_plays_amazon_accepting_each_type_on_its_channel(notification_type):
-    from infra.local.simulator import NOTIFICATION_TYPES
+    from infra.local.amazon import NOTIFICATION_TYPES
 
     versions, channel = NOTIFICATION_TYPES[notification_type]
     assert subscriptions.payload_version(notification_type) in versions

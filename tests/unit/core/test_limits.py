@@ -45,3 +45,13 @@ def test_a_late_call_may_still_use_its_slot_within_half_the_burst():
 
     limit = limit_for("getOrder")
     assert DynamoRateLimiter().lateness_allowed("getOrder") == pytest.approx(limit.tolerance / 2)
+
+
+def test_our_limits_are_the_usage_plans_amazons_models_print():
+    """Our side (chalicelib/core/limits.py) and Amazon's (the simulator, from the copied
+    models) hold the same plan for every operation both know."""
+    from infra.local.amazon import DEFAULT_RATE_LIMITS as AMAZON
+
+    shared = set(DEFAULT_LIMITS) & set(AMAZON)
+    assert {"getOrder", "searchOrders", "confirmShipment"} <= shared
+    assert {op: DEFAULT_LIMITS[op] for op in shared} == {op: AMAZON[op] for op in shared}

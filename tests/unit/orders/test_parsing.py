@@ -16,7 +16,7 @@ from tests.builders import order_change as order_change_notification
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "spapi" / "notifications"
 
-MODEL = Path(__file__).resolve().parents[3] / "infra" / "local" / "spapi_models" / "orders_2026-01-01.json"
+MODEL = Path(__file__).resolve().parents[3] / "infra" / "local" / "amazon" / "models" / "orders_2026-01-01.json"
 
 
 def model_example():

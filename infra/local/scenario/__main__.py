@@ -1,0 +1,3 @@
+from infra.local.scenario import main
+
+raise SystemExit(main())

@@ -1,0 +1,52 @@
+"""End to end: `replay --serve` keeps working after its summary line, as a deployment does: the
+worker keeps taking what reaches the queues and the schedules keep running on their timer."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from infra.local.scenario import build_scenario
+from tests.e2e.harness import start_served_replay, write_json
+
+pytestmark = pytest.mark.e2e
+
+TOKEN = "e2e-serving-token"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("serving")
+    start = (datetime.now(timezone.utc) - timedelta(days=3)).replace(microsecond=0)
+    scenario = build_scenario(seed=5, orders=6, sellers=1, start=start, lost=1, malformed=0, unhandled=0)
+    world = write_json(directory / "world.json", scenario.world)
+    messages = directory / "messages.jsonl"
+    messages.write_text("".join(m + "\n" for m in scenario.messages), encoding="utf-8")
+    process = start_served_replay(world, [messages], "--rate-scale", "100", "--schedule-every", "1",
+                                  token=TOKEN, workdir=directory)
+    try:
+        yield process, scenario
+    finally:
+        process.stop()
+
+
+def test_after_the_summary_the_schedules_keep_running_and_their_tasks_are_worked(served):
+    """Given `replay --serve` without --poll (no backstop run during the replay).
+    When a few seconds pass after its summary. Then the backstop has run on its timer, its
+    searchOrders tasks went through the worker to Amazon, and it found the order whose
+    notification was lost."""
+    process, scenario = served
+    assert process.summary["tasks"]["polled"] == 0
+    lost = [order_id for order_id, truth in scenario.expected["orders"].items() if not truth["notified"]]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        polls = process.amazon("calls", operation="searchOrders")["calls"]
+        found = process.get(f"/orders/{lost[0]}").status_code == 200
+        if len(polls) >= 2 and found:
+            break
+        time.sleep(0.5)
+    health = process.ok("/health")
+    assert "poll_orders" in health["schedules"], health
+    assert len(process.amazon("calls", operation="searchOrders")["calls"]) >= 2
+    assert process.ok(f"/orders/{lost[0]}")["status"] == scenario.expected["orders"][lost[0]]["status"]

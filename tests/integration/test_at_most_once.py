@@ -1,0 +1,109 @@
+"""A call to Amazon that is not idempotent (confirmShipment) is made at most once, end to end:
+python-amazon-sp-api against the simulator, Amazon's errors translated by the SP-API base, the
+call ledger in the state table on moto. The simulator applies the call and then drops the
+connection, as a timeout looks to us; the next attempt finds the package at Amazon (getOrder
+with PACKAGES) and does not confirm it again."""
+from __future__ import annotations
+
+import copy
+import uuid
+from typing import Any
+
+import pytest
+from sp_api.api import OrdersV0, OrdersV20260101
+
+from chalicelib.core.errors import RetryLater
+from chalicelib.core.once import Call, call_once
+from infra.local.amazon import APPLY_THEN_DROP, Simulator, load_model
+
+SELLER, TOKEN = "A2EUQ1WTGCTBG2", "Atzr|at-most-once"
+UK = "A1F83G8C2ARO7P"
+
+
+def unshipped_order(order_id: str) -> dict[str, Any]:
+    model = load_model("orders_2026-01-01.json")
+    order = copy.deepcopy(model["paths"]["/orders/2026-01-01/orders/{orderId}"]["get"]["responses"]["200"]
+                          ["examples"]["application/json"]["order"])
+    order.update(orderId=order_id, lastUpdatedTime="2024-12-25T16:30:00Z")
+    order["fulfillment"].update(fulfillmentStatus="UNSHIPPED", fulfilledBy="MERCHANT")
+    order.pop("packages", None)
+    for item in order["orderItems"]:
+        item["fulfillment"] = {"quantityFulfilled": 0, "quantityUnfulfilled": item["quantityOrdered"]}
+    return order
+
+
+@pytest.fixture
+def amazon(aws_stack, monkeypatch):
+    import sp_api.auth.access_token_client as token_cache
+
+    from chalicelib.core import wiring
+    from infra.local.stack import write_secret
+
+    sim = Simulator({"sellers": [{"sellerId": SELLER, "refreshToken": TOKEN}]})
+    url = sim.start()
+    write_secret(aws_stack, "amzn1.application-oa2-client.test", "test-secret", {SELLER: {"refresh_token": TOKEN}})
+    monkeypatch.setenv("SPAPI_ENDPOINT", url)
+    monkeypatch.setenv("LWA_ENDPOINT", url)
+    token_cache.cache.clear()
+    wiring.reset()
+    yield sim
+    sim.stop()
+    wiring.reset()
+
+
+def confirm(order: dict[str, Any], reference: str):
+    """confirmShipment through the ledger, as a flow's Amazon adapter makes it."""
+    from chalicelib.core import wiring
+
+    spapi, ledger = wiring.spapi(), wiring.state()
+    item = order["orderItems"][0]
+    body = {"marketplaceId": UK, "packageDetail": {
+        "packageReferenceId": reference, "carrierCode": "Royal Mail", "trackingNumber": f"RM{reference}GB",
+        "shipDate": "2024-12-26T10:00:00Z",
+        "orderItems": [{"orderItemId": item["orderItemId"], "quantity": item["quantityOrdered"]}]}}
+    call = Call(SELLER, "confirmShipment", f"{order['orderId']}#{reference}", body)
+
+    def send():
+        client = spapi.client(OrdersV0, SELLER, UK)
+        spapi.call("confirmShipment", SELLER, lambda: client.confirm_shipment(order["orderId"], **body))
+        return {"packageReferenceId": reference, "confirmed": "answered"}
+
+    def reconcile():
+        client = spapi.client(OrdersV20260101, SELLER, UK)
+        found = spapi.call("getOrder", SELLER, lambda: client.get_order(order["orderId"], includedData=["PACKAGES"]))
+        packages = (found.payload.get("order") or {}).get("packages") or []
+        if any(str(p.get("packageReferenceId")) == reference for p in packages):
+            return {"packageReferenceId": reference, "confirmed": "found at Amazon"}
+        return None
+
+    return call_once(ledger, call, send, reconcile)
+
+
+def test_a_confirmation_applied_then_timed_out_reaches_amazon_once(amazon):
+    order = unshipped_order(f"026-{uuid.uuid4().int % 10**7:07d}-0000001")
+    amazon.upsert_order(SELLER, order)
+    amazon.inject_faults("confirmShipment", [APPLY_THEN_DROP])
+
+    with pytest.raises(RetryLater, match="network error"):
+        confirm(order, "1")
+    again = confirm(order, "1")
+    third = confirm(order, "1")
+
+    assert again == third == {"packageReferenceId": "1", "confirmed": "found at Amazon"}
+    confirmations = [c for c in amazon.calls("confirmShipment") if order["orderId"] in c["path"]]
+    assert len(confirmations) == 1, confirmations
+    packages = [p for p in amazon.orders.confirmations if p["orderId"] == order["orderId"]]
+    assert len(packages) == 1
+
+
+def test_a_confirmation_that_never_reached_amazon_is_sent_on_the_next_attempt(amazon):
+    order = unshipped_order(f"026-{uuid.uuid4().int % 10**7:07d}-0000002")
+    amazon.upsert_order(SELLER, order)
+    amazon.inject_faults("confirmShipment", [503])
+
+    with pytest.raises(RetryLater, match="Amazon failed confirmShipment"):
+        confirm(order, "1")
+    assert confirm(order, "1") == {"packageReferenceId": "1", "confirmed": "answered"}
+
+    assert [c["status"] for c in amazon.calls("confirmShipment") if order["orderId"] in c["path"]] == [503, 204]
+    assert len([p for p in amazon.orders.confirmations if p["orderId"] == order["orderId"]]) == 1
