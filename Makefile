@@ -1,15 +1,19 @@
 # sellerops — the two commands a newcomer needs: `make demo` and `make test`.
-PYTHON ?= python3
+# The Python of pyproject.toml's requires-python (the Lambda runtime), found by infra/find-python.
+PYTHON ?= $(shell sh infra/find-python)
+PY_VERSION := $(shell sed -n 's/^requires-python *= *"[^0-9]*\([0-9][0-9]*\.[0-9][0-9]*\).*/\1/p' pyproject.toml)
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+STAMP  := $(VENV)/.installed-$(PY_VERSION)
 
-.PHONY: install demo test test-fast bench package check-templates deploy destroy connect add-seller clean
+.PHONY: install demo test test-fast lint bench package check-templates deploy destroy connect add-seller clean
 STAGE ?= dev
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@test -n "$(PYTHON)" || { sh infra/find-python; exit 1; }
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
@@ -19,9 +23,14 @@ $(STAMP): requirements.txt requirements-dev.txt
 demo: install
 	$(PY) -m infra.local demo
 
-## Unit, integration and end-to-end tests
-test: install
+## Lint and type checks, then the unit, integration and end-to-end tests
+test: install lint
 	$(PY) -m pytest -q -n 2
+
+## ruff and mypy, as configured in pyproject.toml (strict on chalicelib/core and the flows' rules)
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 test-fast: install
 	$(PY) -m pytest -q tests/unit

@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="benchmarks to run: " + ", ".join(BENCHMARKS) + " (default: all)")
     parser.add_argument("--rate-scale", type=float, default=None,
                         help="rate: how much faster than real time Amazon's limits run (default: calibrated)")
-    parser.add_argument("--orders", type=int, default=None, help="rate: orders (default 2000); requests: orders (default 500)")
+    parser.add_argument("--orders", type=int, default=None,
+                        help="rate: orders (default 2000); requests: orders (default 500)")
     parser.add_argument("--workers", type=int, default=None,
                         help="rate: poller processes (default 2); 0 = the stack's own single in-process worker")
     parser.add_argument("--messages", type=int, default=None, help="throughput: messages (default 1000)")
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             previous = json.loads(RESULTS.read_text(encoding="utf-8"))
         except ValueError:
             previous = {}
-        merged = {k: v for k, v in previous.get("benchmarks", {}).items()}
+        merged = dict(previous.get("benchmarks", {}).items())
         merged.update(summary)
     else:
         merged = summary

@@ -136,7 +136,7 @@ def run(repeats: int = REPEATS) -> dict[str, Any]:
     wall_ratio = walls["intake"] / walls["baseline"]
     leaked = sorted({m for s in samples["intake"] + samples["intake_with_clients"] for m in ("sp_api", "fpdf") if s[m]})
     profile = _heaviest_imports(_sample(INTAKE, env, ("-X", "importtime"))["stderr"])
-    result = {
+    result: dict[str, Any] = {
         "figure": round(ratio, 3),
         "unit": "intake import path / (boto3 + one client), median in-process seconds",
         "target": f"<= {TARGET_RATIO:g}, and no sp_api or fpdf",
@@ -156,7 +156,8 @@ def run(repeats: int = REPEATS) -> dict[str, Any]:
     }
     result["summary"] = (f"[cold] intake import path {imports['intake'] * 1000:.0f} ms vs boto3 + client "
         f"{imports['baseline'] * 1000:.0f} ms = {ratio:.2f}x (target <= {TARGET_RATIO:g}x); "
-        f"sp_api {'LOADED' if 'sp_api' in leaked else 'not loaded'}, fpdf {'LOADED' if 'fpdf' in leaked else 'not loaded'} "
+        f"sp_api {'LOADED' if 'sp_api' in leaked else 'not loaded'}, "
+        f"fpdf {'LOADED' if 'fpdf' in leaked else 'not loaded'} "
         f"{verdict(result['pass'])}  -- medians of {repeats} fresh processes each; whole process "
         f"{walls['intake'] * 1000:.0f} vs {walls['baseline'] * 1000:.0f} ms = {wall_ratio:.2f}x; with the first "
         f"call's clients {imports['intake_with_clients'] * 1000:.0f} ms = {result['intake_with_clients_ratio']:.2f}x")

@@ -7,8 +7,9 @@ import threading
 import time
 import warnings
 from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 
 def quiet_environment() -> None:
@@ -90,7 +91,7 @@ class ApiCallCounter:
     def _on(self) -> bool:
         return getattr(self._local, "on", False)
 
-    def install(self) -> "ApiCallCounter":
+    def install(self) -> ApiCallCounter:
         from botocore.client import BaseClient
         from botocore.endpoint import Endpoint
 

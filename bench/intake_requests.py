@@ -16,10 +16,9 @@ TARGET = 2.0
 
 
 def run(orders: int = 500, seed: int = 7) -> dict[str, Any]:
-    from infra.local.scenario import build_scenario
-
-    from infra.local import moto_speedups
     from bench.pollers import clear_metrics_after
+    from infra.local import moto_speedups
+    from infra.local.scenario import build_scenario
 
     scenario = build_scenario(seed=seed, orders=orders)
     bodies = order_change_bodies(scenario.messages)
@@ -64,7 +63,8 @@ def run(orders: int = 500, seed: int = 7) -> dict[str, Any]:
             "seconds": round(seconds, 2),
         }
         breakdown = ", ".join(f"{k} {v}" for k, v in result["per_message_by_operation"].items())
-        result["summary"] = (f"[requests] {per_message:.3f} AWS requests per ORDER_CHANGE on intake (target <= {TARGET:g}) "
+        result["summary"] = (f"[requests] {per_message:.3f} AWS requests per ORDER_CHANGE on intake "
+            f"(target <= {TARGET:g}) "
             f"{verdict(result['pass'])}  -- {counter.total} calls / {n} messages "
             f"({scenario.expected['duplicates']} duplicates) in {batches} invocations; per message: {breakdown}")
         say(result["summary"])

@@ -15,8 +15,9 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 
 def late_allowance(limiter, operation: str) -> float | None:
@@ -36,7 +37,7 @@ class Instruments:
         self.batches: Counter[str] = Counter()
         self.records: Counter[str] = Counter()
 
-    def install(self) -> "Instruments":
+    def install(self) -> Instruments:
         from chalicelib.core.tasks import Slots
 
         original = Slots.take
@@ -52,7 +53,7 @@ class Instruments:
             if slot is not None:
                 lateness.append(now - slot)
 
-        Slots.take = measured
+        setattr(Slots, "take", measured)  # noqa: B010 - mypy refuses to assign to a method
         return self
 
     def poll(self, worker, binding) -> int:
@@ -100,9 +101,8 @@ def _main(argv: list[str]) -> int:
     os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
     import boto3
 
-    from infra.local.worker import QueueBinding, Worker
-
     import app
+    from infra.local.worker import QueueBinding, Worker
 
     instruments = Instruments().install()
     sqs = boto3.client("sqs")

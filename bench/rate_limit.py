@@ -109,8 +109,8 @@ def run(orders: int = 2000, rate_scale: float | None = None, workers: int | None
 
 def _measure(orders: int, rate_scale: float, workers: int, seed: int, timeout: float,
              quiet: bool = False) -> dict[str, Any]:
-    from infra.local import moto_speedups
     from bench.pollers import Instruments, clear_metrics_after, work
+    from infra.local import moto_speedups
 
     world, bodies = one_change_per_order(orders, seed)
     patched = moto_speedups.apply()

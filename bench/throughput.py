@@ -52,7 +52,7 @@ def run(messages: int = MESSAGES) -> dict[str, Any]:
 
         rate = len(first) / stock_seconds
         fast_rate = len(second) / fast_seconds if patched else None
-        result = {
+        result: dict[str, Any] = {
             "figure": round(rate, 1),
             "unit": "ORDER_CHANGE notifications per second through intake (embedded stack, stock moto)",
             "target": "report only",
@@ -67,7 +67,8 @@ def run(messages: int = MESSAGES) -> dict[str, Any]:
             "worker": "the stack's single in-process worker, batches of 10",
         }
         extra = f"; {fast_rate:.1f}/s with moto's SQS scans patched out" if fast_rate else ""
-        result["summary"] = (f"[throughput] {rate:.1f} ORDER_CHANGE notifications/s through intake on the embedded stack "
+        result["summary"] = (f"[throughput] {rate:.1f} ORDER_CHANGE notifications/s through intake "
+            f"on the embedded stack "
             f"({len(first)} messages in {stock_seconds:.1f} s, one worker, batches of 10; report only){extra}")
         say(result["summary"])
         return result

@@ -7,6 +7,7 @@ chalicelib/core/flow.py and the README's "How to add a flow"), and add it to FLO
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -28,7 +29,9 @@ def _check(flows: tuple[Flow, ...]) -> None:
     schedules = [s.name for f in flows for s in f.schedules]
     routes = [(r.method, r.path) for f in flows for r in f.routes]
     names = [r.name for f in flows for r in f.routes]
-    for what, values in (("task kind", kinds), ("schedule", schedules), ("route", routes), ("route name", names)):
+    checks: tuple[tuple[str, Sequence[object]], ...] = (
+        ("task kind", kinds), ("schedule", schedules), ("route", routes), ("route name", names))
+    for what, values in checks:
         repeated = sorted({str(v) for v in values if values.count(v) > 1})
         if repeated:
             raise ValueError(f"two flows declare the same {what}: {', '.join(repeated)}")

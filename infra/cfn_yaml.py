@@ -18,6 +18,7 @@ def _construct_intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.No
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
+        assert isinstance(node, yaml.MappingNode)  # the only other kind of node
         value = loader.construct_mapping(node, deep=True)
     if tag_suffix == "Ref":
         return {"Ref": value}
@@ -70,7 +71,8 @@ class _TemplateDumper(yaml.SafeDumper):
 def _represent_tag(dumper: yaml.SafeDumper, tag: Tag) -> yaml.Node:
     if isinstance(tag.value, list):
         return dumper.represent_sequence(f"!{tag.name}", tag.value, flow_style=True)
-    return dumper.represent_scalar(f"!{tag.name}", tag.value, style='"' if "$" in tag.value or ":" in tag.value else None)
+    return dumper.represent_scalar(f"!{tag.name}", tag.value,
+                                   style='"' if "$" in tag.value or ":" in tag.value else None)
 
 
 _TemplateDumper.add_representer(Tag, _represent_tag)

@@ -35,9 +35,10 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from chalicelib import resources, subscriptions
 from infra.stage import (
@@ -553,8 +554,11 @@ class Amazon:
 
 def _rate_of(exc: Any) -> float | None:
     headers = getattr(exc, "headers", None) or {}
+    limit = headers.get("x-amzn-RateLimit-Limit")
+    if limit is None:
+        return None  # what float(None)'s TypeError gives below
     try:
-        value = float(headers.get("x-amzn-RateLimit-Limit"))
+        value = float(limit)
     except (TypeError, ValueError):
         return None
     return value if value > 0 else None
@@ -700,7 +704,9 @@ def connect(ctx: Context) -> int:
         if plan.eventbridge is not None:
             destination_ids[EVENTBRIDGE] = plan.eventbridge["destinationId"]
             kept["destinations"] += 1
-            source = eventbridge_of(plan.eventbridge).get("name", "")
+            resource = eventbridge_of(plan.eventbridge)
+            assert resource is not None  # plan_destinations keeps a destination for its EventBridge resource
+            source = resource.get("name", "")
             event_sources.add(source)
             print(f"  EventBridge destination  found    {_short(destination_ids[EVENTBRIDGE])}  {source}")
         elif plan.create_eventbridge:
@@ -783,6 +789,7 @@ def _subscribe(ctx: Context, amazon: Amazon, want: Wanted, destination_id: str) 
     if step == KEEP:
         return KEEP
     if step == ELSEWHERE:
+        assert existing is not None  # plan_subscription: elsewhere only for an existing subscription
         message = (
             f"seller {want.seller_id}'s {want.notification_type} subscription delivers to another "
             f"destination ({existing.get('destinationId')}), not to this stage: left as it is; "
@@ -792,6 +799,7 @@ def _subscribe(ctx: Context, amazon: Amazon, want: Wanted, destination_id: str) 
         print(f"  ! {message}.", file=sys.stderr)
         return ELSEWHERE
     if step == REPLACE:
+        assert existing is not None  # plan_subscription: replace only an existing subscription
         amazon.delete_subscription(want, existing["subscriptionId"])
     try:
         amazon.create_subscription(want, destination_id)
@@ -831,7 +839,7 @@ def _print_eventbridge_steps(ctx: Context, source: str) -> None:
     )
 
 
-def _this_stages_destinations(ctx: "Context", amazon, endpoint: str):
+def _this_stages_destinations(ctx: Context, amazon, endpoint: str):
     """Amazon's destinations at an endpoint, the plan over them and the ids that deliver to this
     stage; None (after reporting why) when Amazon could not be asked."""
     try:
@@ -900,6 +908,7 @@ def disconnect(ctx: Context) -> int:
                 try:
                     existing_sub = amazon.subscription(want)
                     if plan_unsubscribe(existing_sub, ours):
+                        assert existing_sub is not None  # plan_unsubscribe: only an existing subscription
                         amazon.delete_subscription(want, existing_sub["subscriptionId"])
                         count += 1
                 except AmazonError as error:

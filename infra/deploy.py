@@ -43,10 +43,10 @@ import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
-
+from typing import Any
 
 from chalicelib import resources
 from chalicelib.core.auth import token_hash
@@ -512,7 +512,7 @@ def write_policy(project: Project, stage: str) -> None:
             f"no IAM policy for stage {stage}: infra/policy.py (write_policy_file) is missing"
             f" and .chalice/{policy_file_name(stage)} does not exist"
         ) from error
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if "project_dir" in inspect.signature(policy.write_policy_file).parameters:
         kwargs["project_dir"] = project.directory
     policy.write_policy_file(stage, **kwargs)
@@ -707,7 +707,8 @@ def _delete_retained(aws: Aws, item: Retained) -> str:
         except dynamodb.exceptions.ResourceNotFoundException:
             return "already gone"
     if item.resource_type == "AWS::S3::Bucket":
-        return "emptied (all versions) and deleted" if _empty_and_delete_bucket(aws, item.physical_id) else "already gone"
+        return ("emptied (all versions) and deleted" if _empty_and_delete_bucket(aws, item.physical_id)
+                else "already gone")
     if item.resource_type == "AWS::SecretsManager::Secret":
         secretsmanager = aws.client("secretsmanager")
         try:
@@ -732,7 +733,8 @@ def _delete_retained(aws: Aws, item: Retained) -> str:
 
 _WHAT_IT_HOLDS = {
     **{table.logical_id: table.holds for table in resources.TABLES},
-    **{named.logical_id: named.holds for named in (resources.INVOICE_BUCKET, resources.DATA_KEY, resources.SPAPI_SECRET)},
+    **{named.logical_id: named.holds
+       for named in (resources.INVOICE_BUCKET, resources.DATA_KEY, resources.SPAPI_SECRET)},
 }
 
 

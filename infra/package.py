@@ -10,12 +10,14 @@
 2. events: every SQS event source of the SAM template has FunctionResponseTypes
    ReportBatchItemFailures (the handlers return Powertools' partial-batch response).
 3. artefact: deployment.zip is unzipped into a temporary folder and
-   - every distribution (`*.dist-info/WHEEL`) has a tag Lambda's python3.11 x86_64 runtime
-     accepts: py3-none-any, or manylinux (glibc at most 2.26, Amazon Linux 2) x86_64 for cp311
-     or abi3. A `linux_x86_64` tag fails loudly: it is a wheel compiled on the build machine,
-     which Chalice accepts silently (the Pillow trap, see requirements.txt);
-   - every compiled file (`*.so`) is an x86-64 ELF, for CPython 3.11 when it says, needs glibc
-     2.26 at most, and comes from such a manylinux distribution;
+   - every distribution (`*.dist-info/WHEEL`) has a tag Lambda's x86_64 runtime (the Python
+     running this, pyproject.toml's requires-python: python3.13) accepts: py3-none-any, or
+     manylinux x86_64 (glibc at most 2.34 on Amazon Linux 2023; 2.26 for python3.11 and older,
+     on Amazon Linux 2) for that CPython or abi3. A `linux_x86_64` tag fails loudly: it is a
+     wheel compiled on the build machine, which Chalice accepts silently (the Pillow trap, see
+     requirements.txt);
+   - every compiled file (`*.so`) is an x86-64 ELF, for that CPython when it says, needs no
+     newer glibc than the runtime's, and comes from such a manylinux distribution;
    - the unzipped size is below 100 MB (1 MB = 2^20 bytes, as in Lambda's quotas);
    - no test or dev dependency is inside (moto, pytest, hypothesis, boto3/botocore, Chalice's
      command-line dependencies, the linters), nor a tests/, infra/ or bench/ folder.
@@ -42,9 +44,10 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
@@ -61,9 +64,13 @@ CHECKOV_VENV = BUILD_DIR / "checkov-venv"
 
 MAX_UNZIPPED_MB = 100
 MB = 1024 * 1024
-PYTHON_TAG = "cp311"  # the functions' runtime, python3.11
+# The functions' runtime is the Python that runs Chalice (pyproject.toml's requires-python).
+PYTHON_TAG = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+RUNTIME = f"python{sys.version_info[0]}.{sys.version_info[1]}"
 MACHINE = "x86_64"
-LAMBDA_GLIBC = (2, 26)  # python3.11 runs on Amazon Linux 2
+# python3.11 and older run on Amazon Linux 2 (glibc 2.26), python3.12 and newer on Amazon Linux
+# 2023 (glibc 2.34).
+LAMBDA_GLIBC = (2, 34) if sys.version_info[:2] >= (3, 12) else (2, 26)
 MANYLINUX_LEGACY = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 
 # In the Lambda Python runtime already; PynamoDB's dependency on botocore brings them in.
@@ -256,7 +263,7 @@ def _glibc(platform: str) -> tuple[tuple[int, int], str] | None:
 
 
 def tag_problem(tag: str) -> str | None:
-    """Why Lambda's python3.11 x86_64 runtime cannot load a wheel with this tag (None: it can)."""
+    """Why Lambda's x86_64 runtime (RUNTIME) cannot load a wheel with this tag (None: it can)."""
     try:
         interpreter, abi, platform = tag.split("-")
     except ValueError:
@@ -268,7 +275,7 @@ def tag_problem(tag: str) -> str | None:
     if platform.startswith("linux_"):
         return (f"{tag}: compiled on the build machine, not a manylinux wheel. Lambda may not load it; "
                 "Chalice accepts linux_* wheels and builds them itself when the package index has no "
-                "manylinux wheel for cp311 (the Pillow trap: pin a release that has one)")
+                f"manylinux wheel for {PYTHON_TAG} (the Pillow trap: pin a release that has one)")
     glibc = _glibc(platform)
     if glibc is None:
         return f"{tag}: platform {platform} is not manylinux"
@@ -276,7 +283,7 @@ def tag_problem(tag: str) -> str | None:
     if machine != MACHINE:
         return f"{tag}: built for {machine}, the functions run on {MACHINE}"
     if version > LAMBDA_GLIBC:
-        return (f"{tag}: needs glibc {version[0]}.{version[1]}; the python3.11 runtime has "
+        return (f"{tag}: needs glibc {version[0]}.{version[1]}; the {RUNTIME} runtime has "
                 f"{LAMBDA_GLIBC[0]}.{LAMBDA_GLIBC[1]}")
     if abi == PYTHON_TAG and interpreter == PYTHON_TAG:
         return None
@@ -328,18 +335,19 @@ def check_artefact(report: Report, zip_path: Path) -> None:
 
         # Wheel tags.
         tag_problems, compiled_dists = [], {}
+        dist: str | None  # a distribution's name (None: no RECORD or folder names one)
         wheels = sorted(root.glob("*.dist-info/WHEEL"))
         for wheel in wheels:
             dist = _distribution_of_folder(wheel.parent.name) or wheel.parent.name
             tags = [line.split(":", 1)[1].strip() for line in wheel.read_text(encoding="utf-8").splitlines()
                     if line.startswith("Tag:")]
-            problems = [tag_problem(tag) for tag in tags]
+            tag_results = [tag_problem(tag) for tag in tags]
             if not tags:
                 tag_problems.append(f"{wheel.parent.name}: no Tag in WHEEL")
-            elif all(problems):
-                tag_problems.append(f"{wheel.parent.name}: " + "; ".join(p for p in problems if p))
-            elif not any(tag.endswith("-any") for tag, p in zip(tags, problems) if p is None):
-                compiled_dists[dist] = next(tag for tag, p in zip(tags, problems) if p is None)
+            elif all(tag_results):
+                tag_problems.append(f"{wheel.parent.name}: " + "; ".join(p for p in tag_results if p))
+            elif not any(tag.endswith("-any") for tag, p in zip(tags, tag_results, strict=False) if p is None):
+                compiled_dists[dist] = next(tag for tag, p in zip(tags, tag_results, strict=False) if p is None)
 
         # Compiled files.
         owners = _records(root)
@@ -451,7 +459,8 @@ def check_checkov(report: Report, templates: list[Path]) -> None:
         return
     reports = parsed if isinstance(parsed, list) else [parsed]
     passed = failed = 0
-    findings, skipped = [], []
+    findings: list[str] = []
+    skipped: list[dict[str, Any]] = []
     for part in reports:
         summary = part.get("summary") or {}
         passed += summary.get("passed", 0)

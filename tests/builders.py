@@ -67,8 +67,10 @@ def amazon_order(order_id: str = "028-1234567-1234567", status: str = "UNSHIPPED
             {"type": "ITEM", "subtotal": {"amount": "39.98", "currencyCode": "EUR"}},
             {"type": "SHIPPING", "subtotal": {"amount": "3.99", "currencyCode": "EUR"}}]},
         "fulfillment": {"fulfillmentStatus": status, "fulfilledBy": "MERCHANT",
-                        "shipByWindow": {"earliestDateTime": "2026-11-02T00:00:00Z", "latestDateTime": "2026-11-03T23:59:59Z"},
-                        "deliverByWindow": {"earliestDateTime": "2026-11-04T00:00:00Z", "latestDateTime": "2026-11-06T23:59:59Z"}},
+                        "shipByWindow": {"earliestDateTime": "2026-11-02T00:00:00Z",
+                                         "latestDateTime": "2026-11-03T23:59:59Z"},
+                        "deliverByWindow": {"earliestDateTime": "2026-11-04T00:00:00Z",
+                                            "latestDateTime": "2026-11-06T23:59:59Z"}},
         "orderItems": [{
             "orderItemId": "11111111111111", "quantityOrdered": 2,
             "product": {"asin": "B000000001", "title": "Blue mug", "sellerSku": "MUG-BLUE",

@@ -76,11 +76,13 @@ FLOW = Flow(
         "/failures": {"get": {
             "summary": "Messages that failed, with the reason; dead-lettered ones are flagged.",
             "parameters": [{"name": "queue", "in": "query", "schema": {"type": "string", "enum": QUEUE_NAMES}},
-                           {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+                           {"name": "limit", "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
                            {"name": "nextToken", "in": "query", "schema": {"type": "string"}}],
             "responses": {"200": {"description": "Failures, newest first", "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"failures": {"type": "array", "items": {"$ref": "#/components/schemas/Failure"}},
-                                                 "nextToken": {"type": "string", "nullable": True}}}}}},
+                "type": "object",
+                "properties": {"failures": {"type": "array", "items": {"$ref": "#/components/schemas/Failure"}},
+                               "nextToken": {"type": "string", "nullable": True}}}}}},
                 "400": error_response("Bad parameter"), "401": error_response("No bearer token"),
                 "403": error_response("Wrong bearer token")}}},
         "/health": {"get": {"summary": "Queue depths, dead letters, last notification, last schedule runs.",

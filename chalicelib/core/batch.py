@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import traceback
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -15,7 +16,6 @@ from chalicelib.core.errors import InvalidNotification, PermanentError, RetryLat
 from chalicelib.core.observability import count, logger
 from chalicelib.core.state import DynamoState, Failure
 from chalicelib.core.times import iso
-
 
 _TRANSIENT_CODES = {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
                     "InternalServerError", "ServiceUnavailable", "TransactionConflictException",
@@ -31,15 +31,17 @@ def is_transient(exc: BaseException) -> bool:
         code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
     if code in _TRANSIENT_CODES:
         return True
-    from botocore.exceptions import ConnectionError as BotoConnectionError, ReadTimeoutError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import ReadTimeoutError
 
     cause = getattr(exc, "cause", None)
-    return isinstance(exc, (BotoConnectionError, ReadTimeoutError)) or isinstance(cause, (BotoConnectionError, ReadTimeoutError))
+    return (isinstance(exc, (BotoConnectionError, ReadTimeoutError))
+            or isinstance(cause, (BotoConnectionError, ReadTimeoutError)))
 
 
 def _sent_at(record: SQSRecord) -> str:
     millis = int(record.attributes.sent_timestamp or 0)
-    return iso(datetime.fromtimestamp(millis / 1000, tz=timezone.utc))
+    return iso(datetime.fromtimestamp(millis / 1000, tz=UTC))
 
 
 def record_failure(record: SQSRecord, queue: str, reason: str, kind: str, state: DynamoState,
@@ -47,7 +49,7 @@ def record_failure(record: SQSRecord, queue: str, reason: str, kind: str, state:
     body = record.body or ""
     receive_count = int(record.attributes.approximate_receive_count or 1)
     max_receive_count = resources.queue(queue).max_receive_count
-    now = iso(datetime.now(timezone.utc))
+    now = iso(datetime.now(UTC))
     state.record_failure(Failure(
         message_id=record.message_id,
         queue=queue,
@@ -78,7 +80,8 @@ def process_batch(event: dict[str, Any], queue: str, handle: Callable[[SQSRecord
         except PermanentError as exc:
             count(queue, "invalid")
             log.warning("message can never succeed", extra={"reason": exc.reason})
-            record_failure(record, queue, exc.reason, "invalid", state(), exc.notification if isinstance(exc, InvalidNotification) else (None, None))
+            record_failure(record, queue, exc.reason, "invalid", state(),
+                           exc.notification if isinstance(exc, InvalidNotification) else (None, None))
             raise
         except Exception as exc:
             if is_transient(exc):
@@ -87,9 +90,12 @@ def process_batch(event: dict[str, Any], queue: str, handle: Callable[[SQSRecord
                 raise
             count(queue, "error")
             # The exception text may quote input (personal data): log its type and where, never its message.
-            where = [f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in traceback.extract_tb(exc.__traceback__)]
+            where = [f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}"
+                     for f in traceback.extract_tb(exc.__traceback__)]
             log.error("message failed", extra={"error": type(exc).__name__, "where": where[-4:]})
-            record_failure(record, queue, f"unexpected {type(exc).__name__}: retried, see the logs for message {record.message_id}",
+            record_failure(record, queue,
+                           f"unexpected {type(exc).__name__}: retried, "
+                           f"see the logs for message {record.message_id}",
                            "unexpected", state())
             raise
         count(queue, outcome)
@@ -98,4 +104,4 @@ def process_batch(event: dict[str, Any], queue: str, handle: Callable[[SQSRecord
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     response = process_partial_response(event=event, record_handler=on_record, processor=processor)
     after()
-    return response
+    return dict(response)  # a TypedDict (PartialItemFailureResponse): the same {"batchItemFailures": [...]}

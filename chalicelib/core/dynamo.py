@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 from chalicelib.core.errors import PermanentError
 
 _builders: list[Callable[..., Any]] = []
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 
-def models_builder(fn: F) -> F:
+def models_builder[F: Callable[..., Any]](fn: F) -> F:
     """Mark a store's cached model-building function, so `reset_models` forgets its tables."""
     _builders.append(fn)
     return fn

@@ -9,9 +9,10 @@ need raises `InvalidNotification` with a reason a person can act on.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from chalicelib.core.errors import InvalidNotification
 

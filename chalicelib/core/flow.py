@@ -8,9 +8,10 @@ benchmark checks that intake never loads them).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from chalicelib.core.envelope import Notification
 from chalicelib.core.tasks import Result, Task

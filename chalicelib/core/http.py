@@ -5,7 +5,8 @@ Views raise `HttpError` (or a subclass); `respond` turns it, and a `PermanentErr
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalice import Response
 

@@ -2,9 +2,9 @@
 slow is a task. Which flows consume which notification is the registry's business."""
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Sequence
 
 from chalicelib.core.envelope import Notification, parse_notification
 from chalicelib.core.errors import InvalidNotification

@@ -3,7 +3,7 @@ state table, reserved with conditional writes so parallel invocations never doub
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from chalicelib import config
 from chalicelib.core.errors import RetryLater

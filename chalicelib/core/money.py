@@ -1,9 +1,10 @@
 """Exact money. Amounts are `Decimal` (never float) with an ISO 4217 currency."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable
+from typing import Any
 
 # Currencies whose minor unit is not the cent (ISO 4217 exponents).
 _EXPONENT = {"JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "HUF": 2, "KWD": 3, "BHD": 3, "JOD": 3}
@@ -27,7 +28,7 @@ class Money:
             raise MoneyError(f"currency {self.currency!r} is not an ISO 4217 code")
 
     @classmethod
-    def of(cls, amount: str | int | Decimal, currency: str) -> "Money":
+    def of(cls, amount: str | int | Decimal, currency: str) -> Money:
         if isinstance(amount, float):
             raise MoneyError("money is never built from a float")
         try:
@@ -36,11 +37,11 @@ class Money:
             raise MoneyError(f"{amount!r} is not a decimal amount") from exc
 
     @classmethod
-    def zero(cls, currency: str) -> "Money":
+    def zero(cls, currency: str) -> Money:
         return cls(Decimal("0"), currency.upper())
 
     @classmethod
-    def from_amazon(cls, value: Any) -> "Money | None":
+    def from_amazon(cls, value: Any) -> Money | None:
         """Amazon's `{"amount": "12.34", "currencyCode": "EUR"}` (also `CurrencyCode`/`Amount`)."""
         if value is None:
             return None
@@ -55,21 +56,21 @@ class Money:
             amount = repr(amount)
         return cls.of(amount, str(currency))
 
-    def __add__(self, other: "Money") -> "Money":
+    def __add__(self, other: Money) -> Money:
         self._same_currency(other)
         return Money(self.amount + other.amount, self.currency)
 
-    def __sub__(self, other: "Money") -> "Money":
+    def __sub__(self, other: Money) -> Money:
         self._same_currency(other)
         return Money(self.amount - other.amount, self.currency)
 
-    def __neg__(self) -> "Money":
+    def __neg__(self) -> Money:
         return Money(-self.amount, self.currency)
 
-    def times(self, quantity: int) -> "Money":
+    def times(self, quantity: int) -> Money:
         return Money(self.amount * quantity, self.currency)
 
-    def _same_currency(self, other: "Money") -> None:
+    def _same_currency(self, other: Money) -> None:
         if not isinstance(other, Money):
             raise MoneyError(f"cannot combine money with {type(other).__name__}")
         if other.currency != self.currency:
@@ -95,7 +96,7 @@ class Money:
         return {"amount": self.formatted(), "currency": self.currency}
 
     @classmethod
-    def from_dict(cls, value: dict[str, str]) -> "Money":
+    def from_dict(cls, value: dict[str, str]) -> Money:
         return cls.of(value["amount"], value["currency"])
 
     def __str__(self) -> str:

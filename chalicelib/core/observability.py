@@ -9,22 +9,27 @@ from __future__ import annotations
 import re
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import config
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger, Metrics
 
 OUTCOMES: Counter[str] = Counter()
 
 
 @cache
-def logger():
+def logger() -> Logger:
     from aws_lambda_powertools import Logger
 
     return Logger(service=config.SERVICE_NAME)
 
 
 @cache
-def metrics():
+def metrics() -> Metrics:
     from aws_lambda_powertools import Metrics
 
     return Metrics(namespace=config.METRICS_NAMESPACE, service=config.SERVICE_NAME)
@@ -39,7 +44,7 @@ def count(queue: str, outcome: str) -> None:
     metrics().add_metric(name=name, unit=MetricUnit.Count, value=1)
 
 
-def observe(event, get_response):
+def observe(event: Any, get_response: Callable[[Any], Any]) -> Any:  # Chalice's MiddlewareFuncType
     """Chalice middleware for every handler: fresh log keys, metrics flushed at the end."""
     logger().clear_state()
     try:

@@ -17,8 +17,9 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from chalicelib.core.errors import PermanentError, RetryLater
 from chalicelib.core.state import CallRecord

@@ -2,7 +2,8 @@
 and schemas from its own `openapi.py`, put together from the registry."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 MONEY_REF = {"$ref": "#/components/schemas/Money"}
 

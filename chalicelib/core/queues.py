@@ -3,7 +3,7 @@ on), and queue depths for /health."""
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from chalicelib import config, resources
 from chalicelib.core import aws

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from functools import cache
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -46,7 +47,7 @@ def _marketplaces() -> dict[str, Marketplaces]:
 def token_client_class(lwa_endpoint: str | None) -> type[AccessTokenClient]:
     """python-amazon-sp-api's LWA client, pointed at `lwa_endpoint` (the local simulator)."""
     if not lwa_endpoint:
-        return AccessTokenClient
+        return AccessTokenClient  # type: ignore[no-any-return]  # sp_api has no type hints: its classes are Any
     parts = urlsplit(lwa_endpoint)
 
     class LocalAccessTokenClient(AccessTokenClient):
@@ -115,7 +116,7 @@ class SpApi:
                 client.endpoint = config.spapi_endpoint()
             self._clients[key] = client
         client.marketplace_id = marketplace.marketplace_id
-        return client  # type: ignore[return-value]
+        return client  # type: ignore[no-any-return]  # sp_api has no type hints: Client is Any (this is an `api`)
 
     @staticmethod
     def call(operation: str, seller_id: str, fn: Callable[[], T]) -> T:

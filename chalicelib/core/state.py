@@ -30,7 +30,8 @@ from chalicelib.core.times import iso, now, parse_iso
 
 @dataclass(frozen=True)
 class _StateModels:
-    state: type[Model]
+    # Any: the model class is built at run time (table name from the environment), so mypy cannot see its attributes.
+    state: Any
 
 
 @models_builder
@@ -93,7 +94,7 @@ class DynamoState:
         self._noted: set[tuple[str, str | None]] = set()  # (seller, marketplace) written by this container
 
     @staticmethod
-    def _row() -> type[Model]:
+    def _row() -> Any:  # Any: StateRow, a class built at run time (_state_models)
         return _state_models().state
 
     def _get(self, pk: str, sk: str, *, consistent: bool = False) -> Any:
@@ -180,7 +181,8 @@ class DynamoState:
     def bucket(self, key: str) -> float | None:
         Row = self._row()
         try:
-            return Row.get("BUCKET", key, consistent_read=True, attributes_to_get=["pk", "sk", "tat"]).tat
+            tat: float | None = Row.get("BUCKET", key, consistent_read=True, attributes_to_get=["pk", "sk", "tat"]).tat
+            return tat
         except DoesNotExist:
             return None
 

@@ -8,9 +8,10 @@ the shared limiter booked for it. It travels through SQS as JSON.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from chalicelib.core.errors import PermanentError, RetryLater, WaitForSlot
 
@@ -69,14 +70,14 @@ class Task:
     def param(self, name: str, default: Any = None) -> Any:
         return self.params.get(name, default)
 
-    def with_params(self, **changes: Any) -> "Task":
+    def with_params(self, **changes: Any) -> Task:
         """A follow-up task of the same kind (a next page): fresh attempts, no slot."""
         return Task(self.kind, self.seller_id, self.key, {**self.params, **changes})
 
-    def waiting(self, slot: Slot) -> "Task":
+    def waiting(self, slot: Slot) -> Task:
         return replace(self, slot=slot)
 
-    def retried(self) -> "Task":
+    def retried(self) -> Task:
         return replace(self, attempt=self.attempt + 1, slot=None)
 
     def to_json(self) -> str:
@@ -87,7 +88,7 @@ class Task:
         return json.dumps(body, separators=(",", ":"), sort_keys=True)
 
     @classmethod
-    def from_json(cls, body: str) -> "Task":
+    def from_json(cls, body: str) -> Task:
         try:
             data = json.loads(body)
         except (ValueError, RecursionError):

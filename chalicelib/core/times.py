@@ -2,13 +2,13 @@
 that string order is time order (DynamoDB sort keys and conditions compare strings)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("timestamps must carry a time zone")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def iso(moment: datetime) -> str:
@@ -21,4 +21,4 @@ def parse_iso(value: str | None) -> datetime | None:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -2,8 +2,9 @@
 builds its ports from these and its own stores."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Any, Callable
+from typing import Any
 
 from chalicelib.core import aws
 from chalicelib.core.dynamo import reset_models

@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 def _outcomes() -> Counter:
@@ -103,10 +103,11 @@ def demo(args) -> int:
 
     say = lambda text="": print(text, flush=True)  # noqa: E731
     say("sellerops demo: the whole back office on your laptop, no AWS account needed.")
-    start = (datetime.now(timezone.utc) - timedelta(days=10)).replace(microsecond=0)  # all of it in the past
+    start = (datetime.now(UTC) - timedelta(days=10)).replace(microsecond=0)  # all of it in the past
     scenario = build_scenario(seed=args.seed, orders=args.orders, start=start)
     exp = scenario.expected
-    say(f"  scenario: {len(exp['orders'])} Amazon orders from {len({o['sellerId'] for o in exp['orders'].values()})} sellers "
+    say(f"  scenario: {len(exp['orders'])} Amazon orders from "
+        f"{len({o['sellerId'] for o in exp['orders'].values()})} sellers "
         f"on {len({o['marketplaceId'] for o in exp['orders'].values()})} EU marketplaces; "
         f"{len(scenario.messages)} SQS messages incl. {exp['duplicates']} duplicates, {exp['malformed']} malformed, "
         f"{exp['unhandled']} of an unhandled type, shuffled; {exp['lost']} orders whose notifications were lost")
@@ -125,8 +126,11 @@ def demo(args) -> int:
             return
         last[0] = now
         o = _outcomes()
-        sys.stdout.write(f"\r  working: {o['intake.created'] + o['intake.updated'] + o['intake.stale'] + o['intake.duplicate'] + o['intake.unhandled']:4d} notifications handled, "
-                         f"{o['tasks.fetch_order.done']:4d} orders priced via getOrder, {_tally('tasks.', 'waiting'):4d} waits for Amazon's rate limit, "
+        handled = (o['intake.created'] + o['intake.updated'] + o['intake.stale'] + o['intake.duplicate']
+                   + o['intake.unhandled'])
+        sys.stdout.write(f"\r  working: {handled:4d} notifications handled, "
+                         f"{o['tasks.fetch_order.done']:4d} orders priced via getOrder, "
+                         f"{_tally('tasks.', 'waiting'):4d} waits for Amazon's rate limit, "
                          f"{o['intake.invalid']:3d} rejections   ")
         sys.stdout.flush()
 
@@ -140,10 +144,12 @@ def demo(args) -> int:
     result = summary(runtime, len(scenario.messages), started)
     say()
     say("Summary")
-    say(f"  {result['received']} messages received: {result['created']} orders created, {result['updated']} updates applied, "
+    say(f"  {result['received']} messages received: {result['created']} orders created, "
+        f"{result['updated']} updates applied, "
         f"{result['stale']} late events kept in history only, {result['duplicates']} duplicates ignored, "
         f"{result['unhandled']} of types not handled yet")
-    say(f"  {result['failed']} malformed messages rejected -> {result['dead_lettered']} in the dead-letter queue, reasons at GET /failures")
+    say(f"  {result['failed']} malformed messages rejected -> {result['dead_lettered']} in the dead-letter queue, "
+        "reasons at GET /failures")
     say(f"  {result['tasks']['fetched']} getOrder calls stored prices, taxes and (encrypted) buyer data; "
         f"{result['tasks']['throttled']} times a task waited for its rate-limit slot; "
         f"Amazon answered 429 {runtime.simulator.stats().get('getOrder', {}).get('429', 0)} times")

@@ -30,7 +30,8 @@ def sellers_of(world: dict[str, Any]) -> list[dict[str, Any]]:
     marketplaces: dict[str, set[str]] = {}
     for entry in world.get("orders") or []:
         channel = (entry.get("order") or {}).get("salesChannel") or {}
-        marketplaces.setdefault(entry["sellerId"], set()).update([channel["marketplaceId"]] if channel.get("marketplaceId") else [])
+        marketplaces.setdefault(entry["sellerId"], set()).update(
+            [channel["marketplaceId"]] if channel.get("marketplaceId") else [])
     result = []
     for seller_id in sorted(set(declared) | set(marketplaces)):
         seller = declared.get(seller_id, {})
@@ -57,7 +58,7 @@ class LocalRuntime:
     # --- assembly --------------------------------------------------------------------------
     @classmethod
     def start(cls, world: dict[str, Any], *, rate_scale: float = 1.0, moto_port: int = 0,
-              token: str | None = None, stage: str = "local", fast_sqs: bool = True) -> "LocalRuntime":
+              token: str | None = None, stage: str = "local", fast_sqs: bool = True) -> LocalRuntime:
         if fast_sqs:
             from infra.local import moto_speedups
 

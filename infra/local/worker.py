@@ -5,9 +5,10 @@ poison message reaches the dead-letter queue after maxReceiveCount receives, not
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 
 def _lambda_context(name: str) -> Any:
@@ -55,7 +56,8 @@ class Worker:
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
         if retry:
             self.sqs.change_message_visibility_batch(QueueUrl=binding.url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0} for i, m in enumerate(retry)])
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for i, m in enumerate(retry)])
         self.stats["batches"] += 1
         self.stats["records"] += len(messages)
         self.stats["failed_records"] += len(retry)

@@ -13,9 +13,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import requests
 
@@ -118,7 +119,8 @@ class Served:
     def amazon(self, view: str, **params: Any) -> dict[str, Any]:
         """GET /_simulator/<view> on the simulator's read-only port: what Amazon received and holds."""
         response = requests.get(f"{self.simulator}/_simulator/{view}", params=params, timeout=30)
-        assert response.status_code == 200, f"GET /_simulator/{view} {params}: {response.status_code} {response.text[:300]}"
+        assert response.status_code == 200, (
+            f"GET /_simulator/{view} {params}: {response.status_code} {response.text[:300]}")
         return response.json()
 
     def stop(self) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,8 @@ def example_world_order() -> dict[str, Any]:
                  "fulfillment": {"quantityFulfilled": 0, "quantityUnfulfilled": item["Quantity"]},
                  "proceeds": {"proceedsTotal": usd("43.99"), "breakdowns": [
                      {"type": "ITEM", "subtotal": usd("40.00")}, {"type": "SHIPPING", "subtotal": usd("3.99")}]}})
-    line["product"].update({"sellerSku": item["SellerSKU"], "title": "Example item", "price": {"unitPrice": usd("4.00")}})
+    line["product"].update({"sellerSku": item["SellerSKU"], "title": "Example item",
+                            "price": {"unitPrice": usd("4.00")}})
     return order
 
 
@@ -168,7 +169,7 @@ def shop(tmp_path_factory) -> Shop:
     intake queue, when `replay --serve --poll` has run, then its API stays up for the tests."""
     directory = tmp_path_factory.mktemp("shop")
     # Orders placed over the last week and a bit, so that the backstop's first window sees them.
-    start = (datetime.now(timezone.utc) - timedelta(days=8)).replace(microsecond=0)
+    start = (datetime.now(UTC) - timedelta(days=8)).replace(microsecond=0)
     scenario = build_scenario(seed=11, orders=25, sellers=2, start=start)
     hand_orders, files, bodies = hand_made(directory)
     world = {"sellers": scenario.world["sellers"], "orders": scenario.world["orders"] + hand_orders}
@@ -259,7 +260,8 @@ def test_an_older_change_arriving_last_does_not_undo_the_newer_status(shop):
     When replayed. Then the order is SHIPPED, and its timeline lists both changes in time order."""
     order = shop.served.ok(f"/orders/{SHUFFLED_ORDER}")
     assert order["status"] == "SHIPPED"
-    mine = [(e["notificationId"], e["status"]) for e in order["timeline"] if e["notificationId"] in (SHIPPED_ID, UNSHIPPED_ID)]
+    mine = [(e["notificationId"], e["status"]) for e in order["timeline"]
+            if e["notificationId"] in (SHIPPED_ID, UNSHIPPED_ID)]
     assert mine == [(UNSHIPPED_ID, "UNSHIPPED"), (SHIPPED_ID, "SHIPPED")], order["timeline"]
     moments = [datetime.fromisoformat(e["at"]) for e in order["timeline"]]
     assert moments == sorted(moments), order["timeline"]
@@ -340,12 +342,14 @@ def test_amazons_own_order_change_example_becomes_an_order(shop):
     assert order["status"] == "UNSHIPPED"
     assert order["isBusinessOrder"] is True
     assert order["fulfillmentChannel"] == "MFN"
-    assert ORDER_CHANGE_EXAMPLE["NotificationMetadata"]["NotificationId"] in [e["notificationId"] for e in order["timeline"]]
+    assert ORDER_CHANGE_EXAMPLE["NotificationMetadata"]["NotificationId"] in [
+        e["notificationId"] for e in order["timeline"]]
     example_item = summary["OrderItems"][0]
     assert len(order["items"]) == 1, order["items"]
     item = order["items"][0]
     assert (item["orderItemId"], item["sku"], item["quantity"], item["quantityShipped"]) == (
-        example_item["OrderItemId"], example_item["SellerSKU"], example_item["Quantity"], example_item["QuantityShipped"])
+        example_item["OrderItemId"], example_item["SellerSKU"], example_item["Quantity"],
+        example_item["QuantityShipped"])
     assert item["unitPrice"] == {"amount": "4.00", "currency": "USD"}
     assert order["money"]["grandTotal"] == {"amount": "43.99", "currency": "USD"}
 
@@ -354,7 +358,8 @@ def test_an_order_shows_amazons_money_to_the_cent_with_unit_prices(shop):
     """Given shipped orders in the world, with Amazon's proceeds and item prices.
     When replayed (getOrder fetched the money). Then GET /orders/{id} shows the same grand total,
     as the same decimal string, and each item's unit price, and a v2026 status word."""
-    statuses = {"PENDING", "PENDING_AVAILABILITY", "UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED", "CANCELLED", "UNFULFILLABLE"}
+    statuses = {"PENDING", "PENDING_AVAILABILITY", "UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED", "CANCELLED",
+                "UNFULFILLABLE"}
     shipped = shop.scenario_orders(notified=True, status="SHIPPED")
     assert len(shipped) >= 5
     for order_id in shipped:
@@ -465,7 +470,7 @@ def test_listing_pages_of_two_walk_every_order_exactly_once(shop):
 def test_listing_updated_since_the_future_is_empty(shop):
     """Given orders updated during the replay. When asked for orders updated since tomorrow.
     Then the list is empty, with no nextToken."""
-    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     listed = shop.served.ok("/orders", {"sellerId": shop.busiest_seller, "updatedSince": tomorrow})
     assert listed == {"orders": [], "nextToken": None}
 

@@ -3,7 +3,7 @@ worker keeps taking what reaches the queues and the schedules keep running on th
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -18,7 +18,7 @@ TOKEN = "e2e-serving-token"
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     directory = tmp_path_factory.mktemp("serving")
-    start = (datetime.now(timezone.utc) - timedelta(days=3)).replace(microsecond=0)
+    start = (datetime.now(UTC) - timedelta(days=3)).replace(microsecond=0)
     scenario = build_scenario(seed=5, orders=6, sellers=1, start=start, lost=1, malformed=0, unhandled=0)
     world = write_json(directory / "world.json", scenario.world)
     messages = directory / "messages.jsonl"

@@ -332,7 +332,8 @@ def _redeploy_changes_nothing(run: Runner, endpoint: str, stage: str, project: P
         assert after["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert after["BatchSize"] == queue.batch_size
     # Chalice uploads the code again, but it is the same code.
-    assert {n: lam.get_function_configuration(FunctionName=f)["CodeSha256"] for n, f in functions.items()} == code_before
+    assert {n: lam.get_function_configuration(FunctionName=f)["CodeSha256"]
+            for n, f in functions.items()} == code_before
 
 
 def _destroy_keeps_data(run: Runner, endpoint: str, stage: str, project: Path) -> None:

@@ -55,7 +55,8 @@ def test_intake_queues_a_details_fetch_for_a_new_order(client, aws_stack):
     sqs = aws_stack.client("sqs")
     found = []
     for _ in range(5):
-        messages = sqs.receive_message(QueueUrl=aws_stack.outputs["TaskQueueUrl"], MaxNumberOfMessages=10).get("Messages", [])
+        messages = sqs.receive_message(QueueUrl=aws_stack.outputs["TaskQueueUrl"],
+                                       MaxNumberOfMessages=10).get("Messages", [])
         found += [json.loads(m["Body"]) for m in messages]
         for m in messages:
             sqs.delete_message(QueueUrl=aws_stack.outputs["TaskQueueUrl"], ReceiptHandle=m["ReceiptHandle"])
@@ -66,9 +67,10 @@ def test_intake_queues_a_details_fetch_for_a_new_order(client, aws_stack):
 
 @pytest.fixture
 def simulator(aws_stack, monkeypatch):
+    import sp_api.auth.access_token_client as token_cache
+
     from infra.local.amazon import Simulator
     from infra.local.stack import write_secret
-    import sp_api.auth.access_token_client as token_cache
 
     sim = Simulator({"orders": [], "sellers": [{"sellerId": "A2EUQ1WTGCTBG2", "refreshToken": "Atzr|test"}]})
     url = sim.start()

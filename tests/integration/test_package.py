@@ -19,6 +19,9 @@ import pytest
 from infra import package
 
 REPO = Path(__file__).resolve().parents[2]
+T = package.PYTHON_TAG  # the functions' runtime: the Python running the tests (pyproject's requires-python)
+ABI = T[2:]  # "313" in file names: _imaging.cpython-313-x86_64-linux-gnu.so
+TOO_NEW_GLIBC = f"2_{package.LAMBDA_GLIBC[1] + 1}"
 
 
 @pytest.mark.package
@@ -30,7 +33,7 @@ def test_package_builds_and_passes_every_check():
     lines = result.stdout.splitlines()
 
     def line(name: str) -> str:
-        found = [l for l in lines if l.startswith(f"{name:<9} ok: ")]
+        found = [text for text in lines if text.startswith(f"{name:<9} ok: ")]
         assert found, f"no '{name} ok' line in:\n{output}"
         return found[0]
 
@@ -39,12 +42,15 @@ def test_package_builds_and_passes_every_check():
     size = line("package")
     unzipped = float(size.split(": ")[2].split(" MB unzipped")[0])
     assert 0 < unzipped < 100, size
-    assert "manylinux or py3-none-any for x86_64/cp311" in line("wheels")
-    assert "pillow (cp311-cp311-manylinux" in line("wheels")
+    assert f"manylinux or py3-none-any for x86_64/{T}" in line("wheels")
+    assert f"pillow ({T}-{T}-manylinux" in line("wheels")
+    runtimes = {r["Properties"]["Runtime"] for r in json.loads((REPO / "build" / "package" / "sam.json").read_text())
+                ["Resources"].values() if r.get("Type") == "AWS::Serverless::Function"}
+    assert runtimes == {package.RUNTIME}
     assert "no test or dev dependency" in line("contents")
     assert "infra/template.yaml, build/package/sam.json: no finding" in line("cfn-lint")
     assert ", 0 failed, " in line("checkov")
-    assert any(l.startswith("pruned") and "botocore" in l for l in lines), output
+    assert any(text.startswith("pruned") and "botocore" in text for text in lines), output
     assert lines[-1] == "result    OK"
 
     sam = json.loads((REPO / "build" / "package" / "sam.json").read_text(encoding="utf-8"))
@@ -105,9 +111,9 @@ def _check(tmp_path, files) -> tuple[package.Report, str]:
 
 
 def test_a_good_package_passes(tmp_path, capsys):
-    so = "PIL/_imaging.cpython-311-x86_64-linux-gnu.so"
+    so = f"PIL/_imaging.cpython-{ABI}-x86_64-linux-gnu.so"
     files = {"app.py": "", "chalice/app.py": "", "chalice/__init__.py": "", so: _elf("2.17"),
-             **_wheel("pillow", "12.2.0", ["cp311-cp311-manylinux_2_17_x86_64", "cp311-cp311-manylinux2014_x86_64"],
+             **_wheel("pillow", "12.2.0", [f"{T}-{T}-manylinux_2_17_x86_64", f"{T}-{T}-manylinux2014_x86_64"],
                       [so]),
              **_wheel("httpx", "0.28.1", ["py3-none-any"], [])}
     report, _ = _check(tmp_path, files)
@@ -115,32 +121,33 @@ def test_a_good_package_passes(tmp_path, capsys):
 
 
 def test_the_pillow_trap_fails_loudly(tmp_path, capsys):
-    so = "PIL/_imaging.cpython-311-x86_64-linux-gnu.so"
-    files = {"app.py": "", so: _elf("2.34"), **_wheel("pillow", "12.3.0", ["cp311-cp311-linux_x86_64"], [so])}
+    so = f"PIL/_imaging.cpython-{ABI}-x86_64-linux-gnu.so"
+    newer = TOO_NEW_GLIBC.replace("_", ".")
+    files = {"app.py": "", so: _elf(newer), **_wheel("pillow", "12.3.0", [f"{T}-{T}-linux_x86_64"], [so])}
     report, _ = _check(tmp_path, files)
     out = capsys.readouterr().out
     assert not report.ok
     assert "wheels    FAILED" in out
-    assert "cp311-cp311-linux_x86_64: compiled on the build machine" in out and "Pillow trap" in out
-    assert f"{so}: needs glibc 2.34" in out
+    assert f"{T}-{T}-linux_x86_64: compiled on the build machine" in out and "Pillow trap" in out
+    assert f"{so}: needs glibc {newer}" in out
 
 
 @pytest.mark.parametrize("tag, problem", [
-    ("cp311-cp311-linux_x86_64", "compiled on the build machine"),
-    ("cp311-cp311-manylinux_2_28_x86_64", "needs glibc 2.28"),
-    ("cp311-cp311-manylinux_2_17_aarch64", "built for aarch64"),
-    ("cp311-cp311-musllinux_1_2_x86_64", "is not manylinux"),
-    ("cp312-cp312-manylinux_2_17_x86_64", "not CPython cp311"),
-    ("cp311-cp311-macosx_11_0_arm64", "is not manylinux"),
+    (f"{T}-{T}-linux_x86_64", "compiled on the build machine"),
+    (f"{T}-{T}-manylinux_{TOO_NEW_GLIBC}_x86_64", f"needs glibc {TOO_NEW_GLIBC.replace('_', '.')}"),
+    (f"{T}-{T}-manylinux_2_17_aarch64", "built for aarch64"),
+    (f"{T}-{T}-musllinux_1_2_x86_64", "is not manylinux"),
+    ("cp310-cp310-manylinux_2_17_x86_64", f"not CPython {T}"),
+    (f"{T}-{T}-macosx_11_0_arm64", "is not manylinux"),
     ("py2-none-any", "not a pure Python 3 wheel"),
 ])
 def test_tags_lambda_cannot_load(tag, problem):
     assert problem in (package.tag_problem(tag) or "")
 
 
-@pytest.mark.parametrize("tag", ["py3-none-any", "py311-none-any", "cp311-cp311-manylinux2014_x86_64",
-                                 "cp311-cp311-manylinux_2_26_x86_64", "cp38-abi3-manylinux_2_17_x86_64",
-                                 "cp311-cp311-manylinux1_x86_64"])
+@pytest.mark.parametrize("tag", ["py3-none-any", f"py{ABI}-none-any", f"{T}-{T}-manylinux2014_x86_64",
+                                 f"{T}-{T}-manylinux_2_26_x86_64", "cp38-abi3-manylinux_2_17_x86_64",
+                                 f"{T}-{T}-manylinux1_x86_64"])
 def test_tags_lambda_loads(tag):
     assert package.tag_problem(tag) is None
 
@@ -161,7 +168,7 @@ def test_dev_dependencies_and_project_folders_fail(tmp_path, capsys):
 
 
 def test_a_compiled_file_of_unknown_origin_fails(tmp_path, capsys):
-    files = {"app.py": "", "mystery/_fast.cpython-311-x86_64-linux-gnu.so": _elf()}
+    files = {"app.py": "", f"mystery/_fast.cpython-{ABI}-x86_64-linux-gnu.so": _elf()}
     report, _ = _check(tmp_path, files)
     assert not report.ok
     assert "belongs to no distribution's RECORD" in capsys.readouterr().out

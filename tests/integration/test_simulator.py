@@ -613,13 +613,14 @@ def test_a_confirmed_shipment_becomes_the_orders_package_and_moves_its_status(si
         ("1", "RM123456789GB", "Royal Mail")]
     (pushed,) = delivered
     change = pushed.notification["Payload"]["OrderChangeNotification"]
-    assert (pushed.kind, pushed.target, pushed.notification_type) == ("sqs", "arn:aws:sqs:eu-west-1:000000000000:intake",
-                                                                     "ORDER_CHANGE")
+    assert (pushed.kind, pushed.target, pushed.notification_type) == (
+        "sqs", "arn:aws:sqs:eu-west-1:000000000000:intake", "ORDER_CHANGE")
     assert (change["AmazonOrderId"], change["SellerId"], change["Summary"]["OrderStatus"]) == (
         "026-1111111-1111111", SELLER, "Shipped")
     confirmed = _view(simulator, "/_simulator/packages", orderId="026-1111111-1111111").json()["packages"]
     assert confirmed[0]["packageDetail"]["trackingNumber"] == "RM123456789GB"
-    assert _view(simulator, "/_simulator/notifications").json()["notifications"][0]["notificationType"] == "ORDER_CHANGE"
+    assert (_view(simulator, "/_simulator/notifications").json()["notifications"][0]["notificationType"]
+            == "ORDER_CHANGE")
 
 
 @pytest.mark.parametrize(("change", "reason"), [

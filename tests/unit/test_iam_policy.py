@@ -28,11 +28,11 @@ import ast
 import json
 import os
 import textwrap
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import cache
 from pathlib import Path
-from typing import Iterable
 from unittest import mock
 from urllib.parse import urlsplit
 
@@ -172,7 +172,8 @@ def sample_arn(service: str, name: str) -> tuple[str, str | None]:
     if service == "sqs":
         return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{urlsplit(name).path.rsplit('/', 1)[-1] or name}", None
     if service == "kms":
-        return (SAMPLE_KEY_ARN, name) if name.startswith("alias/") else (f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{name}", None)
+        return ((SAMPLE_KEY_ARN, name) if name.startswith("alias/")
+                else (f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{name}", None))
     if service == "secretsmanager":
         return f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}-Ab12Cd", None
     if service == "ssm":
@@ -311,7 +312,8 @@ def find_aws_calls(sources: dict[str, str]) -> Findings:
             models[cls.name] = _Model(_meta_value(cls, "table_name"), indexes)
 
     # Registries of models: `return Holder(ModelA, ModelB)`, Holder's fields in order → f().field.
-    fields = {cls.name: [s.target.id for s in cls.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)]
+    fields = {cls.name: [s.target.id for s in cls.body
+                         if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)]
               for cls in class_defs}
     registries: dict[str, dict[str, str]] = {}
     for tree in trees.values():
@@ -322,7 +324,7 @@ def find_aws_calls(sources: dict[str, str]) -> Findings:
                 if (isinstance(ret, ast.Return) and isinstance(ret.value, ast.Call)
                         and isinstance(ret.value.func, ast.Name) and fields.get(ret.value.func.id)):
                     names = [a.id if isinstance(a, ast.Name) else None for a in ret.value.args]
-                    mapping = {f: n for f, n in zip(fields[ret.value.func.id], names) if n in models}
+                    mapping = {f: n for f, n in zip(fields[ret.value.func.id], names, strict=False) if n in models}
                     if mapping:
                         registries[fn.name] = mapping
 
@@ -334,12 +336,15 @@ def find_aws_calls(sources: dict[str, str]) -> Findings:
     for path, tree in trees.items():
         uses_pynamodb = _imports_pynamodb(tree)
         for qualname, fn, cls in _functions(tree):
-            methods = {m.name: m for m in (cls.body if cls else []) if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            methods = {m.name: m for m in (cls.body if cls else [])
+                       if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))}
             env: dict[str, set[tuple]] = {}
 
-            def types(node: ast.AST, depth: int = 0) -> set[tuple]:
+            def types(node: ast.AST, depth: int = 0, env: dict[str, set[tuple]] = env,
+                      methods: dict[str, ast.AST] = methods) -> set[tuple]:
                 """What an expression holds: ("client", service), ("class", model), ("item", model),
-                ("attribute", model), ("index", model, index name), ("results", model, index name or None), ("transact", kind)."""
+                ("attribute", model), ("index", model, index name), ("results", model, index name or None),
+                ("transact", kind)."""
                 if depth > 6:
                     return set()
                 service = _is_aws_client_call(node)
@@ -359,10 +364,11 @@ def find_aws_calls(sources: dict[str, str]) -> Findings:
                     func = node.func
                     if isinstance(func, ast.Name) and func.id in ("TransactWrite", "TransactGet"):
                         return {("transact", func.id)}
-                    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self" \
-                            and func.attr in methods:
+                    if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                            and func.value.id == "self" and func.attr in methods):
                         return {t for ret in ast.walk(methods[func.attr])
-                                if isinstance(ret, ast.Return) and ret.value is not None for t in types(ret.value, depth + 1)}
+                                if isinstance(ret, ast.Return) and ret.value is not None
+                                for t in types(ret.value, depth + 1)}
                     if isinstance(func, ast.Attribute):
                         receiver = types(func.value, depth + 1)
                         if func.attr == "get":
@@ -380,7 +386,7 @@ def find_aws_calls(sources: dict[str, str]) -> Findings:
                     if isinstance(node, ast.Assign):
                         for target in node.targets:
                             if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple):
-                                pairs += [(t, types(v)) for t, v in zip(target.elts, node.value.elts)]
+                                pairs += [(t, types(v)) for t, v in zip(target.elts, node.value.elts, strict=False)]
                             else:
                                 pairs.append((target, types(node.value)))
                     elif isinstance(node, ast.withitem) and node.optional_vars is not None:
@@ -425,7 +431,8 @@ def find_aws_calls(sources: dict[str, str]) -> Findings:
                         if method in ops:
                             targets = {m[1] for a in node.args[:1] for m in types(a) if m[0] in ("class", "item")}
                             if not targets:
-                                unresolved.append(f"{site}: {method} in a transaction, on a model the detector cannot tell")
+                                unresolved.append(f"{site}: {method} in a transaction, "
+                                                  "on a model the detector cannot tell")
                             for model in targets:
                                 _table_need(models[model].table, None, ops[method], site, needs, unresolved)
                 if not receiver_types and uses_pynamodb and method in SUSPECT_OPS:
@@ -451,7 +458,7 @@ def _keywords(call: ast.Call) -> dict[str, ast.AST]:
     keywords = {k.arg: k.value for k in call.keywords if k.arg}
     params = keywords.get("Params")
     if isinstance(params, ast.Dict):
-        keywords.update({k.value: v for k, v in zip(params.keys, params.values)
+        keywords.update({k.value: v for k, v in zip(params.keys, params.values, strict=False)
                          if isinstance(k, ast.Constant) and isinstance(k.value, str)})
     return keywords
 
@@ -512,7 +519,8 @@ def app_needs() -> list[Need]:
     assert consumed == {q.handler for q in resources.QUEUES}, "every declared queue has its handler in app.py"
     for queue in resources.QUEUES:
         arn, _ = sample_arn("sqs", queue.name(STAGE))
-        needs += [Need(action, arn, f"app.py {queue.handler} (Lambda's event source mapping)") for action in ESM_ACTIONS]
+        needs += [Need(action, arn, f"app.py {queue.handler} (Lambda's event source mapping)")
+                  for action in ESM_ACTIONS]
     for function in sorted(functions):
         group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{function}"
         source = f"Lambda writing the logs of {function}"
@@ -636,7 +644,8 @@ def test_no_wildcard_action_and_no_bare_wildcard_resource():
                 assert action != "*" and "*" not in action, f"{statement['Sid']}: wildcard action {action}"
             for resource in _as_list(statement["Resource"]):
                 assert resource != "*", f"{statement['Sid']}: bare '*' resource"
-                assert f"sellerops-{stage}" in resource or f"sellerops/{stage}/" in resource or resource.endswith(":key/*"), \
+                assert (f"sellerops-{stage}" in resource or f"sellerops/{stage}/" in resource
+                        or resource.endswith(":key/*")), \
                     f"{statement['Sid']}: {resource} does not name a resource of stage {stage}"
 
 

@@ -1,8 +1,8 @@
 """The registry is the one table of flows: what it declares is what app.py, the handlers, the
 OpenAPI document, the subscriptions and the IAM policy see."""
 import json
-import sys
 import subprocess
+import sys
 
 import pytest
 
@@ -16,7 +16,7 @@ def test_every_notification_type_a_flow_consumes_is_one_connect_subscribes_to():
 
 
 def test_every_task_kind_travels_on_a_declared_queue():
-    for kind, task in registry.TASK_KINDS.items():
+    for kind, _task in registry.TASK_KINDS.items():
         assert registry.queue_of(kind) in resources.QUEUES
         assert kind in registry.kinds_on(registry.queue_of(kind))
 

@@ -2,8 +2,9 @@
 shared SP-API base (clients per seller and region, Amazon's errors translated)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from sp_api.api import OrdersV20260101
 

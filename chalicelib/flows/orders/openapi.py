@@ -1,7 +1,8 @@
 """The orders flow's part of the OpenAPI document (served at /openapi.json)."""
 from chalicelib.core.openapi import MONEY_REF, error_response
 
-STATUSES = ["PENDING", "PENDING_AVAILABILITY", "UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED", "CANCELLED", "UNFULFILLABLE"]
+STATUSES = ["PENDING", "PENDING_AVAILABILITY", "UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED", "CANCELLED",
+            "UNFULFILLABLE"]
 
 PATHS = {
     "/orders/{orderId}": {"get": {
@@ -19,7 +20,8 @@ PATHS = {
             {"name": "status", "in": "query", "schema": {"type": "string", "enum": STATUSES}},
             {"name": "marketplaceId", "in": "query", "schema": {"type": "string"}},
             {"name": "updatedSince", "in": "query", "schema": {"type": "string", "format": "date-time"}},
-            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}},
+            {"name": "limit", "in": "query",
+             "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}},
             {"name": "nextToken", "in": "query", "schema": {"type": "string"}}],
         "responses": {"200": {"description": "A page of orders", "content": {"application/json": {"schema": {
             "type": "object", "properties": {
@@ -32,7 +34,8 @@ PATHS = {
 SCHEMAS = {
     "OrderSummary": {"type": "object", "properties": {
         "orderId": {"type": "string"}, "sellerId": {"type": "string"}, "marketplaceId": {"type": "string"},
-        "status": {"type": "string", "enum": STATUSES}, "fulfillmentChannel": {"type": "string", "enum": ["AFN", "MFN"]},
+        "status": {"type": "string", "enum": STATUSES},
+        "fulfillmentChannel": {"type": "string", "enum": ["AFN", "MFN"]},
         "isBusinessOrder": {"type": "boolean"}, "purchaseDate": {"type": "string", "format": "date-time"},
         "updatedAt": {"type": "string", "format": "date-time"},
         "grandTotal": {"allOf": [MONEY_REF], "nullable": True}}},

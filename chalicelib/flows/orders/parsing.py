@@ -8,8 +8,9 @@
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from chalicelib.core.envelope import Notification, get, parse_time
 from chalicelib.core.errors import InvalidNotification, PermanentError
@@ -44,7 +45,8 @@ def parse_order_change(notification: Notification) -> OrderChange:
     """ORDER_CHANGE payload → `OrderChange` (no prices, taxes or buyer: Amazon sends none)."""
     body = get(notification.payload, "OrderChangeNotification")
     if not isinstance(body, Mapping):
-        raise InvalidNotification(f"ORDER_CHANGE {notification.notification_id}: Payload.OrderChangeNotification is missing")
+        raise InvalidNotification(
+            f"ORDER_CHANGE {notification.notification_id}: Payload.OrderChangeNotification is missing")
     where = f"ORDER_CHANGE {notification.notification_id}"
     order_id = get(body, "AmazonOrderId")
     if not isinstance(order_id, str) or not order_id.strip():
@@ -63,7 +65,8 @@ def parse_order_change(notification: Notification) -> OrderChange:
     if not isinstance(trigger, Mapping):
         raise InvalidNotification(f"{where}: OrderChangeTrigger must be an object")
     # The change's own time orders changes; EventTime is when Amazon published the event.
-    changed_at = parse_time(get(trigger, "TimeOfOrderChange"), "OrderChangeTrigger.TimeOfOrderChange") or notification.event_time
+    changed_at = (parse_time(get(trigger, "TimeOfOrderChange"), "OrderChangeTrigger.TimeOfOrderChange")
+                  or notification.event_time)
     if changed_at is None:
         raise InvalidNotification(f"{where}: neither TimeOfOrderChange nor EventTime is given")
 
@@ -173,7 +176,8 @@ def _line(item: Mapping[str, Any], index: int) -> LineMoney:
         asin=product.get("asin"),
         title=product.get("title"),
         quantity=int(item.get("quantityOrdered") or 0),
-        unit_price=_money((product.get("price") or {}).get("unitPrice"), f"orderItems[{index}].product.price.unitPrice"),
+        unit_price=_money((product.get("price") or {}).get("unitPrice"),
+                          f"orderItems[{index}].product.price.unitPrice"),
         item=breakdown.get("ITEM"),
         shipping=breakdown.get("SHIPPING"),
         discount=breakdown.get("DISCOUNT"),
@@ -202,7 +206,7 @@ def order_details(order: Mapping[str, Any]) -> OrderDetails:
     grand_total = _money(proceeds.get("grandTotal"), "proceeds.grandTotal")
     lines = tuple(_line(item, i) for i, item in enumerate(order.get("orderItems") or []))
     currency = grand_total.currency if grand_total else next(
-        (l.unit_price.currency for l in lines if l.unit_price is not None), None)
+        (line.unit_price.currency for line in lines if line.unit_price is not None), None)
     packages = tuple(
         Package(
             package_reference_id=str(p.get("packageReferenceId")),
@@ -249,7 +253,8 @@ def order_change(seller_id: str, order: Mapping[str, Any]) -> OrderChange:
         is_business="AMAZON_BUSINESS" in programs,
         is_prime="PRIME" in programs,
         purchase_date=details.created_time,
-        ship_by=(_time(ship.get("earliestDateTime"), "shipByWindow"), _time(ship.get("latestDateTime"), "shipByWindow")),
+        ship_by=(_time(ship.get("earliestDateTime"), "shipByWindow"),
+                 _time(ship.get("latestDateTime"), "shipByWindow")),
         deliver_by=(_time(deliver.get("earliestDateTime"), "deliverByWindow"),
                     _time(deliver.get("latestDateTime"), "deliverByWindow")),
         lines=tuple(

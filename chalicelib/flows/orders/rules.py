@@ -59,7 +59,7 @@ class UnknownStatus(ValueError):
     pass
 
 
-def to_status(word: str) -> OrderStatus:
+def to_status(word: object) -> OrderStatus:  # object: anything a payload holds (refused below)
     """Map either vocabulary (`Unshipped`, `Canceled`, `PARTIALLY_SHIPPED`...) to ours."""
     if not isinstance(word, str) or not word:
         raise UnknownStatus(f"order status {word!r} is not a status word")

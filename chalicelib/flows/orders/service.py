@@ -40,7 +40,8 @@ class Applied(Protocol):
 
 class OrderRepository(Protocol):
     def apply_change(self, change: OrderChange, now: datetime) -> Applied | None: ...
-    def get(self, order_id: str, *, consistent: bool = False) -> tuple[Order, OrderStatus | None, frozenset[str]] | None: ...
+    def get(self, order_id: str, *,
+            consistent: bool = False) -> tuple[Order, OrderStatus | None, frozenset[str]] | None: ...
     def add_to_timeline(self, order_id: str, entry: TimelineEntry) -> bool: ...
     def save_details(self, order_id: str, details: OrderDetails) -> bool: ...
 
@@ -51,7 +52,8 @@ class BuyerDataStore(Protocol):
 
 
 class AmazonOrders(Protocol):
-    def get_order(self, seller_id: str, marketplace_id: str | None, order_id: str, included_data: Any) -> dict[str, Any]: ...
+    def get_order(self, seller_id: str, marketplace_id: str | None, order_id: str,
+                  included_data: Any) -> dict[str, Any]: ...
     def search_orders(self, seller_id: str, marketplace_id: str, last_updated_after: datetime,
                       next_token: str | None = None) -> tuple[list[dict[str, Any]], str | None, str | None]: ...
 
@@ -153,7 +155,8 @@ def fetch_order_details(task: Task, ports: TaskPorts, now: datetime) -> Result:
     return Result(Outcome.DONE, {"order_id": order_id})
 
 
-def schedule_polls(state: PollState, tasks: TaskQueue, now: datetime, first_window: timedelta = timedelta(days=1)) -> int:
+def schedule_polls(state: PollState, tasks: TaskQueue, now: datetime,
+                   first_window: timedelta = timedelta(days=1)) -> int:
     """The backstop: one searchOrders task per seller and marketplace, from its watermark."""
     count = 0
     for seller in state.sellers():

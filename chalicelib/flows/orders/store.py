@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any, Iterable
+from typing import Any
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -49,7 +50,6 @@ from chalicelib.flows.orders.rules import (
 )
 
 
-
 class _TimelineMap(MapAttribute):
     status = UnicodeAttribute()
     at = UnicodeAttribute()
@@ -59,8 +59,9 @@ class _TimelineMap(MapAttribute):
 
 @dataclass(frozen=True)
 class _OrderModels:
-    order: type[Model]
-    buyer: type[Model]
+    # Any: the model classes are built at run time (table names from the environment): mypy cannot see their fields.
+    order: Any
+    buyer: Any
 
 
 @models_builder
@@ -139,8 +140,9 @@ def _windows_to_json(ship_by, deliver_by) -> dict[str, str | None]:
 
 def _lines_to_json(lines: Iterable[OrderLine]) -> list[dict[str, Any]]:
     return [
-        {"order_item_id": l.order_item_id, "sku": l.sku, "quantity": l.quantity, "quantity_shipped": l.quantity_shipped}
-        for l in lines
+        {"order_item_id": line.order_item_id, "sku": line.sku, "quantity": line.quantity,
+         "quantity_shipped": line.quantity_shipped}
+        for line in lines
     ]
 
 
@@ -161,13 +163,14 @@ def details_to_json(details: OrderDetails) -> dict[str, Any]:
         "breakdown": {kind: m.to_dict() for kind, m in details.breakdown.items()},
         "lines": [
             {
-                "order_item_id": l.order_item_id, "sku": l.sku, "asin": l.asin, "title": l.title,
-                "quantity": l.quantity, "unit_price": _money_json(l.unit_price), "item": _money_json(l.item),
-                "shipping": _money_json(l.shipping), "discount": _money_json(l.discount), "tax": _money_json(l.tax),
-                "item_tax": _money_json(l.item_tax), "shipping_tax": _money_json(l.shipping_tax),
-                "total": _money_json(l.total), "promotion_ids": list(l.promotion_ids),
+                "order_item_id": line.order_item_id, "sku": line.sku, "asin": line.asin, "title": line.title,
+                "quantity": line.quantity, "unit_price": _money_json(line.unit_price), "item": _money_json(line.item),
+                "shipping": _money_json(line.shipping), "discount": _money_json(line.discount),
+                "tax": _money_json(line.tax),
+                "item_tax": _money_json(line.item_tax), "shipping_tax": _money_json(line.shipping_tax),
+                "total": _money_json(line.total), "promotion_ids": list(line.promotion_ids),
             }
-            for l in details.lines
+            for line in details.lines
         ],
         "packages": [
             {"package_reference_id": p.package_reference_id, "carrier": p.carrier, "tracking_number": p.tracking_number,
@@ -190,13 +193,15 @@ def details_from_json(data: dict[str, Any]) -> OrderDetails:
         breakdown={kind: Money.from_dict(m) for kind, m in (data.get("breakdown") or {}).items()},
         lines=tuple(
             LineMoney(
-                order_item_id=l["order_item_id"], sku=l.get("sku"), asin=l.get("asin"), title=l.get("title"),
-                quantity=int(l.get("quantity") or 0), unit_price=_money(l.get("unit_price")), item=_money(l.get("item")),
-                shipping=_money(l.get("shipping")), discount=_money(l.get("discount")), tax=_money(l.get("tax")),
-                item_tax=_money(l.get("item_tax")), shipping_tax=_money(l.get("shipping_tax")),
-                total=_money(l.get("total")), promotion_ids=tuple(l.get("promotion_ids") or ()),
+                order_item_id=line["order_item_id"], sku=line.get("sku"), asin=line.get("asin"),
+                title=line.get("title"), quantity=int(line.get("quantity") or 0),
+                unit_price=_money(line.get("unit_price")), item=_money(line.get("item")),
+                shipping=_money(line.get("shipping")), discount=_money(line.get("discount")),
+                tax=_money(line.get("tax")),
+                item_tax=_money(line.get("item_tax")), shipping_tax=_money(line.get("shipping_tax")),
+                total=_money(line.get("total")), promotion_ids=tuple(line.get("promotion_ids") or ()),
             )
-            for l in data.get("lines") or []
+            for line in data.get("lines") or []
         ),
         packages=tuple(
             Package(p["package_reference_id"], p.get("carrier"), p.get("tracking_number"),
@@ -210,7 +215,7 @@ def details_from_json(data: dict[str, Any]) -> OrderDetails:
     )
 
 
-def _order_from_row(row: Model) -> Order:
+def _order_from_row(row: Any) -> Order:  # Any: an OrderRow, a class built at run time (_order_models)
     windows = row.windows or {}
     return Order(
         seller_id=row.seller_id,
@@ -227,8 +232,9 @@ def _order_from_row(row: Model) -> Order:
         ship_by=(parse_iso(windows.get("ship_by_earliest")), parse_iso(windows.get("ship_by_latest"))),
         deliver_by=(parse_iso(windows.get("deliver_by_earliest")), parse_iso(windows.get("deliver_by_latest"))),
         lines=tuple(
-            OrderLine(l["order_item_id"], l.get("sku"), int(l.get("quantity") or 0), int(l.get("quantity_shipped") or 0))
-            for l in row.lines or []
+            OrderLine(line["order_item_id"], line.get("sku"), int(line.get("quantity") or 0),
+                      int(line.get("quantity_shipped") or 0))
+            for line in row.lines or []
         ),
         timeline=tuple(
             sorted(
@@ -296,7 +302,8 @@ class DynamoOrders:
         details_status = OrderStatus(row.details_status) if row.details_status else None
         return Applied(order=_order_from_row(row), created=row.applied_changes == 1, details_status=details_status)
 
-    def get(self, order_id: str, *, consistent: bool = False) -> tuple[Order, OrderStatus | None, frozenset[str]] | None:
+    def get(self, order_id: str, *,
+            consistent: bool = False) -> tuple[Order, OrderStatus | None, frozenset[str]] | None:
         """The order, the status its details were read at, and the notification ids seen."""
         Row = _order_models().order
         try:
@@ -370,7 +377,8 @@ class DynamoBuyerData:
     def __init__(self, kms_client_factory):
         self._kms = kms_client_factory
 
-    def save(self, seller_id: str, order_id: str, personal: dict[str, Any], as_of: datetime, expires_at: datetime) -> None:
+    def save(self, seller_id: str, order_id: str, personal: dict[str, Any], as_of: datetime,
+             expires_at: datetime) -> None:
         plaintext = json.dumps(personal, separators=(",", ":"), sort_keys=True).encode()
         blob = self._kms().encrypt(
             KeyId=config.data_key_id(), Plaintext=plaintext,

@@ -19,11 +19,11 @@ def _iso_or_none(moment: datetime | None) -> str | None:
 
 def order_view(order: Order) -> dict[str, Any]:
     details = order.details
-    money_by_line = {l.order_item_id: l for l in details.lines} if details else {}
+    money_by_line = {line_money.order_item_id: line_money for line_money in details.lines} if details else {}
     items = []
     for line in order.lines or ():
         money = money_by_line.get(line.order_item_id)
-        item = {"orderItemId": line.order_item_id, "sku": line.sku, "quantity": line.quantity,
+        item: dict[str, Any] = {"orderItemId": line.order_item_id, "sku": line.sku, "quantity": line.quantity,
                 "quantityShipped": line.quantity_shipped}
         if money:
             item.update({
@@ -53,7 +53,8 @@ def order_view(order: Order) -> dict[str, Any]:
         "deliverBy": {"earliest": _iso_or_none(order.deliver_by[0]), "latest": _iso_or_none(order.deliver_by[1])},
         "updatedAt": iso(order.updated_at),
         "items": items,
-        "timeline": [{"status": e.status.value, "at": iso(e.at), "source": e.source, "notificationId": e.notification_id}
+        "timeline": [{"status": e.status.value, "at": iso(e.at), "source": e.source,
+                      "notificationId": e.notification_id}
                      for e in order.timeline],
         "money": None,
         "detailsAsOf": None,
@@ -95,13 +96,15 @@ def parse_list_params(params: dict[str, str] | None, sellers: list[str]) -> dict
         elif not sellers:
             raise BadRequest("sellerId is required: no seller is registered in this deployment yet")
         else:
-            raise BadRequest(f"sellerId is required: this deployment serves {len(sellers)} sellers ({', '.join(sorted(sellers))})")
+            raise BadRequest(f"sellerId is required: this deployment serves {len(sellers)} sellers "
+                             f"({', '.join(sorted(sellers))})")
     status = None
     if params.get("status"):
         try:
             status = to_status(params["status"])
         except UnknownStatus:
-            raise BadRequest(f"status {params['status']!r} is not one of {', '.join(s.value for s in OrderStatus)}") from None
+            raise BadRequest(f"status {params['status']!r} is not one of "
+                             f"{', '.join(s.value for s in OrderStatus)}") from None
     updated_since = None
     if params.get("updatedSince"):
         try:

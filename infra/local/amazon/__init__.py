@@ -30,8 +30,9 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
-from typing import Any, Callable
+from collections.abc import Callable, Iterable, Mapping
+from email.message import Message
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from infra.local.amazon.core import (
@@ -40,12 +41,12 @@ from infra.local.amazon.core import (
     LWA_OPERATION,
     Api,
     ApiServer,
+    Faults,
     InvalidInput,
+    Journal,
     Operation,
     Reply,
     RequestRecord,
-    Faults,
-    Journal,
     TokenBucket,
     errors,
     fault_body,
@@ -100,8 +101,8 @@ class Simulator:
         self._handlers: dict[str, tuple[Api, Callable[..., Reply]]] = {
             name: (api, handler) for api in self.apis for name, handler in api.handlers().items()}
         self._operations: tuple[Operation, ...] = tuple(op for api in self.apis for op in api.operations())
-        self._scopes = {model: api.grantless_scope for api in self.apis
-                        for model in api.models if getattr(api, "grantless_scope", None)}
+        self._scopes = {model: scope for api in self.apis if (scope := getattr(api, "grantless_scope", None))
+                        for model in api.models}
         self._servers: list[tuple[ApiServer, threading.Thread]] = []
         self.load_world(world or {})
 
@@ -131,6 +132,7 @@ class Simulator:
         if not self._servers:
             raise RuntimeError("the simulator is not running")
         host, port = self._servers[index][0].server_address[:2]
+        assert isinstance(host, str)  # a TCP server bound to a str host (start)
         return f"http://{host}:{port}"
 
     @property
@@ -143,7 +145,7 @@ class Simulator:
         """Where GET /_simulator/... answers."""
         return self._address(1)
 
-    def __enter__(self) -> "Simulator":
+    def __enter__(self) -> Simulator:
         self.start()
         return self
 
@@ -249,7 +251,7 @@ class Simulator:
 
     # request handling (called by the HTTP handler; no I/O here)
 
-    def respond(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
+    def respond(self, method: str, target: str, headers: Message[str, str], body: bytes) -> Reply:
         url = urlsplit(target)
         with self.lock:
             record_body: Any = None
@@ -267,7 +269,8 @@ class Simulator:
                                               record_body))
         return reply
 
-    def _route(self, method: str, url: Any, headers: Mapping[str, str], body: bytes) -> tuple[Reply, str | None, Any]:
+    def _route(self, method: str, url: Any, headers: Message[str, str],
+               body: bytes) -> tuple[Reply, str | None, Any]:
         if url.path == TOKEN_PATH:
             if method != "POST":
                 return Reply(405, {"error": "invalid_request"}, LWA_OPERATION), None, None
@@ -291,8 +294,9 @@ class Simulator:
         limit_header = {"x-amzn-RateLimit-Limit": f"{rate:.10g}"}
         fault = self.faults.take(name)
         if isinstance(fault, tuple) and isinstance(fault[0], int):
-            status, with_body = fault
-            return Reply(status, fault_body(status) if with_body else None, name, limit_header), caller.seller_id, recorded
+            status, with_body = fault[0], fault[1]
+            reply = Reply(status, fault_body(status) if with_body else None, name, limit_header)
+            return reply, caller.seller_id, recorded
         if not self._bucket(caller.identity, name, rate, operation.burst).take(time.monotonic()):
             return Reply(429, fault_body(429), name, limit_header), caller.seller_id, recorded
 

@@ -11,7 +11,8 @@ from infra.local.amazon import ENDPOINT_HOSTS, Simulator
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m infra.local.amazon",
-                                     description="Serve Amazon's side of LWA, the Orders and the Notifications API locally.")
+                                     description="Serve Amazon's side of LWA, the Orders and the Notifications API "
+                                                 "locally.")
     parser.add_argument("--world", type=Path, help="world JSON file: orders and sellers")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4599, help="the SP-API endpoint; 0 picks a free port")

@@ -17,14 +17,14 @@ import re
 import time
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 if TYPE_CHECKING:
     from infra.local.amazon import Simulator
@@ -251,11 +251,11 @@ def integer_default(spec: Mapping[str, Any]) -> int | None:
 
 def parse_time(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def format_time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- answers -------------------------------------------------------------------------------
@@ -347,7 +347,7 @@ class RequestRecord:
 
     def as_dict(self) -> dict[str, Any]:
         return {"operation": self.operation, "sellerId": self.seller_id,
-                "time": datetime.fromtimestamp(self.time, timezone.utc).isoformat(timespec="milliseconds"),
+                "time": datetime.fromtimestamp(self.time, UTC).isoformat(timespec="milliseconds"),
                 "method": self.method, "path": self.path, "query": self.query, "body": self.body,
                 "status": self.status}
 
@@ -363,7 +363,7 @@ class Api:
     models: tuple[str, ...] = ()  # the first model's unserved operations answer 501
     either_token: frozenset[str] = frozenset()
 
-    def __init__(self, simulator: "Simulator") -> None:
+    def __init__(self, simulator: Simulator) -> None:
         self.simulator = simulator
 
     def handlers(self) -> dict[str, Callable[[Caller, dict[str, Any]], Reply]]:
@@ -393,7 +393,7 @@ class Api:
 class ApiServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], simulator: "Simulator", views: bool = False) -> None:
+    def __init__(self, address: tuple[str, int], simulator: Simulator, views: bool = False) -> None:
         self.simulator = simulator
         super().__init__(address, ViewsHandler if views else ApiHandler)
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 import copy
 import re
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from infra.local.amazon.core import Api, Caller, InvalidInput, Reply, errors, one
 from infra.local.amazon.tokens import NOTIFICATIONS_SCOPE
@@ -118,7 +119,7 @@ class Subscription:
     processing_directive: dict[str, Any] | None = None
 
     def as_payload(self) -> dict[str, Any]:
-        payload = {"subscriptionId": self.subscription_id, "payloadVersion": self.payload_version,
+        payload: dict[str, Any] = {"subscriptionId": self.subscription_id, "payloadVersion": self.payload_version,
                    "destinationId": self.destination_id}
         if self.processing_directive:
             payload["processingDirective"] = copy.deepcopy(self.processing_directive)
@@ -140,7 +141,7 @@ class Delivery:
 def envelope(notification_type: str, payload: dict[str, Any], *, application_id: str, subscription_id: str,
              payload_version: str, at: datetime | None = None) -> dict[str, Any]:
     """A notification as Amazon writes it: the envelope's casing depends on the type."""
-    moment = (at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    moment = (at or datetime.now(UTC)).astimezone(UTC)
     stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     document = {
         "NotificationVersion": "1.0", "NotificationType": notification_type, "PayloadVersion": payload_version,
@@ -171,7 +172,7 @@ class NotificationsApi(Api):
     either_token = frozenset({"getSubscriptionById", "deleteSubscriptionById"})
     grantless_scope = NOTIFICATIONS_SCOPE
 
-    def __init__(self, simulator: "Simulator", region: str = "eu", sqs_policy_ok: bool = True) -> None:
+    def __init__(self, simulator: Simulator, region: str = "eu", sqs_policy_ok: bool = True) -> None:
         super().__init__(simulator)
         if region not in ENDPOINT_HOSTS:
             raise ValueError(f"region must be one of {', '.join(ENDPOINT_HOSTS)}")

@@ -14,10 +14,10 @@ import functools
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from infra.local.amazon.core import (
     Api,
@@ -102,7 +102,7 @@ class StoredOrder:
     updated: datetime
 
     @classmethod
-    def of(cls, seller_id: str, order: Mapping[str, Any]) -> "StoredOrder":
+    def of(cls, seller_id: str, order: Mapping[str, Any]) -> StoredOrder:
         if not seller_id:
             raise ValueError("an order needs a sellerId")
         missing = [name for name in required_order_fields() if name not in order]
@@ -116,7 +116,7 @@ class OrdersApi(Api):
     name = "orders"
     models = (MODEL, V0_MODEL)
 
-    def __init__(self, simulator: "Simulator", search_lag_seconds: float = 120.0) -> None:
+    def __init__(self, simulator: Simulator, search_lag_seconds: float = 120.0) -> None:
         super().__init__(simulator)
         self.search_lag = timedelta(seconds=search_lag_seconds)
         self.orders: dict[str, StoredOrder] = {}
@@ -171,7 +171,7 @@ class OrdersApi(Api):
         return Reply(200, {"order": shape_order(stored.order, params.get("includedData", []))}, "getOrder")
 
     def _search_orders(self, caller: Caller, params: dict[str, Any]) -> Reply:
-        window = SearchWindow.of(params, datetime.now(timezone.utc), self.search_lag)
+        window = SearchWindow.of(params, datetime.now(UTC), self.search_lag)
         filters = {
             "caller": caller.identity,
             "window": window.key(),
@@ -218,7 +218,8 @@ class OrdersApi(Api):
         if body["marketplaceId"] != marketplace:
             raise InvalidInput(f"marketplaceId {body['marketplaceId']} is not the marketplace of order {order_id}.")
         if fulfillment.get("fulfilledBy") != "MERCHANT":
-            raise InvalidInput(f"Order {order_id} is fulfilled by Amazon; only merchant-fulfilled orders are confirmed.")
+            raise InvalidInput(f"Order {order_id} is fulfilled by Amazon; "
+                               "only merchant-fulfilled orders are confirmed.")
         if fulfillment.get("fulfillmentStatus") in ("CANCELLED", "PENDING", "PENDING_AVAILABILITY"):
             raise InvalidInput(f"Order {order_id} is {fulfillment.get('fulfillmentStatus')} and cannot be shipped.")
         if detail["carrierCode"] == "Other" and not detail.get("carrierName"):
@@ -240,7 +241,7 @@ class OrdersApi(Api):
                 raise InvalidInput(f"packageDetail.orderItems[{index}].quantity {line['quantity']} is more than the "
                                    f"{left} unit(s) of item {line['orderItemId']} still to ship.")
         ship_date = parse_time(detail["shipDate"])
-        now = datetime.now(timezone.utc).replace(microsecond=0)
+        now = datetime.now(UTC).replace(microsecond=0)
         for line in detail["orderItems"]:
             item_fulfillment = items[str(line["orderItemId"])].setdefault("fulfillment", {})
             shipped = int(item_fulfillment.get("quantityFulfilled", 0)) + line["quantity"]
@@ -272,23 +273,26 @@ def order_change_payload(seller_id: str, order: Mapping[str, Any], changed_at: d
     fulfillment = order.get("fulfillment") or {}
     ship = fulfillment.get("shipByWindow") or {}
     deliver = fulfillment.get("deliverByWindow") or {}
-    stamp = changed_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    stamp = changed_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     items = []
     for item in order.get("orderItems", []):
         item_fulfillment = item.get("fulfillment") or {}
-        items.append({"OrderItemId": str(item["orderItemId"]), "SellerSKU": (item.get("product") or {}).get("sellerSku"),
+        items.append({"OrderItemId": str(item["orderItemId"]),
+                      "SellerSKU": (item.get("product") or {}).get("sellerSku"),
                       "Quantity": int(item.get("quantityOrdered", 0)),
                       "QuantityShipped": int(item_fulfillment.get("quantityFulfilled", 0))})
     programs = order.get("programs") or []
+    status = fulfillment.get("fulfillmentStatus")
     summary = {
         "MarketplaceId": (order.get("salesChannel") or {}).get("marketplaceId"),
-        "OrderStatus": V0_STATUS.get(fulfillment.get("fulfillmentStatus"), fulfillment.get("fulfillmentStatus")),
+        "OrderStatus": V0_STATUS.get(status, status) if status is not None else None,
         "PurchaseDate": order.get("createdTime"),
         "FulfillmentType": "AFN" if fulfillment.get("fulfilledBy") == "AMAZON" else "MFN",
         "OrderType": "Preorder" if "PREORDER" in programs else "StandardOrder",
         "EarliestShipDate": ship.get("earliestDateTime"), "LatestShipDate": ship.get("latestDateTime"),
         "EarliestDeliveryDate": deliver.get("earliestDateTime"), "LatestDeliveryDate": deliver.get("latestDateTime"),
-        "OrderPrograms": (["Business"] if "AMAZON_BUSINESS" in programs else []) + (["Prime"] if "PRIME" in programs else []),
+        "OrderPrograms": ((["Business"] if "AMAZON_BUSINESS" in programs else [])
+                          + (["Prime"] if "PRIME" in programs else [])),
         "OrderItems": items,
     }
     return {"OrderChangeNotification": {
@@ -313,7 +317,7 @@ class SearchWindow:
         return f"{self.by}Before"
 
     @classmethod
-    def of(cls, params: Mapping[str, Any], now: datetime, lag: timedelta) -> "SearchWindow":
+    def of(cls, params: Mapping[str, Any], now: datetime, lag: timedelta) -> SearchWindow:
         # These rules are the parameter descriptions of searchOrders in the model.
         created_after, updated_after = params.get("createdAfter"), params.get("lastUpdatedAfter")
         if (created_after is None) == (updated_after is None):

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import parse_qs
 
 from infra.local.amazon.core import GRANTLESS, LWA_OPERATION, SELLER, Caller, Operation, Reply

@@ -28,7 +28,7 @@ import argparse
 import json
 import random
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from infra.local.scenario import messiness
@@ -83,7 +83,7 @@ def build_scenario(
     if not 0 <= lost <= orders:
         raise ValueError("lost must be between 0 and orders")
     start = DEFAULT_START if start is None else (
-        start.replace(tzinfo=timezone.utc) if start.tzinfo is None else start.astimezone(timezone.utc))
+        start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC))
 
     # Separate random streams, so that changing the messiness never changes the world.
     world_rng = random.Random(f"sellerops-scenario:{seed}:world")
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orders", type=int, default=220)
     parser.add_argument("--sellers", type=int, default=2)
     parser.add_argument("--marketplaces", default=",".join(DEFAULT_MARKETPLACES),
-                        help="comma-separated marketplace ids (known: %s)" % ",".join(MARKETPLACES))
+                        help=f"comma-separated marketplace ids (known: {','.join(MARKETPLACES)})")
     parser.add_argument("--duplicate-rate", type=float, default=0.08)
     parser.add_argument("--shuffle-window", type=int, default=6)
     parser.add_argument("--malformed", type=int, default=5)

@@ -12,7 +12,7 @@ import random
 import string
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 # ---------------------------------------------------------------------------------------------
@@ -172,7 +172,7 @@ CATALOGUE: tuple[Product, ...] = (
 # Invented brands for the demo sellers: (brand, SKU prefix)
 BRANDS = (("Kestrelwood", "KW"), ("Nordvik Living", "NV"), ("Alba & Rowe", "AR"), ("Lumenfeld", "LF"))
 
-DEFAULT_START = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
+DEFAULT_START = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 DEFAULT_MARKETPLACES = (DE.marketplace_id, FR.marketplace_id, IT.marketplace_id, ES.marketplace_id)
 ORDER_DAYS = 7  # orders are placed over this many days after `start`
 SELLER_WEIGHTS = (1.0, 0.6, 0.45, 0.3)  # the first seller is the busiest
@@ -208,21 +208,21 @@ def money(amount: Decimal, currency: str) -> dict:
 
 def iso(moment: datetime) -> str:
     """Orders API style: whole seconds, UTC, `Z`."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def iso_ms(moment: datetime) -> str:
     """Notification style (as in Amazon's examples): milliseconds, UTC, `Z`."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def end_of_day(day: datetime) -> datetime:
-    return datetime.combine(day.date(), time(23, 59, 59), tzinfo=timezone.utc)
+    return datetime.combine(day.date(), time(23, 59, 59), tzinfo=UTC)
 
 
 def start_of_day(day: datetime) -> datetime:
-    return datetime.combine(day.date(), time(0, 0, 0), tzinfo=timezone.utc)
+    return datetime.combine(day.date(), time(0, 0, 0), tzinfo=UTC)
 
 
 def fake_uuid(rng: random.Random) -> str:

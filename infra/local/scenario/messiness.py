@@ -7,6 +7,7 @@ import copy
 import random
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import cast
 
 from infra.local.scenario.common import (
     CATALOGUE,
@@ -102,14 +103,16 @@ def _reorder(messages: list[Message], shuffle_window: int, reorder_rate: float,
     if shuffle_window <= 0:
         return ordered
     keys = [i + rng.uniform(0, shuffle_window) for i in range(len(ordered))]
-    ordered = [m for _, m in sorted(zip(keys, ordered), key=lambda pair: pair[0])]
+    ordered = [m for _, m in sorted(zip(keys, ordered, strict=False), key=lambda pair: pair[0])]
     by_order: dict[str, list[Message]] = {}
     for m in ordered:
+        assert m.order_id is not None  # the story's notifications: ORDER_CHANGE messages, each of an order
         by_order.setdefault(m.order_id, []).append(m)
     candidates = [oid for oid, ms in by_order.items() if len(ms) > 1]
     wanted = min(len(candidates), max(1, quota(reorder_rate, len(candidates)))) if reorder_rate > 0 else 0
     for order_id in rng.sample(candidates, k=wanted):
-        life = sorted(by_order[order_id], key=lambda m: m.changed_at)
+        # cast: an ORDER_CHANGE message always has its change's time (scenario/orders.py builds them).
+        life = sorted(by_order[order_id], key=lambda m: cast(datetime, m.changed_at))
         k = rng.randrange(len(life) - 1)
         earlier, later = life[k], life[k + 1]
         # Deliver the later change just before the earlier one.
@@ -145,6 +148,7 @@ def _reordered_orders(delivered: list[Message]) -> int:
         if m.kind != "order_change" or m.body in seen:
             continue
         seen.add(m.body)
+        assert m.order_id is not None and m.changed_at is not None  # as every ORDER_CHANGE message has
         if m.order_id in last and m.changed_at < last[m.order_id]:
             inverted.add(m.order_id)
         last[m.order_id] = max(m.changed_at, last.get(m.order_id, m.changed_at))

@@ -233,11 +233,13 @@ def _make_lines(order: Order, rng: random.Random, ids: _Ids) -> None:
             line.promotion_id = f"{seller.sku_prefix}-AUTUMN10-{mp.country}"
         order.lines.append(line)
     # A parcel can only be split when there are at least two units.
-    if order.fate in ("partially_shipped", "split_shipped") and sum(l.quantity for l in order.lines) < 2:
+    if (order.fate in ("partially_shipped", "split_shipped")
+            and sum(order_line.quantity for order_line in order.lines) < 2):
         order.lines[0].quantity = 2
     # Shipping is charged once, on the first item, as Amazon attributes it to an item.
     if not order.afn:
-        goods = sum(l.unit_gross * l.quantity - l.discount_gross for l in order.lines)
+        goods = sum(order_line.unit_gross * order_line.quantity - order_line.discount_gross
+                    for order_line in order.lines)
         if order.business:
             order.lines[0].shipping_gross = B2B_SHIPPING
         elif goods < FREE_SHIPPING_FROM:
@@ -270,7 +272,7 @@ def _first_parcel(lines: list[Line]) -> tuple[int, ...]:
 def _live(order: Order, rng: random.Random) -> None:
     """The order's life up to now, as the ORDER_CHANGE events Amazon would publish."""
     none = (0,) * len(order.lines)
-    everything = tuple(l.quantity for l in order.lines)
+    everything = tuple(line.quantity for line in order.lines)
     t = order.created
     changes = order.changes
 
@@ -405,7 +407,7 @@ def _order_proceeds(items: list[dict], currency: str) -> dict:
 def _render_item(order: Order, index: int, line: Line) -> dict:
     mp, final = order.marketplace, order.final
     cancelled = final.status == "Canceled"
-    price = {"unitPrice": money(line.unit_gross, mp.currency)}
+    price: dict = {"unitPrice": money(line.unit_gross, mp.currency)}
     if order.business:
         price["priceDesignation"] = "BUSINESS_PRICE"
     item = {
@@ -451,13 +453,13 @@ def _cancellation(order: Order) -> dict:
 
 def _render_packages(order: Order, rng: random.Random) -> list[dict]:
     """One parcel per shipping change, for merchant-fulfilled orders only (as the model says)."""
-    packages = []
+    packages: list[dict] = []
     before = (0,) * len(order.lines)
     carrier, service, tracking = rng.choice(order.seller.home.carriers)
     for change in order.changes:
         if change.status not in ("PartiallyShipped", "Shipped") or change.shipped == before:
             continue
-        content = [(line, now - then) for line, now, then in zip(order.lines, change.shipped, before)
+        content = [(line, now - then) for line, now, then in zip(order.lines, change.shipped, before, strict=False)
                    if now > then]
         before = change.shipped
         packages.append({
@@ -488,6 +490,7 @@ def _programs(order: Order) -> list[str]:
 def render_order(order: Order, rng: random.Random) -> dict:
     """The order as getOrder (all includedData) would return it after its last change."""
     mp, final = order.marketplace, order.final
+    assert order.ship_by is not None and order.deliver_by is not None  # set when the order is generated
     status = OLD_TO_NEW_STATUS[final.status]
     doc: dict = {
         "orderId": order.order_id,
@@ -536,6 +539,7 @@ def render_order(order: Order, rng: random.Random) -> dict:
 
 def _summary(order: Order, change: Change) -> dict:
     mp = order.marketplace
+    assert order.ship_by is not None and order.deliver_by is not None  # set when the order is generated
     shipped = sum(change.shipped)
     cancelled = change.status == "Canceled"
     summary: dict = {
@@ -546,7 +550,7 @@ def _summary(order: Order, change: Change) -> dict:
         "FulfillmentType": "AFN" if order.afn else "MFN",
         "OrderType": "Preorder" if order.preorder else "StandardOrder",
         "NumberOfItemsShipped": shipped,
-        "NumberOfItemsUnshipped": 0 if cancelled else sum(l.quantity for l in order.lines) - shipped,
+        "NumberOfItemsUnshipped": 0 if cancelled else sum(line.quantity for line in order.lines) - shipped,
     }
     # The schema: delivery dates are "returned only for seller-fulfilled orders", and the latest
     # one not while Pending, PendingAvailability or Canceled.
@@ -563,11 +567,11 @@ def _summary(order: Order, change: Change) -> dict:
         summary["OrderPrograms"] = programs
     # OrderItemStatus is only shown "when items' status are different".
     item_states = ["Shipped" if done == line.quantity else "Unshipped"
-                   for line, done in zip(order.lines, change.shipped)]
+                   for line, done in zip(order.lines, change.shipped, strict=False)]
     mixed = len(set(item_states)) > 1
     items = []
-    for line, done, state in zip(order.lines, change.shipped, item_states):
-        item = {
+    for line, done, state in zip(order.lines, change.shipped, item_states, strict=False):
+        item: dict = {
             "OrderItemId": line.order_item_id,
             "SellerSKU": line.sku,
             "SupplySourceId": None if order.afn else order.seller.supply_source_id,

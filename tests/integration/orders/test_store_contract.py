@@ -2,7 +2,7 @@
 unit tests rely on behaves like the real thing."""
 import uuid
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,8 +11,8 @@ from chalicelib.flows.orders.rules import OrderChange, OrderStatus, TimelineEntr
 from tests.builders import amazon_order
 from tests.fakes import FakeOrders
 
-T0 = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(params=["fake", "dynamodb"])
@@ -66,7 +66,8 @@ def test_the_same_change_under_another_notification_id_joins_the_timeline_once(r
     """Amazon may send one change again with a new NotificationId (same status, same time)."""
     repo.apply_change(change(order_id, OrderStatus.UNSHIPPED, 1, "n1"), NOW)
     repo.apply_change(change(order_id, OrderStatus.SHIPPED, 5, "n2"), NOW)
-    assert not repo.add_to_timeline(order_id, TimelineEntry(OrderStatus.UNSHIPPED, T0 + timedelta(minutes=1), "n1-again"))
+    assert not repo.add_to_timeline(order_id,
+                                    TimelineEntry(OrderStatus.UNSHIPPED, T0 + timedelta(minutes=1), "n1-again"))
     assert not repo.add_to_timeline(order_id, TimelineEntry(OrderStatus.SHIPPED, T0 + timedelta(minutes=5), "n2-again"))
     assert [e.notification_id for e in repo.get(order_id)[0].timeline] == ["n1", "n2"]
 

@@ -42,7 +42,8 @@ def test_camel_case_envelopes_parse_like_pascal_case_ones():
 
 
 def test_an_eventbridge_event_is_unwrapped_from_detail():
-    listing = next(p.values[0] for p in EXAMPLES if p.values[0].get("NotificationType") == "LISTINGS_ITEM_MFN_QUANTITY_CHANGE")
+    listing = next(p.values[0] for p in EXAMPLES
+                   if p.values[0].get("NotificationType") == "LISTINGS_ITEM_MFN_QUANTITY_CHANGE")
     event = {"version": "0", "id": "eb-1", "detail-type": "LISTINGS_ITEM_MFN_QUANTITY_CHANGE",
              "source": "aws.partner/sellingpartnerapi.amazon/amzn1.sellerapps.app.x", "detail": listing}
     notification = parse_notification(json.dumps(event))

@@ -1,6 +1,7 @@
 """The shared limiter's arithmetic never books more than Amazon's bucket allows."""
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.core.limits import DEFAULT_LIMITS, limit_for, reserve
 

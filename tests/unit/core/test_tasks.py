@@ -2,7 +2,8 @@
 import json
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chalicelib.core.errors import PermanentError, RetryLater, WaitForSlot
 from chalicelib.core.tasks import MAX_TASK_RETRIES, Outcome, Slot, Slots, Task, handle_retry, strongest

@@ -1,8 +1,9 @@
 """Order state rules: which change wins, whatever the delivery order."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.flows.orders.rules import (
     OrderChange,
@@ -14,8 +15,8 @@ from chalicelib.flows.orders.rules import (
     to_status,
 )
 
-T0 = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
-NOW = datetime(2026, 11, 22, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
 
 def change(status: OrderStatus, minutes: int, nid: str) -> OrderChange:
@@ -92,6 +93,6 @@ def test_details_are_fetched_for_a_new_order_and_again_when_its_status_moves():
 
 
 def test_buyer_data_expires_thirty_days_after_the_latest_delivery_date():
-    latest = datetime(2026, 11, 6, 23, 59, tzinfo=timezone.utc)
+    latest = datetime(2026, 11, 6, 23, 59, tzinfo=UTC)
     assert buyer_data_expiry(latest, None, NOW) == latest + timedelta(days=30)
     assert buyer_data_expiry(None, T0, NOW) == T0 + timedelta(days=60)

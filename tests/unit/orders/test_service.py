@@ -1,6 +1,6 @@
 """Order services on in-memory fakes: intake outcomes, details fetch, limiter waits, backstop."""
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,7 +14,7 @@ from chalicelib.flows.orders.rules import OrderStatus
 from tests.builders import amazon_order, body, order_change
 from tests.fakes import FakeAmazon, FakeBuyerData, FakeLimiter, FakeOrders, FakePollState, FakeTasks
 
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 class Intake:
@@ -110,7 +110,7 @@ def test_fetching_details_stores_exact_money_and_encrypts_buyer_data_apart():
     assert str(order.details.grand_total) == "43.97 EUR"
     assert p.buyer_data.saved["028-1234567-1234567"]["personal"]["buyer"]["buyerName"] == "Erika Mustermann"
     # 30 days after the latest promised delivery
-    assert p.buyer_data.saved["028-1234567-1234567"]["expires_at"] == datetime(2026, 12, 6, 23, 59, 59, tzinfo=timezone.utc)
+    assert p.buyer_data.saved["028-1234567-1234567"]["expires_at"] == datetime(2026, 12, 6, 23, 59, 59, tzinfo=UTC)
 
 
 def test_an_empty_bucket_books_a_slot_and_returns_the_task_until_then():
@@ -159,11 +159,11 @@ def test_an_order_amazon_does_not_know_is_a_permanent_failure():
 
 def test_the_backstop_queues_orders_that_no_notification_brought():
     p = ports(amazon=FakeAmazon({"028-1234567-1234567": amazon_order(updated="2026-11-22T11:00:00Z")}))
-    poll = order_service.poll_task("A2EUQ1WTGCTBG2", "A1PA6795UKMFR9", datetime(2026, 11, 21, tzinfo=timezone.utc))
+    poll = order_service.poll_task("A2EUQ1WTGCTBG2", "A1PA6795UKMFR9", datetime(2026, 11, 21, tzinfo=UTC))
     result = order_service.poll_orders(poll, p, NOW)
     assert result.facts == {"polled": 1, "behind": 1}
     assert [t.key for t in p.tasks.tasks] == ["028-1234567-1234567"]
-    assert p.poll_state.watermark("A2EUQ1WTGCTBG2#A1PA6795UKMFR9") == datetime(2029, 12, 31, 23, 55, tzinfo=timezone.utc)
+    assert p.poll_state.watermark("A2EUQ1WTGCTBG2#A1PA6795UKMFR9") == datetime(2029, 12, 31, 23, 55, tzinfo=UTC)
 
 
 def test_the_schedule_queues_one_poll_per_seller_and_marketplace():
