@@ -48,6 +48,7 @@ from infra.stage import (
     load_stage,
     read_secret,
     registered_sellers,
+    run_command,
     stack_name,
 )
 
@@ -978,17 +979,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, *, sleep: Callable[[float], None] = time.sleep) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        stage = load_stage(args.stage, args.region, args.endpoint_url)
-        ctx = build_context(stage, args, sleep)
-        return COMMANDS[args.command](ctx)
-    except CommandError as problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted: run the same command again to finish", file=sys.stderr)
-        return 130
 
+    def body() -> int:
+        stage = load_stage(args.stage, args.region, args.endpoint_url)
+        return COMMANDS[args.command](build_context(stage, args, sleep))
+
+    return run_command(body, "run the same command again to finish")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -41,6 +41,7 @@ from infra.stage import (  # noqa: F401 - the stage's helpers, as this command's
     read_secret,
     registered_sellers,
     registry,
+    run_command,
     stack_name,
     unregister_seller,
     write_secret,
@@ -286,15 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
+
+    def body() -> int:
         stage = load_stage(args.stage, args.region, args.endpoint_url)
         return COMMANDS[args.command](stage, args)
-    except CommandError as problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted: nothing more was changed", file=sys.stderr)
-        return 130
+
+    return run_command(body, "nothing more was changed")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,19 @@ from chalicelib import resources
 
 class CommandError(Exception):
     """Something the user has to act on; printed without a traceback, exit status 1."""
+
+
+def run_command(body: Callable[[], int], interrupted: str) -> int:
+    """A command's exit status: a CommandError is printed without a traceback (1), Ctrl-C says
+    what state it left things in (130)."""
+    try:
+        return body()
+    except CommandError as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"interrupted: {interrupted}", file=sys.stderr)
+        return 130
 
 
 def stack_name(stage: str) -> str:

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
+
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
 from chalicelib.core.errors import PermanentError
 
@@ -33,6 +37,29 @@ def reset_models() -> None:
 def conditional_failed(exc: Exception) -> bool:
     """A PynamoDB write refused by its condition (not an outage, not a bug)."""
     return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+@dataclass
+class Written:
+    ok: bool = True
+
+
+@contextmanager
+def unless_refused() -> Iterator[Written]:
+    """Around one conditional write: `written.ok` turns False when its condition refused it (a
+    duplicate, a race lost), which is an answer, not an error; every other failure goes on.
+
+        with unless_refused() as written:
+            Row(key).update(actions=[...], condition=...)
+        return written.ok
+    """
+    written = Written()
+    try:
+        yield written
+    except (UpdateError, PutError, DeleteError) as exc:
+        if not conditional_failed(exc):
+            raise
+        written.ok = False
 
 
 def encode_cursor(key: dict[str, Any] | None) -> str | None:

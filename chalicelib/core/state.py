@@ -20,11 +20,11 @@ from functools import cache
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute, UnicodeSetAttribute
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
 from chalicelib import config, resources
-from chalicelib.core.dynamo import conditional_failed, decode_cursor, encode_cursor, models_builder
+from chalicelib.core.dynamo import decode_cursor, encode_cursor, models_builder, unless_refused
 from chalicelib.core.times import iso, now, parse_iso
 
 
@@ -190,13 +190,9 @@ class DynamoState:
         """Set a bucket's TAT if it still holds `expected`; False when another caller moved it."""
         Row = self._row()
         condition = Row.tat.does_not_exist() if expected is None else Row.tat == expected
-        try:
+        with unless_refused() as written:
             Row("BUCKET", key).update(actions=[Row.tat.set(new)], condition=condition)
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        return written.ok
 
     # calls to Amazon that must happen at most once
     def call(self, seller_id: str, name: str) -> CallRecord | None:
@@ -213,27 +209,20 @@ class DynamoState:
         recorded it, or the attempt that did has let its lease run out without an answer."""
         Row = self._row()
         condition = Row.pk.does_not_exist() | ((Row.status == "intent") & (Row.lease_until < now_s))
-        try:
+        with unless_refused() as written:
             Row(f"CALL#{seller_id}", name).update(actions=[
                 Row.status.set("intent"), Row.owner.set(owner), Row.lease_until.set(now_s + lease_seconds),
                 Row.data.set({"fingerprint": fingerprint, "attempts": attempts}), Row.updated_at.set(iso(now()))],
                 condition=condition)
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        return written.ok
 
     def release_call(self, seller_id: str, name: str, owner: str) -> None:
         """The attempt holding the lease does not know what came of its call (a timeout): the
         intent stays, and the next attempt may reconcile at once instead of waiting out the lease."""
         Row = self._row()
-        try:
+        with unless_refused():
             Row(f"CALL#{seller_id}", name).update(actions=[Row.lease_until.set(0)],
                                                   condition=(Row.status == "intent") & (Row.owner == owner))
-        except UpdateError as exc:
-            if not conditional_failed(exc):
-                raise
 
     def settle_call(self, seller_id: str, name: str, owner: str | None, status: str, fingerprint: str,
                     result: Any = None, reason: str | None = None, attempts: int = 0) -> bool:
@@ -244,12 +233,8 @@ class DynamoState:
         if owner is not None:
             condition = condition & (Row.owner == owner)
         data = {"fingerprint": fingerprint, "result": result, "reason": reason, "attempts": attempts}
-        try:
+        with unless_refused() as written:
             Row(f"CALL#{seller_id}", name).update(actions=[
                 Row.status.set(status), Row.data.set(data), Row.lease_until.remove(), Row.updated_at.set(iso(now()))],
                 condition=condition)
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        return written.ok

@@ -25,3 +25,33 @@ def aws_stack():
     os.environ.clear()
     os.environ.update(saved)
     wiring.reset()
+
+
+@pytest.fixture
+def amazon_for(aws_stack, monkeypatch):
+    """The Amazon simulator with these sellers (id → refresh token), its endpoints in the
+    functions' environment and the sellers' tokens in the stage's secret, as the local stack
+    wires it."""
+    import sp_api.auth.access_token_client as token_cache
+
+    from chalicelib.core import wiring
+    from infra.local.amazon import Simulator
+
+    started = []
+
+    def start(sellers: dict[str, str]) -> "Simulator":
+        sim = Simulator({"orders": [], "sellers": [{"sellerId": s, "refreshToken": t} for s, t in sellers.items()]})
+        url = sim.start()
+        started.append(sim)
+        write_secret(aws_stack, "amzn1.application-oa2-client.test", "test-secret",
+                     {s: {"refresh_token": t} for s, t in sellers.items()})
+        monkeypatch.setenv("SPAPI_ENDPOINT", url)
+        monkeypatch.setenv("LWA_ENDPOINT", url)
+        token_cache.cache.clear()  # python-amazon-sp-api caches access tokens for the whole process
+        wiring.reset()
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()
+    wiring.reset()

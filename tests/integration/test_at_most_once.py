@@ -14,7 +14,7 @@ from sp_api.api import OrdersV0, OrdersV20260101
 
 from chalicelib.core.errors import RetryLater
 from chalicelib.core.once import Call, call_once
-from infra.local.amazon import APPLY_THEN_DROP, Simulator, load_model
+from infra.local.amazon import APPLY_THEN_DROP, load_model
 
 SELLER, TOKEN = "A2EUQ1WTGCTBG2", "Atzr|at-most-once"
 UK = "A1F83G8C2ARO7P"
@@ -33,22 +33,8 @@ def unshipped_order(order_id: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def amazon(aws_stack, monkeypatch):
-    import sp_api.auth.access_token_client as token_cache
-
-    from chalicelib.core import wiring
-    from infra.local.stack import write_secret
-
-    sim = Simulator({"sellers": [{"sellerId": SELLER, "refreshToken": TOKEN}]})
-    url = sim.start()
-    write_secret(aws_stack, "amzn1.application-oa2-client.test", "test-secret", {SELLER: {"refresh_token": TOKEN}})
-    monkeypatch.setenv("SPAPI_ENDPOINT", url)
-    monkeypatch.setenv("LWA_ENDPOINT", url)
-    token_cache.cache.clear()
-    wiring.reset()
-    yield sim
-    sim.stop()
-    wiring.reset()
+def amazon(amazon_for):
+    return amazon_for({SELLER: TOKEN})
 
 
 def confirm(order: dict[str, Any], reference: str):

@@ -66,25 +66,8 @@ def test_intake_queues_a_details_fetch_for_a_new_order(client, aws_stack):
 
 
 @pytest.fixture
-def simulator(aws_stack, monkeypatch):
-    import sp_api.auth.access_token_client as token_cache
-
-    from infra.local.amazon import Simulator
-    from infra.local.stack import write_secret
-
-    sim = Simulator({"orders": [], "sellers": [{"sellerId": "A2EUQ1WTGCTBG2", "refreshToken": "Atzr|test"}]})
-    url = sim.start()
-    write_secret(aws_stack, "amzn1.application-oa2-client.test", "test-secret",
-                 {"A2EUQ1WTGCTBG2": {"refresh_token": "Atzr|test"}})
-    monkeypatch.setenv("SPAPI_ENDPOINT", url)
-    monkeypatch.setenv("LWA_ENDPOINT", url)
-    token_cache.cache.clear()
-    from chalicelib.core import wiring
-
-    wiring.reset()
-    yield sim
-    sim.stop()
-    wiring.reset()
+def simulator(amazon_for):
+    return amazon_for({"A2EUQ1WTGCTBG2": "Atzr|test"})
 
 
 def test_the_task_handler_fetches_details_from_amazon_and_stores_them(client, simulator):

@@ -29,12 +29,12 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib import config, resources
-from chalicelib.core.dynamo import conditional_failed, decode_cursor, encode_cursor, models_builder
+from chalicelib.core.dynamo import decode_cursor, encode_cursor, models_builder, unless_refused
 from chalicelib.core.money import Money
 from chalicelib.core.times import iso, parse_iso
 from chalicelib.flows.orders.rules import (
@@ -293,12 +293,10 @@ class DynamoOrders:
         if change.lines:
             actions.append(Row.lines.set(_lines_to_json(change.lines)))
         row = Row(change.order_id)
-        try:
+        with unless_refused() as written:
             row.update(actions=actions, condition=Row.order_id.does_not_exist() | (Row.change_key < change.key))
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return None
-            raise
+        if not written.ok:
+            return None
         details_status = OrderStatus(row.details_status) if row.details_status else None
         return Applied(order=_order_from_row(row), created=row.applied_changes == 1, details_status=details_status)
 
@@ -320,7 +318,7 @@ class DynamoOrders:
         item = _TimelineMap(status=entry.status.value, at=iso(entry.at), notification_id=entry.notification_id,
                             source=entry.source)
         change = change_id(entry.status, entry.at)
-        try:
+        with unless_refused() as written:
             Row(order_id).update(
                 actions=[Row.timeline.set((Row.timeline | []).append([item])),
                          Row.notification_ids.add({entry.notification_id}),
@@ -330,27 +328,19 @@ class DynamoOrders:
                 condition=Row.order_id.exists() & ~Row.notification_ids.contains(entry.notification_id)
                 & ~Row.change_ids.contains(change),
             )
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        return written.ok
 
     def save_details(self, order_id: str, details: OrderDetails) -> bool:
         """Store the money side of an order unless a newer snapshot is already stored."""
         Row = _order_models().order
         as_of = iso(details.as_of)
-        try:
+        with unless_refused() as written:
             Row(order_id).update(
                 actions=[Row.details.set(details_to_json(details)), Row.details_status.set(details.status.value),
                          Row.details_as_of.set(as_of)],
                 condition=Row.order_id.exists() & (Row.details_as_of.does_not_exist() | (Row.details_as_of <= as_of)),
             )
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        return written.ok
 
     def list(self, seller_id: str, *, status: OrderStatus | None = None, marketplace_id: str | None = None,
              updated_since: datetime | None = None, limit: int = 50,
@@ -387,11 +377,8 @@ class DynamoBuyerData:
         Row = _order_models().buyer
         row = Row(order_id, seller_id=seller_id, ciphertext=base64.b64encode(blob).decode(), as_of=iso(as_of),
                   expires_at=expires_at)
-        try:
+        with unless_refused():
             row.save(condition=Row.order_id.does_not_exist() | (Row.as_of <= iso(as_of)))
-        except PutError as exc:
-            if not conditional_failed(exc):
-                raise
 
     def get(self, order_id: str) -> dict[str, Any] | None:
         Row = _order_models().buyer
