@@ -19,9 +19,10 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-## Run everything on the embedded local stack (moto + Amazon simulator + chalice local on :8000)
+## Run everything on the embedded local stack (moto + Amazon simulator + chalice local on :$(PORT))
+PORT ?= 8000
 demo: install
-	$(PY) -m infra.local demo
+	$(PY) -m infra.local demo --port $(PORT)
 
 ## Lint and type checks, then the unit, integration and end-to-end tests
 test: install lint

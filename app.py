@@ -6,10 +6,11 @@ Queues (chalicelib/resources.py):
   work    heavy work (PDFs, report files), with a longer timeout
 Schedules and routes: each flow's, from chalicelib/registry.py → chalicelib/flows/<flow>/.
 """
-from chalice import AuthResponse, Chalice, Rate
+from chalice import AuthResponse, AuthRoute, Chalice, Rate
 
 from chalicelib import config, handlers, registry, resources
 from chalicelib.core import auth
+from chalicelib.core.http import error_shape
 from chalicelib.core.observability import observe
 
 app = Chalice(app_name="sellerops", configure_logs=False)
@@ -46,18 +47,30 @@ for _schedule in registry.SCHEDULES:
 
 
 # --- HTTPS API ----------------------------------------------------------------------------
+# Each route of the registry (GETs answer HEAD too); every other method of its path is a 405.
+# Errors of every kind share one shape (chalicelib/core/http.py).
 
-@app.authorizer()
+app.register_middleware(error_shape, "http")
+
+
+@app.authorizer(ttl_seconds=auth.AUTHORIZER_TTL_SECONDS)
 def bearer_token(auth_request):
-    if auth.is_valid(auth_request.token):
-        return AuthResponse(routes=["*"], principal_id="api-client")
-    return AuthResponse(routes=[], principal_id="anonymous")
+    who = auth.principal_of(auth_request.token)
+    if who is None:
+        return AuthResponse(routes=[], principal_id="anonymous")
+    routes = [AuthRoute(path, [method, "HEAD"] if method == "GET" else [method])
+              for path, method in auth.allowed_routes(who, registry.ROUTES)]
+    return AuthResponse(routes=routes, principal_id=who.name, context=who.context())
 
 
 for _route in registry.ROUTES:
-    app.route(_route.path, methods=[_route.method], name=_route.name,
-              authorizer=bearer_token if _route.needs_token else None)(
+    app.route(_route.path, methods=[_route.method, "HEAD"] if _route.method == "GET" else [_route.method],
+              name=_route.name, authorizer=bearer_token if _route.needs_token else None)(
         handlers.view(_route, lambda: app.current_request))
+
+for _path, _allowed in registry.methods_by_path().items():
+    _others = [m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS") if m not in _allowed]
+    app.route(_path, methods=_others, name=f"{_path}#405")(handlers.method_not_allowed(_path, _allowed))
 
 
 # --- deploying without the HTTPS API --------------------------------------------------------

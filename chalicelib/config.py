@@ -57,6 +57,10 @@ def api_token_hash_parameter() -> str:
     return _get(resources.API_TOKEN_HASH.env, resources.API_TOKEN_HASH.name(stage()))
 
 
+def page_token_key_parameter() -> str:
+    return _get(resources.PAGE_TOKEN_KEY.env, resources.PAGE_TOKEN_KEY.name(stage()))
+
+
 def spapi_endpoint() -> str | None:
     """Override of Amazon's regional endpoint; set only for the local Amazon simulator."""
     return os.environ.get("SPAPI_ENDPOINT") or None

@@ -2,15 +2,18 @@
 the flows in the registry. Kept out of app.py so that file stays a table of contents."""
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
+
+from chalice import Response
 
 from chalicelib import registry, resources
 from chalicelib.core import wiring
 from chalicelib.core.batch import process_batch
 from chalicelib.core.errors import PermanentError, RetryLater
 from chalicelib.core.flow import Route, Schedule
-from chalicelib.core.http import respond
+from chalicelib.core.http import JSON, BadRequest, Forbidden, PayloadTooLarge, error, respond
 from chalicelib.core.observability import logger
 from chalicelib.core.tasks import Task, handle_retry
 from chalicelib.core.times import now
@@ -95,10 +98,84 @@ def scheduled(schedule: Schedule) -> Callable[[Any], dict[str, Any]]:
 
 
 def view(route: Route, current_request: Callable[[], Any]) -> Callable[..., Any]:
-    """The Chalice view of a route: the flow's view with the request, errors in the one shape."""
+    """The Chalice view of a route: the caller's scope checked again, the body read and checked
+    against the route's schema before the view runs, an Idempotency-Key honoured, every error
+    in the one shape, and a HEAD answered as its GET without the body."""
     def serve(**uri_params: Any) -> Any:
-        return respond(route.view, current_request(), **uri_params)
+        request = current_request()
+        method = str(getattr(request, "method", route.method)).upper()
+
+        def answer() -> Response:
+            return _as_response(respond(_run, route, request, uri_params))
+
+        key = (getattr(request, "headers", None) or {}).get("idempotency-key")
+        if method in ("POST", "PUT", "PATCH", "DELETE") and route.idempotent and key is not None:
+            from chalicelib.core.auth import principal
+            from chalicelib.core.idempotency import fingerprint, once
+
+            print_ = fingerprint(method, str(getattr(request, "path", route.path)), _raw(request))
+            response = _as_response(respond(once, wiring.state(), _caller(principal(request)), route.name, key, print_,
+                                            answer))
+        else:
+            response = answer()
+        if method == "HEAD":
+            response = Response(body="", status_code=response.status_code, headers=response.headers)
+        return response
 
     serve.__name__ = serve.__qualname__ = route.name
     return serve
 
+
+def _caller(who: Any) -> str:
+    """Whose Idempotency-Keys these are: a named token's id (names need not be unique), or root."""
+    return str(who.token_id or who.name)
+
+
+def method_not_allowed(path: str, allowed: list[str]) -> Callable[..., Any]:
+    """The view of every method a path does not take: 405, naming those it takes."""
+    def refuse(**uri_params: Any) -> Response:
+        return error(405, "MethodNotAllowed", f"{path} takes {', '.join(allowed)}",
+                     headers={"Allow": ", ".join(allowed)})
+
+    refuse.__name__ = refuse.__qualname__ = "not_allowed_" + "".join(c if c.isalnum() else "_" for c in path)
+    return refuse
+
+
+def _run(route: Route, request: Any, uri_params: dict[str, Any]) -> Any:
+    from chalicelib.core.auth import principal
+
+    if route.needs_token and not principal(request).may(route.scope):
+        raise Forbidden(f"this token may not use {route.path} (it needs the {route.scope} scope)")
+    if route.body_schema is None:
+        return route.view(request, **uri_params)
+    return route.view(request, body=_body(route, request), **uri_params)
+
+
+def _raw(request: Any) -> bytes:
+    raw = getattr(request, "raw_body", b"") or b""
+    return raw if isinstance(raw, bytes) else str(raw).encode()
+
+
+def _body(route: Route, request: Any) -> Any:
+    from chalicelib.core.schema import SchemaError, validate
+
+    raw = _raw(request)
+    if len(raw) > route.max_body_bytes:
+        raise PayloadTooLarge(f"the body may be at most {route.max_body_bytes} bytes")
+    try:
+        body = json.loads(raw.decode("utf-8")) if raw else None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise BadRequest("the body is not JSON") from None
+    if body is None:
+        raise BadRequest("this route needs a JSON body")
+    assert route.body_schema is not None
+    try:
+        validate(body, route.body_schema, registry.openapi()["components"]["schemas"])
+    except SchemaError as problem:
+        raise BadRequest(f"the body does not match the route's schema: {problem}",
+                         details={"field": problem.path}) from None
+    return body
+
+
+def _as_response(value: Any) -> Response:
+    return value if isinstance(value, Response) else Response(body=value, status_code=200, headers=dict(JSON))

@@ -55,6 +55,15 @@ def consumers_of(notification: Notification) -> tuple[Consumer, ...]:
                  and (c.subtype is None or c.subtype == kind))
 
 
+def methods_by_path() -> dict[str, list[str]]:
+    """Each route path and the methods it takes (a GET also answers HEAD)."""
+    found: dict[str, list[str]] = {}
+    for route in ROUTES:
+        methods = found.setdefault(route.path, [])
+        methods += [route.method] + (["HEAD"] if route.method == "GET" else [])
+    return found
+
+
 def consumed_types() -> set[str]:
     return {c.notification_type for c in CONSUMERS}
 

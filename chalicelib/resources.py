@@ -152,6 +152,8 @@ SPAPI_SECRET = Named("SpApiSecret", "SpApiSecretName", "SPAPI_SECRET_ID",
                      "SP-API credentials and the sellers' refresh tokens", "{prefix}/{stage}/spapi")
 API_TOKEN_HASH = Named("ApiTokenHash", "ApiTokenHashParameterName", "API_TOKEN_HASH_PARAMETER",
                        "the API token's hash", "/{prefix}/{stage}/api-token-hash")
+PAGE_TOKEN_KEY = Named("PageTokenKey", "PageTokenKeyParameterName", "PAGE_TOKEN_KEY_PARAMETER",
+                       "the key that seals the API's page tokens", "/{prefix}/{stage}/page-token-key")
 
 
 # ---------------------------------------------------------------------------------- outputs → environment
@@ -173,5 +175,5 @@ def output_variables() -> list[tuple[str, str]]:
     pairs = [(table.output, table.env) for table in TABLES]
     for q in QUEUES:
         pairs += [(f"{q.stem}QueueUrl", q.url_env), (f"{q.stem}DeadLetterQueueUrl", q.dlq_url_env)]
-    pairs += [(r.output, r.env) for r in (INVOICE_BUCKET, DATA_KEY, SPAPI_SECRET, API_TOKEN_HASH)]
+    pairs += [(r.output, r.env) for r in (INVOICE_BUCKET, DATA_KEY, SPAPI_SECRET, API_TOKEN_HASH, PAGE_TOKEN_KEY)]
     return pairs

@@ -173,6 +173,12 @@ def merge_stage_config(config: dict[str, Any], stage: str, environment: dict[str
     return merged
 
 
+def api_gateway_stage(config: dict[str, Any], stage: str) -> str:
+    """The API Gateway stage Chalice deploys to (its default is "api")."""
+    found = (config.get("stages") or {}).get(stage, {}).get("api_gateway_stage")
+    return str(found or config.get("api_gateway_stage") or "api")
+
+
 def render_config(config: dict[str, Any]) -> str:
     """The file's text: 2-space indent, keys in their order, a trailing newline."""
     return json.dumps(config, indent=2, ensure_ascii=False) + "\n"
@@ -221,6 +227,24 @@ def rest_api_url(deployed: dict[str, Any]) -> str | None:
         if resource.get("resource_type") == "rest_api":
             return resource.get("rest_api_url")
     return None
+
+
+def rest_api_id(deployed: dict[str, Any]) -> str | None:
+    for resource in deployed.get("resources", []):
+        if resource.get("resource_type") == "rest_api":
+            return resource.get("rest_api_id")
+    return None
+
+
+def gateway_response_calls() -> list[dict[str, Any]]:
+    """PutGatewayResponse's arguments (besides restApiId) for every answer API Gateway gives
+    itself (no token, refused token, unknown route, ...): our error shape, as JSON."""
+    from chalicelib.core.http import GATEWAY_RESPONSES
+
+    return [{"responseType": response.kind, "statusCode": str(response.status),
+             "responseParameters": {"gatewayresponse.header.Content-Type": "'application/json'"},
+             "responseTemplates": {"application/json": response.body()}}
+            for response in GATEWAY_RESPONSES]
 
 
 def mapping_update(current: dict[str, Any], batching_window: int | None) -> dict[str, Any]:
@@ -559,6 +583,31 @@ def ensure_api_token(aws: Aws, outputs: dict[str, str], rotate: bool) -> str | N
     return token
 
 
+def ensure_page_token_key(aws: Aws, outputs: dict[str, str]) -> bool:
+    """Step 3b: the key that seals the API's page tokens, created once (True when created).
+    Replacing it would only void the page tokens in flight, so it is never rotated here."""
+    from chalicelib.core.pages import new_key
+
+    ssm = aws.client("ssm")
+    parameter = outputs[resources.PAGE_TOKEN_KEY.output]
+    try:
+        ssm.get_parameter(Name=parameter)
+        print(f"pages: the page-token key exists in SSM {parameter}")
+        return False
+    except ssm.exceptions.ParameterNotFound:
+        pass
+    ssm.put_parameter(
+        Name=parameter,
+        Description="sellerops: the AES-256 key that seals the API's page tokens (nextToken)",
+        Value=new_key(),
+        Type="SecureString",
+        KeyId=outputs[resources.DATA_KEY.output],
+        Overwrite=True,
+    )
+    print(f"pages: stored a new page-token key in SSM {parameter}")
+    return True
+
+
 def chalice_environment(aws: Aws, stage: str, deploy_api: bool) -> dict[str, str]:
     env = dict(os.environ)
     env["SELLEROPS_STAGE"] = stage
@@ -600,6 +649,22 @@ def ensure_event_source_settings(
         print(f"sqs: {source.queue} -> set {settings} ({source.uuid})")
 
 
+def ensure_gateway_responses(aws: Aws, deployed: dict[str, Any], api_stage: str) -> int:
+    """Step 6: API Gateway's own answers in the API's error shape, then a new deployment of the
+    stage so that they take effect (`chalice deploy` rewrites the API, and with it these)."""
+    api_id = rest_api_id(deployed)
+    if api_id is None:
+        return 0
+    apigateway = aws.client("apigateway")
+    calls = gateway_response_calls()
+    for call in calls:
+        apigateway.put_gateway_response(restApiId=api_id, **call)
+    apigateway.create_deployment(restApiId=api_id, stageName=api_stage,
+                                 description="sellerops: gateway responses in the API's error shape")
+    print(f"api: {len(calls)} gateway responses answer in the API's error shape (stage {api_stage})")
+    return len(calls)
+
+
 def deploy(args: argparse.Namespace) -> None:
     project = Project(Path(args.project_dir).resolve())
     body, template = project.read_template()
@@ -610,6 +675,7 @@ def deploy(args: argparse.Namespace) -> None:
     write_policy(project, args.stage)
     write_stage_config(project, args.stage, outputs)
     ensure_api_token(aws, outputs, rotate=args.rotate_token)
+    ensure_page_token_key(aws, outputs)
 
     print(f"app: chalice deploy --stage {args.stage}" + ("" if args.api else " (without the HTTPS API)"))
     run_chalice(project, ["deploy", "--stage", args.stage], chalice_environment(aws, args.stage, args.api))
@@ -617,6 +683,7 @@ def deploy(args: argparse.Namespace) -> None:
     if deployed is None:
         raise DeployError(f"chalice deploy left no .chalice/deployed/{args.stage}.json")
     ensure_event_source_settings(aws, deployed, args.batching_window)
+    ensure_gateway_responses(aws, deployed, api_gateway_stage(project.read_config(), args.stage))
 
     url = rest_api_url(deployed)
     if not args.api and url:

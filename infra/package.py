@@ -160,7 +160,20 @@ def merge_template() -> dict[str, Any]:
             resource["Properties"] = {"Events": {event: {"Properties": {
                 "FunctionResponseTypes": [REPORT_BATCH_ITEM_FAILURES]}}}}
         resources_part[function] = resource
+    rest_api = dict(resources_part.get("RestAPI") or {})
+    rest_api["Properties"] = {**(rest_api.get("Properties") or {}), "GatewayResponses": gateway_responses()}
+    resources_part["RestAPI"] = rest_api
     return {"Resources": resources_part}
+
+
+def gateway_responses() -> dict[str, Any]:
+    """SAM's GatewayResponses for the API: API Gateway's own answers in the API's error shape."""
+    from chalicelib.core.http import GATEWAY_RESPONSES
+
+    return {response.kind: {"StatusCode": response.status,
+                            "ResponseParameters": {"Headers": {"Content-Type": "'application/json'"}},
+                            "ResponseTemplates": {"application/json": response.body()}}
+            for response in GATEWAY_RESPONSES}
 
 
 def merge_template_json() -> Path:

@@ -120,6 +120,7 @@ def policy_document(stage: str, region: str = "*", account: str = "*", *, partit
         _statement("SpApiCredentials", ["secretsmanager:GetSecretValue"],
                    [arn("secretsmanager", f"secret:sellerops/{stage}/spapi-??????")]),
         _statement("ApiTokenHash", ["ssm:GetParameter"], [arn("ssm", f"parameter/sellerops/{stage}/api-token-hash")]),
+        _statement("PageTokenKey", ["ssm:GetParameter"], [arn("ssm", f"parameter/sellerops/{stage}/page-token-key")]),
     ]
     return {"Version": "2012-10-17", "Statement": statements}
 

@@ -275,9 +275,9 @@ def outputs() -> dict[str, Any]:
         Sub(resources.SPAPI_SECRET.pattern.format(prefix=resources.PREFIX, stage="${Stage}")),
         resources.SPAPI_SECRET.output)
     # An SSM SecureString, written by a command: CloudFormation cannot create SecureString parameters.
-    result[resources.API_TOKEN_HASH.output] = _output(
-        Sub(resources.API_TOKEN_HASH.pattern.format(prefix=resources.PREFIX, stage="${Stage}")),
-        resources.API_TOKEN_HASH.output)
+    for parameter in (resources.API_TOKEN_HASH, resources.PAGE_TOKEN_KEY):
+        result[parameter.output] = _output(
+            Sub(parameter.pattern.format(prefix=resources.PREFIX, stage="${Stage}")), parameter.output)
     return result
 
 

@@ -73,15 +73,17 @@ class FakeOrders:
         row["details_status"] = details.status
         return True
 
-    def list(self, seller_id, *, status=None, marketplace_id=None, updated_since=None, limit=50, cursor=None):
+    def list(self, seller_id, *, status=None, marketplace_id=None, stored_since=None, amazon_updated_since=None,
+             limit=50, start=None):
         orders = [r["order"] for r in self.rows.values() if r["order"].seller_id == seller_id
                   and (status is None or r["order"].status == status)
                   and (marketplace_id is None or r["order"].marketplace_id == marketplace_id)
-                  and (updated_since is None or r["order"].updated_at >= updated_since)]
+                  and (stored_since is None or r["order"].updated_at >= stored_since)
+                  and (amazon_updated_since is None or r["order"].change_key >= iso(amazon_updated_since))]
         orders.sort(key=lambda o: (iso(o.updated_at), o.order_id), reverse=True)
-        start = int(cursor or 0)
-        page = orders[start:start + limit]
-        return page, (str(start + limit) if start + limit < len(orders) else None)
+        offset = int((start or {}).get("offset", 0))
+        page = orders[offset:offset + limit]
+        return page, ({"offset": offset + limit} if offset + limit < len(orders) else None)
 
 
 class FakeTasks:
@@ -194,4 +196,64 @@ class FakeCallLedger:
         if row is None or row.status != "intent" or (owner is not None and row.owner != owner):
             return False
         self.rows[(seller_id, name)] = self._record(status, row.owner, None, fingerprint, result, reason, attempts)
+        return True
+
+
+class FakeRequestLedger:
+    """The state table's Idempotency-Key records (core/idempotency.py), in memory, with the same
+    conditions: a key is free when unknown, released, or claimed and its lease run out."""
+
+    LEASE_SECONDS = 60
+
+    def __init__(self):
+        self.rows: dict[tuple[str, str], dict] = {}
+
+    def claim_request(self, caller, name, fingerprint, at, keep):
+        row = self.rows.get((caller, name))
+        moment = int(at.timestamp())
+        if row is None or row["status"] == "released" or (
+                row["status"] == "answering" and row["lease_until"] < moment):
+            self.rows[(caller, name)] = {"status": "answering", "lease_until": moment + self.LEASE_SECONDS,
+                                         "data": {"fingerprint": fingerprint, "answer": None}}
+            return None
+        return dict(row["data"])
+
+    def answer_request(self, caller, name, fingerprint, answer):
+        self.rows[(caller, name)] = {"status": "answered", "lease_until": None,
+                                     "data": {"fingerprint": fingerprint, "answer": answer}}
+
+    def release_request(self, caller, name):
+        row = self.rows.get((caller, name))
+        if row is not None and row["status"] == "answering":
+            row["status"] = "released"
+
+
+class FakeTokens:
+    """The state table's named-token records, in memory."""
+
+    def __init__(self):
+        self.rows: dict[str, Any] = {}
+
+    def put_token(self, record):
+        self.rows.setdefault(record.token_id, record)
+
+    def token(self, token_id):
+        return self.rows.get(token_id)
+
+    def tokens(self):
+        return list(self.rows.values())
+
+    def touch_token(self, token_id, at):
+        from chalicelib.core.times import iso
+
+        if token_id in self.rows:
+            self.rows[token_id] = replace(self.rows[token_id], last_used_at=iso(at))
+
+    def revoke_token(self, token_id, at):
+        from chalicelib.core.times import iso
+
+        record = self.rows.get(token_id)
+        if record is None or record.revoked_at is not None:
+            return False
+        self.rows[token_id] = replace(record, revoked_at=iso(at))
         return True

@@ -2,41 +2,65 @@
 document. Declared as a flow so the registry lists them with the others."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from chalice import Response
 
 from chalicelib import config, resources
 from chalicelib.core.flow import Flow, Route
-from chalicelib.core.http import BadRequest, query
-from chalicelib.core.openapi import error_response
+from chalicelib.core.http import BadRequest, only, query, whole_number
+from chalicelib.core.openapi import DATE_TIME, LIMIT, NEXT_TOKEN, errors, json_response, nullable, read, strict
 from chalicelib.core.times import now
 
 QUEUE_NAMES = [q.suffix for q in resources.QUEUES]
 
 
+def camel(record: Mapping[str, Any]) -> dict[str, Any]:
+    """snake_case keys → camelCase, as every answer of this API spells them."""
+    def key(name: str) -> str:
+        head, *rest = name.split("_")
+        return head + "".join(part.title() for part in rest)
+
+    return {key(k): (camel(v) if isinstance(v, Mapping) else v) for k, v in record.items()}
+
+
 def list_failures(request: Any) -> dict[str, Any]:
-    from chalicelib.core import wiring
+    """Failures, the newest message first, of one queue or of all of them merged; every page
+    reachable through nextToken."""
+    from chalicelib.core import pages, wiring
 
     params = query(request)
+    only(params, {"queue", "limit", "nextToken"})
     queue = params.get("queue")
-    if queue and queue not in QUEUE_NAMES:
-        raise BadRequest(f"queue must be one of {', '.join(repr(q) for q in QUEUE_NAMES)}")
-    try:
-        limit = int(params.get("limit", "50"))
-        if not 1 <= limit <= 100:
-            raise ValueError
-    except ValueError:
-        raise BadRequest("limit must be a whole number from 1 to 100") from None
-    results: list[dict[str, Any]] = []
-    cursor = None
-    for name in [queue] if queue else QUEUE_NAMES:
-        failures, next_cursor = wiring.state().list_failures(name, limit=limit,
-                                                             cursor=params.get("nextToken") if queue else None)
-        results += [f.to_dict() for f in failures]
-        cursor = next_cursor if queue else None
-    results.sort(key=lambda f: f["last_seen"], reverse=True)
-    return {"failures": results[:limit] if not queue else results, "nextToken": cursor}
+    if queue is not None and queue not in QUEUE_NAMES:
+        raise BadRequest(f"queue must be one of {', '.join(QUEUE_NAMES)}")
+    limit = whole_number(params, "limit", 50, 1, 100)
+    names = [queue] if queue else QUEUE_NAMES
+    bound_to = {"route": "list_failures", "queues": names}
+    # Where each queue's listing stands: the sort key of the last failure shown, or None before
+    # the first; a queue whose failures were all shown is left out.
+    position = pages.open_(params.get("nextToken"), bound_to) or dict.fromkeys(names)
+    if not isinstance(position, dict):
+        raise BadRequest("nextToken is not one this API returned for this query")
+    candidates: list[tuple[str, str, Any]] = []
+    more: dict[str, bool] = {}
+    for name in names:
+        if name not in position:
+            continue
+        found, more[name] = wiring.state().list_failures(name, limit=limit, after=position[name])
+        candidates += [(sort_key, name, failure) for sort_key, failure in found]
+    candidates.sort(key=lambda item: item[0], reverse=True)
+    shown = candidates[:limit]
+    following = dict(position)
+    for sort_key, name, _ in shown:
+        following[name] = sort_key
+    for name in list(following):
+        left = [c for c in candidates[limit:] if c[1] == name]
+        if name in more and not more[name] and not left:
+            del following[name]  # every failure of this queue has been shown
+    return {"failures": [camel(failure.to_dict()) for _, _, failure in shown],
+            "nextToken": pages.seal(following, bound_to) if following else None}
 
 
 def health(request: Any) -> dict[str, Any]:
@@ -48,13 +72,17 @@ def health(request: Any) -> dict[str, Any]:
         urls += [(q.suffix, config.queue_url(q)), (f"{q.suffix}_dead_letter", config.dead_letter_url(q))]
     depths = queue_depths(urls)
     dead = {q.suffix: depths[f"{q.suffix}_dead_letter"]["visible"] for q in resources.QUEUES}
+    last = wiring.state().last_intake()
     return {
         "status": "ok" if not any(dead.values()) else "attention",
         "time": now().isoformat(),
-        "queues": {q.suffix: depths[q.suffix] for q in resources.QUEUES},
+        "queues": {q.suffix: camel(depths[q.suffix]) for q in resources.QUEUES},
         "deadLetters": dead,
-        "lastNotification": wiring.state().last_intake(),
-        "schedules": wiring.state().runs(),
+        "lastNotification": camel(last) if last else None,
+        # Counts only: when each schedule last ran, and how much it did.
+        "schedules": {name: {key: value for key, value in camel(run).items()
+                             if key == "at" or (isinstance(value, int) and not isinstance(value, bool))}
+                      for name, run in wiring.state().runs().items()},
     }
 
 
@@ -68,35 +96,56 @@ FLOW = Flow(
     name="operations",
     summary="what failed and why, the deployment's health, and this API's description",
     routes=(
-        Route("GET", "/failures", list_failures, "list_failures"),
+        Route("GET", "/failures", list_failures, "list_failures", scope="failures:read"),
         Route("GET", "/health", health, "health", needs_token=False),
         Route("GET", "/openapi.json", openapi, "openapi"),
     ),
     openapi_paths={
-        "/failures": {"get": {
-            "summary": "Messages that failed, with the reason; dead-lettered ones are flagged.",
-            "parameters": [{"name": "queue", "in": "query", "schema": {"type": "string", "enum": QUEUE_NAMES}},
-                           {"name": "limit", "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
-                           {"name": "nextToken", "in": "query", "schema": {"type": "string"}}],
-            "responses": {"200": {"description": "Failures, newest first", "content": {"application/json": {"schema": {
-                "type": "object",
-                "properties": {"failures": {"type": "array", "items": {"$ref": "#/components/schemas/Failure"}},
-                               "nextToken": {"type": "string", "nullable": True}}}}}},
-                "400": error_response("Bad parameter"), "401": error_response("No bearer token"),
-                "403": error_response("Wrong bearer token")}}},
-        "/health": {"get": {"summary": "Queue depths, dead letters, last notification, last schedule runs.",
-                            "security": [], "responses": {"200": {"description": "Health"}}}},
-        "/openapi.json": {"get": {"summary": "This document.", "responses": {"200": {"description": "OpenAPI"}}}},
+        "/failures": read({
+            "operationId": "listFailures",
+            "summary": "Messages that failed, the newest first, with the reason; dead-lettered ones are flagged.",
+            "parameters": [{"name": "queue", "in": "query", "schema": {"type": "string", "enum": QUEUE_NAMES},
+                            "description": "One queue's failures (default: every queue's, merged)"},
+                           {"name": "limit", "in": "query", "schema": LIMIT},
+                           {"name": "nextToken", "in": "query", "schema": NEXT_TOKEN}],
+            "responses": {"200": json_response("Failures, newest first", strict({
+                "failures": {"type": "array", "items": {"$ref": "#/components/schemas/Failure"}},
+                "nextToken": nullable({"type": "string"})})),
+                **errors(400)}}),
+        "/health": read({
+            "operationId": "health", "security": [],
+            "summary": "Counts only: queue depths, dead letters, the last notification, the schedules' last runs.",
+            "responses": {"200": json_response("Health", {"$ref": "#/components/schemas/Health"})}}),
+        "/openapi.json": read({
+            "operationId": "openapi", "summary": "This document.",
+            "responses": {"200": json_response("OpenAPI 3.0", {"type": "object", "required": ["openapi", "paths"]}),
+                          **errors()}}),
     },
     openapi_schemas={
-        "Failure": {"type": "object", "properties": {
-            "message_id": {"type": "string"}, "queue": {"type": "string"}, "reason": {"type": "string"},
-            "kind": {"type": "string", "enum": ["invalid", "unexpected"]},
-            "first_seen": {"type": "string"}, "last_seen": {"type": "string"},
-            "receive_count": {"type": "integer"}, "dead_lettered": {"type": "boolean"},
-            "notification_type": {"type": "string", "nullable": True},
-            "notification_id": {"type": "string", "nullable": True},
-            "body_sha256": {"type": "string"}, "body_length": {"type": "integer"}}},
+        "Failure": strict({
+            "messageId": {"type": "string"}, "queue": {"type": "string", "enum": QUEUE_NAMES},
+            "reason": {"type": "string", "description": "Why it failed, in words; never the message's content"},
+            "kind": {"type": "string", "enum": ["invalid", "unexpected"],
+                     "description": "invalid: can never succeed; unexpected: a bug or an outage, retried"},
+            "firstSeen": DATE_TIME, "lastSeen": DATE_TIME,
+            "receiveCount": {"type": "integer", "minimum": 0}, "deadLettered": {"type": "boolean"},
+            "notificationType": nullable({"type": "string"}), "notificationId": nullable({"type": "string"}),
+            "bodySha256": nullable({"type": "string", "pattern": "^[0-9a-f]{64}$"}),
+            "bodyLength": nullable({"type": "integer", "minimum": 0})}),
+        "Health": strict({
+            "status": {"type": "string", "enum": ["ok", "attention"],
+                       "description": "attention: a dead-letter queue holds messages"},
+            "time": DATE_TIME,
+            "queues": strict({q.suffix: {"$ref": "#/components/schemas/QueueDepth"} for q in resources.QUEUES}),
+            "deadLetters": strict({q.suffix: {"type": "integer", "minimum": 0} for q in resources.QUEUES}),
+            "lastNotification": nullable(strict({
+                "at": DATE_TIME, "notificationType": nullable({"type": "string"}),
+                "batchSize": {"type": "integer", "minimum": 0}})),
+            "schedules": {"type": "object", "additionalProperties": {
+                "type": "object", "required": ["at"], "properties": {"at": DATE_TIME},
+                "additionalProperties": {"type": "integer"}}}}),
+        "QueueDepth": strict({"visible": {"type": "integer", "minimum": 0},
+                              "inFlight": {"type": "integer", "minimum": 0},
+                              "delayed": {"type": "integer", "minimum": 0}}),
     },
 )

@@ -1,5 +1,5 @@
-"""What every DynamoDB store shares: model classes built on first use, conditional-write
-failures told apart from real ones, and page tokens.
+"""What every DynamoDB store shares: model classes built on first use, and conditional-write
+failures told apart from real ones.
 
 Table names come from the environment, which Chalice sets only while a handler runs, so each
 store builds its PynamoDB model classes in a cached function on first use and registers that
@@ -7,16 +7,12 @@ function here, so tests switching environments can forget them all at once (`res
 """
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
-
-from chalicelib.core.errors import PermanentError
 
 _builders: list[Callable[..., Any]] = []
 
@@ -60,21 +56,3 @@ def unless_refused() -> Iterator[Written]:
         if not conditional_failed(exc):
             raise
         written.ok = False
-
-
-def encode_cursor(key: dict[str, Any] | None) -> str | None:
-    if not key:
-        return None
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
-
-
-def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
-    if not cursor:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError):
-        raise PermanentError("nextToken is not a token this API returned") from None
-    if not isinstance(key, dict):
-        raise PermanentError("nextToken is not a token this API returned")
-    return key

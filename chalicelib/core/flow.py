@@ -54,13 +54,22 @@ class Schedule:
 
 @dataclass(frozen=True)
 class Route:
-    """An HTTPS route. `view(request, **uri_params)` returns a dict (200, JSON) or a Response."""
+    """An HTTPS route. `view(request, **uri_params)` returns a dict (200, JSON) or a Response.
+
+    `scope` is what a token needs to call it (core/tokens.py SCOPES; None: any valid token);
+    `needs_token=False` opens it to everyone (only /health). A route that takes a body names its
+    JSON schema (OpenAPI 3.0 subset: core/schema.py), which is checked before the view runs, and
+    may be retried with an Idempotency-Key (core/idempotency.py) when `idempotent`."""
 
     method: str
     path: str
     view: Callable[..., Any]
     name: str
+    scope: str | None = None
     needs_token: bool = True
+    body_schema: Mapping[str, Any] | None = None
+    max_body_bytes: int = 256 * 1024
+    idempotent: bool = True
 
 
 @dataclass(frozen=True)

@@ -1,25 +1,40 @@
 """The HTTPS edge, shared by every flow's views: one error shape, typed errors mapped to it once.
 
-Views raise `HttpError` (or a subclass); `respond` turns it, and a `PermanentError` from a store
-(a page token it cannot read), into `{"error": ..., "message": ...}` with its status.
+Every error the API answers is `{"error": <code>, "message": <a sentence>}` (plus `details` where
+useful), whoever answers it:
+- our views raise `HttpError` (or a subclass); `respond` turns it, a `PermanentError` from a store
+  and any other exception into that shape (a bug is a 500 in the same shape, logged by type);
+- Chalice's own answers (405, 415, its 500) are rewritten by the `error_shape` middleware;
+- API Gateway's own answers (no token, a token the authorizer refused, unknown routes, a body
+  too large, ...) are its gateway responses, declared in GATEWAY_RESPONSES and applied by
+  infra/deploy.py and infra/package.py (the local server answers the same, infra/local/api.py).
+Nothing a caller sent (a token, a header) is ever repeated in an answer.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from chalice import Response
 
 from chalicelib.core.errors import PermanentError
 
+JSON = {"Content-Type": "application/json"}
+
 
 class HttpError(Exception):
     status = 500
     code = "InternalError"
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, details: Mapping[str, Any] | None = None,
+                 headers: Mapping[str, str] | None = None):
         super().__init__(message)
         self.message = message
+        self.details = dict(details or {})
+        self.headers = dict(headers or {})
 
 
 class BadRequest(HttpError, ValueError):
@@ -28,23 +43,147 @@ class BadRequest(HttpError, ValueError):
     status, code = 400, "BadRequest"
 
 
+class Forbidden(HttpError):
+    status, code = 403, "Forbidden"
+
+
 class NotFound(HttpError):
     status, code = 404, "NotFound"
 
 
-def error(status: int, code: str, message: str) -> Response:
-    return Response(body={"error": code, "message": message}, status_code=status,
-                    headers={"Content-Type": "application/json"})
+class MethodNotAllowed(HttpError):
+    status, code = 405, "MethodNotAllowed"
+
+
+class Conflict(HttpError):
+    status, code = 409, "Conflict"
+
+
+class PayloadTooLarge(HttpError):
+    status, code = 413, "PayloadTooLarge"
+
+
+class UnsupportedMediaType(HttpError):
+    status, code = 415, "UnsupportedMediaType"
+
+
+def error(status: int, code: str, message: str, details: Mapping[str, Any] | None = None,
+          headers: Mapping[str, str] | None = None) -> Response:
+    body: dict[str, Any] = {"error": code, "message": message}
+    if details:
+        body["details"] = dict(details)
+    return Response(body=body, status_code=status, headers={**JSON, **(headers or {})})
 
 
 def respond(view: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A view's answer; any failure in the one shape, never a traceback."""
     try:
         return view(*args, **kwargs)
     except HttpError as exc:
-        return error(exc.status, exc.code, exc.message)
+        return error(exc.status, exc.code, exc.message, exc.details, exc.headers)
     except PermanentError as exc:
         return error(400, "BadRequest", exc.reason)
+    except Exception as exc:  # a bug, or an outage of a store: logged by type, never by content
+        from chalicelib.core.observability import logger
 
+        logger().error("request failed", extra={"error": type(exc).__name__})
+        return error(500, "InternalError", "the request could not be answered; it is logged, try again later")
+
+
+# --- what Chalice answers itself -------------------------------------------------------------
+
+# Chalice's error codes (its {"Code", "Message"} bodies) → ours, with a message that repeats
+# nothing of the request.
+_CHALICE_CODES = {
+    "MethodNotAllowedError": ("MethodNotAllowed",
+                              "this route does not take that method; the Allow header lists those it takes"),
+    "UnsupportedMediaType": ("UnsupportedMediaType", "send the body as application/json"),
+    "BadRequestError": ("BadRequest", "the request could not be read"),
+    "BadRequest": ("BadRequest", "the request could not be read"),
+    "InternalServerError": ("InternalError", "the request could not be answered; it is logged, try again later"),
+}
+
+
+def error_shape(event: Any, get_response: Callable[[Any], Any]) -> Any:
+    """Chalice middleware for the HTTP routes: Chalice's own answers in our shape."""
+    response = get_response(event)
+    body = getattr(response, "body", None)
+    if isinstance(body, dict) and "Code" in body and "error" not in body:
+        code, message = _CHALICE_CODES.get(str(body.get("Code")), ("BadRequest", "the request could not be read"))
+        if response.status_code >= 500:
+            code, message = _CHALICE_CODES["InternalServerError"]
+        response.body = {"error": code, "message": message}
+        response.headers = {**(response.headers or {}), **JSON}
+    return response
+
+
+# --- what API Gateway answers itself (its gateway responses) ---------------------------------
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    kind: str  # API Gateway's response type
+    status: int
+    code: str
+    message: str
+
+    def body(self) -> str:
+        return json.dumps({"error": self.code, "message": self.message}, separators=(",", ":"))
+
+
+GATEWAY_RESPONSES: tuple[GatewayResponse, ...] = (
+    GatewayResponse("UNAUTHORIZED", 401, "Unauthorized", "send a bearer token: Authorization: Bearer <token>"),
+    GatewayResponse("ACCESS_DENIED", 403, "Forbidden",
+                    "this token is not valid, or may not use this route (its scopes or its sellers)"),
+    GatewayResponse("MISSING_AUTHENTICATION_TOKEN", 404, "NotFound", "no such route; /openapi.json lists the routes"),
+    GatewayResponse("RESOURCE_NOT_FOUND", 404, "NotFound", "no such route; /openapi.json lists the routes"),
+    GatewayResponse("REQUEST_TOO_LARGE", 413, "PayloadTooLarge", "the request is too large"),
+    GatewayResponse("UNSUPPORTED_MEDIA_TYPE", 415, "UnsupportedMediaType", "send the body as application/json"),
+    GatewayResponse("BAD_REQUEST_BODY", 400, "BadRequest", "the request body does not match the route's schema"),
+    GatewayResponse("BAD_REQUEST_PARAMETERS", 400, "BadRequest", "a request parameter is missing or invalid"),
+    GatewayResponse("INVALID_SIGNATURE", 403, "Forbidden", "this token is not valid"),
+    GatewayResponse("EXPIRED_TOKEN", 403, "Forbidden", "this token is not valid"),
+    GatewayResponse("THROTTLED", 429, "TooManyRequests", "too many requests: slow down and try again"),
+    GatewayResponse("QUOTA_EXCEEDED", 429, "TooManyRequests", "too many requests: slow down and try again"),
+    GatewayResponse("AUTHORIZER_FAILURE", 500, "InternalError", "the token could not be checked; try again later"),
+    GatewayResponse("AUTHORIZER_CONFIGURATION_ERROR", 500, "InternalError",
+                    "the token could not be checked; try again later"),
+    GatewayResponse("INTEGRATION_FAILURE", 502, "BadGateway", "the request could not be answered; try again later"),
+    GatewayResponse("INTEGRATION_TIMEOUT", 504, "GatewayTimeout", "the request took too long; try again later"),
+    GatewayResponse("DEFAULT_4XX", 400, "BadRequest", "the request could not be answered as sent"),
+    GatewayResponse("DEFAULT_5XX", 500, "InternalError", "the request could not be answered; try again later"),
+)
+
+
+def gateway_response(kind: str) -> GatewayResponse:
+    for candidate in GATEWAY_RESPONSES:
+        if candidate.kind == kind:
+            return candidate
+    raise KeyError(kind)
+
+
+# --- reading a request --------------------------------------------------------------------
 
 def query(request: Any) -> dict[str, str]:
     return dict(getattr(request, "query_params", None) or {})
+
+
+def only(params: Mapping[str, str], allowed: set[str]) -> None:
+    """Refuse parameters the route does not know (a typo would otherwise be silently ignored)."""
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise BadRequest(f"unknown query parameter(s): {', '.join(name[:40] for name in unknown)}; "
+                         f"allowed: {', '.join(sorted(allowed))}")
+
+
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")
+
+
+def whole_number(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """A whole number written in ASCII digits and nothing else (no sign, space, underscore or
+    other script's digits, all of which Python's int() accepts)."""
+    text = params.get(name)
+    if text is None:
+        return default
+    if not _WHOLE_NUMBER.fullmatch(text) or not low <= int(text) <= high:
+        raise BadRequest(f"{name} must be a whole number from {low} to {high}")
+    return int(text)

@@ -9,13 +9,15 @@
 | `WATERMARK` | `<name>` | how far a backstop poller has read (orders: `<seller>#<marketplace>`) |
 | `BUCKET` | `<seller>#<operation>` | the shared rate limiter's GCRA state (`tat`) |
 | `CALL#<seller>` | `<operation>#<key>` | a call to Amazon that must happen at most once (core/once.py) |
+| `REQUEST#<token>` | `<route>#<Idempotency-Key>` | a write request and its answer, a day (core/idempotency.py) |
+| `TOKEN` | `<token id>` | a named API token: the hash of its secret, scopes, sellers, uses (core/tokens.py) |
 
 Only this module knows the table's model; the limiter and the call ledger use its methods.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -24,8 +26,12 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
 from chalicelib import config, resources
-from chalicelib.core.dynamo import decode_cursor, encode_cursor, models_builder, unless_refused
+from chalicelib.core.dynamo import models_builder, unless_refused
 from chalicelib.core.times import iso, now, parse_iso
+from chalicelib.core.tokens import TokenRecord
+
+# How long a request sent with an Idempotency-Key holds its key before an answer is stored.
+ANSWER_LEASE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,8 @@ def _state_models() -> _StateModels:
         status = UnicodeAttribute(null=True)  # calls to Amazon: intent | done | refused
         lease_until = NumberAttribute(null=True)  # calls: until when the attempt holding it may call
         owner = UnicodeAttribute(null=True)  # calls: the attempt holding the lease
+        last_used_at = UnicodeAttribute(null=True)  # tokens
+        revoked_at = UnicodeAttribute(null=True)  # tokens
         updated_at = UnicodeAttribute(null=True)
         expires_at = TTLAttribute(null=True)
 
@@ -111,11 +119,15 @@ class DynamoState:
             Row.updated_at.set(failure.last_seen),
         ])
 
-    def list_failures(self, queue: str, limit: int = 50, cursor: str | None = None) -> tuple[list[Failure], str | None]:
+    def list_failures(self, queue: str, limit: int = 50,
+                      after: str | None = None) -> tuple[list[tuple[str, Failure]], bool]:
+        """A queue's failures, the newest message first, each with its sort key, from after the
+        sort key `after`; and whether more may follow."""
+        start = {"pk": {"S": f"FAILURE#{queue}"}, "sk": {"S": after}} if after else None
         results = self._row().query(f"FAILURE#{queue}", scan_index_forward=False, limit=limit,
-                                    last_evaluated_key=decode_cursor(cursor))
-        failures = [Failure(**row.data) for row in results]
-        return failures, encode_cursor(results.last_evaluated_key)
+                                    last_evaluated_key=start)
+        found = [(str(row.sk), Failure(**row.data)) for row in results]
+        return found, results.last_evaluated_key is not None
 
     # watermarks of the backstop pollers
     def watermark(self, name: str) -> datetime | None:
@@ -238,3 +250,74 @@ class DynamoState:
                 Row.status.set(status), Row.data.set(data), Row.lease_until.remove(), Row.updated_at.set(iso(now()))],
                 condition=condition)
         return written.ok
+
+    # named API tokens (the secret is never stored, only its hash)
+    def put_token(self, record: TokenRecord) -> None:
+        Row = self._row()
+        data = {"name": record.name, "secret_hash": record.secret_hash, "scopes": list(record.scopes),
+                "sellers": None if record.sellers is None else list(record.sellers), "created_at": record.created_at}
+        with unless_refused():
+            Row("TOKEN", record.token_id).update(actions=[Row.data.set(data), Row.updated_at.set(record.created_at)],
+                                                 condition=Row.pk.does_not_exist())
+
+    def token(self, token_id: str) -> TokenRecord | None:
+        row = self._get("TOKEN", token_id)
+        return _token_of(row) if row is not None else None
+
+    def tokens(self) -> list[TokenRecord]:
+        return [_token_of(row) for row in self._row().query("TOKEN")]
+
+    def touch_token(self, token_id: str, at: datetime) -> None:
+        """Note a use of the token (its last-used time)."""
+        Row = self._row()
+        with unless_refused():
+            Row("TOKEN", token_id).update(actions=[Row.last_used_at.set(iso(at))], condition=Row.pk.exists())
+
+    def revoke_token(self, token_id: str, at: datetime) -> bool:
+        Row = self._row()
+        with unless_refused() as written:
+            Row("TOKEN", token_id).update(actions=[Row.revoked_at.set(iso(at))],
+                                          condition=Row.pk.exists() & Row.revoked_at.does_not_exist())
+        return written.ok
+
+
+    # write requests sent with an Idempotency-Key: their fingerprint and answer, kept a day
+    def claim_request(self, caller: str, name: str, fingerprint: str, at: datetime,
+                      keep: timedelta) -> dict[str, Any] | None:
+        """Record that this request is being answered, unless one with this key was: then its
+        record (fingerprint, and the answer once there is one)."""
+        Row = self._row()
+        with unless_refused() as written:
+            # A claim whose answer never came (the function died mid-request) lapses after
+            # ANSWER_LEASE: API Gateway gives up on a request after 29 s.
+            Row(f"REQUEST#{caller}", name).update(actions=[
+                Row.status.set("answering"), Row.data.set({"fingerprint": fingerprint, "answer": None}),
+                Row.lease_until.set(int(at.timestamp()) + ANSWER_LEASE_SECONDS),
+                Row.updated_at.set(iso(at)), Row.expires_at.set(at + keep)],
+                condition=Row.pk.does_not_exist() | (Row.status == "released")
+                | ((Row.status == "answering") & (Row.lease_until < int(at.timestamp()))))
+        if written.ok:
+            return None
+        row = self._get(f"REQUEST#{caller}", name, consistent=True)
+        return dict(row.data or {}) if row is not None else {"fingerprint": fingerprint, "answer": None}
+
+    def answer_request(self, caller: str, name: str, fingerprint: str, answer: dict[str, Any]) -> None:
+        Row = self._row()
+        Row(f"REQUEST#{caller}", name).update(actions=[
+            Row.status.set("answered"), Row.data.set({"fingerprint": fingerprint, "answer": answer})])
+
+    def release_request(self, caller: str, name: str) -> None:
+        """The request failed and wrote nothing: the key may be used again (the record is marked
+        released rather than deleted, which keeps DeleteItem out of the functions' policy)."""
+        Row = self._row()
+        with unless_refused():
+            Row(f"REQUEST#{caller}", name).update(actions=[Row.status.set("released")],
+                                                  condition=Row.status == "answering")
+
+
+def _token_of(row: Any) -> TokenRecord:
+    data = row.data or {}
+    sellers = data.get("sellers")
+    return TokenRecord(row.sk, str(data.get("name", "")), str(data.get("secret_hash", "")),
+                       tuple(data.get("scopes") or ()), None if sellers is None else tuple(sellers),
+                       str(data.get("created_at", "")), row.last_used_at, row.revoked_at)

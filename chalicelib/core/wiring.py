@@ -15,7 +15,7 @@ from chalicelib.core.tasks import Slots
 _resets: list[Callable[[], None]] = []
 
 
-def cached(fn: Callable[[], Any]) -> Callable[[], Any]:
+def cached[T](fn: Callable[[], T]) -> Callable[[], T]:
     """`functools.cache` for a port factory, forgotten by `reset()`."""
     wrapped = cache(fn)
     _resets.append(wrapped.cache_clear)

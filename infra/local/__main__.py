@@ -42,7 +42,10 @@ def summary(runtime, received: int, started: float) -> dict:
         "dead_lettered": dead["intake"],
         "created": o["intake.created"], "updated": o["intake.updated"], "stale": o["intake.stale"],
         "unhandled": o["intake.unhandled"],
-        "tasks": {"fetched": o["tasks.fetch_order.done"], "fresh": o["tasks.fetch_order.skipped"],
+        # Orders that no notification brought, found by the backstop and created from getOrder.
+        "recovered": o["tasks.fetch_order.created"],
+        "tasks": {"fetched": o["tasks.fetch_order.done"] + o["tasks.fetch_order.created"],
+                  "fresh": o["tasks.fetch_order.skipped"],
                   "polled": o["tasks.poll_orders.done"],
                   "throttled": _tally("tasks.", "waiting"), "retried": _tally("tasks.", "retried"),
                   "failed": o["tasks.invalid"] + o["tasks.error"], "dead_lettered": dead["tasks"]},
@@ -53,8 +56,14 @@ def summary(runtime, received: int, started: float) -> dict:
 def runtime_state_failures():
     from chalicelib.core import wiring
 
-    failures, cursor = wiring.state().list_failures("intake", limit=1000)
-    return failures, cursor
+    found, more = wiring.state().list_failures("intake", limit=1000)
+    return [failure for _, failure in found], more
+
+
+def local_command(module: str, command: str, runtime) -> str:
+    """How to run one of the infra commands against the embedded stack (moto takes any key)."""
+    return (f"AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local .venv/bin/python -m infra.{module} {command} "
+            f"--stage local --region {runtime.stack.region} --endpoint-url {runtime.stack.endpoint_url}")
 
 
 def _serve_forever(runtime, schedule_every: float = 60.0) -> None:
@@ -70,11 +79,13 @@ def _serve_forever(runtime, schedule_every: float = 60.0) -> None:
 
 
 def replay(args) -> int:
-    from infra.local.runtime import LocalRuntime, load_messages
+    from infra.local.runtime import LocalRuntime, check_port, load_messages
 
     with open(args.world, encoding="utf-8") as handle:
         world = json.load(handle)
     bodies = load_messages(args.files)
+    if args.serve:
+        check_port(args.port)
     runtime = LocalRuntime.start(world, rate_scale=args.rate_scale)
     if args.serve:
         runtime.serve_api(port=args.port)
@@ -90,7 +101,7 @@ def replay(args) -> int:
     print(json.dumps(summary(runtime, len(bodies), started)), flush=True)
     if args.serve:
         print(json.dumps({"api": runtime.api_url, "token": runtime.token,
-                          "simulator": runtime.simulator.views_url}), flush=True)
+                          "simulator": runtime.simulator.views_url, "aws": runtime.stack.endpoint_url}), flush=True)
         _serve_forever(runtime, args.schedule_every)
     else:
         runtime.stop()
@@ -98,9 +109,10 @@ def replay(args) -> int:
 
 
 def demo(args) -> int:
-    from infra.local.runtime import LocalRuntime
+    from infra.local.runtime import LocalRuntime, check_port
     from infra.local.scenario import build_scenario
 
+    check_port(args.port)
     say = lambda text="": print(text, flush=True)  # noqa: E731
     say("sellerops demo: the whole back office on your laptop, no AWS account needed.")
     start = (datetime.now(UTC) - timedelta(days=10)).replace(microsecond=0)  # all of it in the past
@@ -120,18 +132,19 @@ def demo(args) -> int:
     runtime.deliver(scenario.messages)
     last = [0.0]
 
-    def progress():
+    def progress(final: bool = False):
         now = time.monotonic()
-        if now - last[0] < 1.0:
+        if now - last[0] < 1.0 and not final:
             return
         last[0] = now
         o = _outcomes()
         handled = (o['intake.created'] + o['intake.updated'] + o['intake.stale'] + o['intake.duplicate']
                    + o['intake.unhandled'])
+        priced = o["tasks.fetch_order.done"] + o["tasks.fetch_order.created"]
         sys.stdout.write(f"\r  working: {handled:4d} notifications handled, "
-                         f"{o['tasks.fetch_order.done']:4d} orders priced via getOrder, "
+                         f"{priced:4d} orders priced via getOrder, "
                          f"{_tally('tasks.', 'waiting'):4d} waits for Amazon's rate limit, "
-                         f"{o['intake.invalid']:3d} rejections   ")
+                         f"{runtime.dead_lettered()['intake']:3d} malformed set aside   ")
         sys.stdout.flush()
 
     runtime.worker.drain(timeout=1800, on_progress=progress, only="intake")
@@ -140,16 +153,20 @@ def demo(args) -> int:
     say("  backstop: polling searchOrders for orders whose notification never came ...")
     runtime.run_schedule("poll_orders")
     runtime.worker.drain(timeout=1800, on_progress=progress)
+    progress(final=True)  # the last counts, as the summary gives them
     say()
     result = summary(runtime, len(scenario.messages), started)
     say()
     say("Summary")
-    say(f"  {result['received']} messages received: {result['created']} orders created, "
+    orders = result['created'] + result['recovered']
+    say(f"  {result['received']} messages received: {result['created']} orders created from notifications, "
         f"{result['updated']} updates applied, "
         f"{result['stale']} late events kept in history only, {result['duplicates']} duplicates ignored, "
         f"{result['unhandled']} of types not handled yet")
     say(f"  {result['failed']} malformed messages rejected -> {result['dead_lettered']} in the dead-letter queue, "
         "reasons at GET /failures")
+    say(f"  the backstop found {result['recovered']} orders whose notification never came: {orders} orders in all "
+        f"(GET /orders lists them)")
     say(f"  {result['tasks']['fetched']} getOrder calls stored prices, taxes and (encrypted) buyer data; "
         f"{result['tasks']['throttled']} times a task waited for its rate-limit slot; "
         f"Amazon answered 429 {runtime.simulator.stats().get('getOrder', {}).get('429', 0)} times")
@@ -164,6 +181,8 @@ def demo(args) -> int:
     say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" '{api}/orders?sellerId={seller}&status=SHIPPED&limit=5'")
     say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/failures")
     say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/openapi.json")
+    say("  # a token for a warehouse that may read one seller's orders and nothing else (shown once):")
+    say(f"  {local_command('tokens', 'create', runtime)} --name warehouse --scopes orders:read --sellers {seller}")
     if args.no_serve:
         runtime.stop()
         return 0
@@ -192,7 +211,13 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--port", type=int, default=8000)
     d.add_argument("--no-serve", action="store_true", help="exit after the summary")
     args = parser.parse_args(argv)
-    return {"replay": replay, "demo": demo}[args.command](args)
+    from infra.local.runtime import PortTaken
+
+    try:
+        return {"replay": replay, "demo": demo}[args.command](args)
+    except PortTaken as taken:
+        print(f"error: {taken}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -16,12 +16,35 @@ from typing import Any
 
 from chalicelib import resources, subscriptions
 from infra.local.amazon import Delivery, Simulator
-from infra.local.stack import LocalStack, provision, start_moto, write_api_token_hash, write_secret
+from infra.local.stack import (
+    LocalStack,
+    provision,
+    start_moto,
+    write_api_token_hash,
+    write_page_token_key,
+    write_secret,
+)
 from infra.local.worker import QueueBinding, Worker
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 LWA_APP_ID = "amzn1.application-oa2-client.local"
 LWA_CLIENT_SECRET = "local-client-secret"  # the simulator's, not a real credential
+
+
+class PortTaken(RuntimeError):
+    """The API's port is in use: said in one line, not a traceback."""
+
+
+def check_port(port: int, host: str = "127.0.0.1") -> None:
+    """Say at once, in one line, that the API's port is taken (before a minute of starting up)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PortTaken(f"port {port} on {host} is taken ({exc.strerror}): choose another one, "
+                            f"e.g. make demo PORT={port + 1}, or --port {port + 1}") from None
 
 
 def sellers_of(world: dict[str, Any]) -> list[dict[str, Any]]:
@@ -77,6 +100,7 @@ class LocalRuntime:
                      {s["sellerId"]: {"refresh_token": s["refreshToken"]} for s in sellers})
         token = token or os.environ.get("SELLEROPS_API_TOKEN") or secrets.token_urlsafe(24)
         write_api_token_hash(stack, token)
+        write_page_token_key(stack)
 
         os.environ.update(stack.env())
         os.environ.update({
@@ -128,11 +152,15 @@ class LocalRuntime:
 
     # --- serving -----------------------------------------------------------------------------
     def serve_api(self, port: int = 8000, host: str = "127.0.0.1") -> str:
-        """The API through chalice local's server (the code path of `chalice local --stage local`)."""
-        from chalice.cli import create_local_server
-        from chalice.cli.factory import CLIFactory
+        """The API through chalice local's server (the code path of `chalice local --stage local`),
+        answering what API Gateway answers itself as the deployed API does (infra/local/api.py)."""
+        from infra.local.api import local_server
 
-        server = create_local_server(CLIFactory(str(PROJECT_DIR)), host, port, "local")
+        try:
+            server = local_server(PROJECT_DIR, host, port)
+        except OSError as exc:
+            raise PortTaken(f"port {port} on {host} is taken ({exc.strerror}): choose another one "
+                            f"(make demo PORT=8001, or --port 8001)") from None
         self._api_server = server
         thread = threading.Thread(target=server.server.serve_forever, name="chalice-local", daemon=True)
         thread.start()

@@ -186,6 +186,15 @@ def write_api_token_hash(stack: LocalStack, token: str) -> None:
     )
 
 
+def write_page_token_key(stack: LocalStack) -> None:
+    """Store the key that seals the API's page tokens, as `make deploy` does."""
+    from chalicelib.core.pages import new_key
+
+    stack.client("ssm").put_parameter(
+        Name=stack.outputs["PageTokenKeyParameterName"], Value=new_key(), Type="SecureString",
+        KeyId=stack.outputs["DataKeyArn"], Overwrite=True)
+
+
 # ------------------------------------------------------------------------------------ internals
 
 

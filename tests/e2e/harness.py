@@ -98,6 +98,7 @@ class Served:
     api: str
     token: str
     simulator: str = ""
+    aws: str = ""
     stdout_lines: list[str] = field(default_factory=list)
     stderr_path: Path | None = None
 
@@ -122,6 +123,24 @@ class Served:
         assert response.status_code == 200, (
             f"GET /_simulator/{view} {params}: {response.status_code} {response.text[:300]}")
         return response.json()
+
+    def command(self, module: str, *args: str) -> subprocess.CompletedProcess:
+        """`python -m infra.<module> <args> --stage local` against the served stack, as the demo
+        prints it."""
+        command, *rest = args
+        env = {**child_env(self.token), "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+        return subprocess.run([sys.executable, "-m", f"infra.{module}", command, "--stage", "local",
+                               "--region", "eu-west-1", "--endpoint-url", self.aws, *rest],
+                              cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=60)
+
+    def request(self, method: str, path: str, *, token: str | None = "default", **kwargs: Any) -> requests.Response:
+        headers = dict(kwargs.pop("headers", None) or {})
+        if token == "default":
+            token = self.token
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return requests.request(method, self.api + path, headers=headers, timeout=30, **kwargs)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -180,7 +199,7 @@ def start_served_replay(world: Path, files: Iterable[Path], *options: str, token
             elif "api" in parsed[0]:
                 assert summary is not None, "the API line came before the summary line"
                 served = Served(process, summary, parsed[0]["api"], parsed[0]["token"], parsed[0].get("simulator", ""),
-                                seen, stderr_path)
+                                parsed[0].get("aws", ""), seen, stderr_path)
                 assert served.api == f"http://127.0.0.1:{port}", served.api
                 return served
     except BaseException:

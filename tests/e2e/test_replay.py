@@ -8,10 +8,10 @@ cases and Amazon's own example notifications. A second, small replay without --s
 summary numbers exactly.
 
 Facts about the served API these tests pin down (chalice local, like API Gateway):
-- no Authorization header: 401 `{"message": "Unauthorized"}`, from the gateway, not from our code;
-- a token the authorizer refuses (wrong token, or not a Bearer token): 403
-  `{"Message": "User is not authorized to access this resource"}`;
-- everything our own code refuses is JSON `{"error": ..., "message": ...}`.
+- no Authorization header: 401, from the gateway before our authorizer runs;
+- a token the authorizer refuses (wrong token, or not a Bearer token): 403;
+- every error, ours or the gateway's, is JSON `{"error": ..., "message": ...}`, and repeats
+  nothing the caller sent.
 """
 from __future__ import annotations
 
@@ -286,7 +286,7 @@ def test_every_notified_order_ends_in_amazons_final_status_despite_shuffles_and_
 
 def _failures_by_body(shop: Shop) -> dict[str, dict[str, Any]]:
     failures = shop.served.ok("/failures", {"queue": "intake", "limit": 100})["failures"]
-    return {f["body_sha256"]: f for f in failures}
+    return {f["bodySha256"]: f for f in failures}
 
 
 @pytest.mark.parametrize(("case", "reason_mentions"), [
@@ -300,11 +300,11 @@ def test_a_malformed_message_is_dead_lettered_with_a_readable_reason(shop, case,
     When replayed. Then GET /failures shows it dead-lettered, with a reason saying what is wrong."""
     failure = _failures_by_body(shop).get(body_sha256(shop.bodies[case]))
     assert failure is not None, f"no failure recorded for the {case} message"
-    assert failure["dead_lettered"] is True, failure
+    assert failure["deadLettered"] is True, failure
     assert failure["queue"] == "intake" and failure["kind"] == "invalid", failure
     assert reason_mentions in failure["reason"], failure["reason"]
-    assert failure["receive_count"] >= 5, failure
-    assert failure["body_length"] == len(shop.bodies[case]), failure
+    assert failure["receiveCount"] >= 5, failure
+    assert failure["bodyLength"] == len(shop.bodies[case]), failure
 
 
 def test_failures_list_every_malformed_message_and_nothing_else(shop):
@@ -314,7 +314,7 @@ def test_failures_list_every_malformed_message_and_nothing_else(shop):
     junk = {body_sha256(shop.bodies[c]) for c in HAND_MADE_JUNK}
     assert junk <= set(failures)
     assert len(failures) == shop.expected["malformed"] + len(HAND_MADE_JUNK), [f["reason"] for f in failures.values()]
-    assert all(f["dead_lettered"] for f in failures.values()), failures
+    assert all(f["deadLettered"] for f in failures.values()), failures
     assert all(f["reason"] for f in failures.values())
     assert shop.served.ok("/failures", {"queue": "tasks"})["failures"] == []
     everything = shop.served.ok("/failures")
@@ -467,21 +467,49 @@ def test_listing_pages_of_two_walk_every_order_exactly_once(shop):
     assert len(ids) > 10 and pages >= len(ids) // 2
 
 
-def test_listing_updated_since_the_future_is_empty(shop):
-    """Given orders updated during the replay. When asked for orders updated since tomorrow.
-    Then the list is empty, with no nextToken."""
+@pytest.mark.parametrize("since", ["storedSince", "amazonUpdatedSince"])
+def test_listing_changed_since_the_future_is_empty(shop, since):
+    """Given orders stored during the replay. When asked for orders stored (or changed by
+    Amazon) since tomorrow. Then the list is empty, with no nextToken."""
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    listed = shop.served.ok("/orders", {"sellerId": shop.busiest_seller, "updatedSince": tomorrow})
+    listed = shop.served.ok("/orders", {"sellerId": shop.busiest_seller, since: tomorrow})
     assert listed == {"orders": [], "nextToken": None}
 
 
+def test_each_order_says_when_amazon_changed_it_and_when_we_stored_it(shop):
+    """Given orders from notifications and from the backstop. When listed.
+    Then each carries Amazon's last change time and ours, apart; filtering on Amazon's time
+    keeps exactly the orders Amazon changed since then."""
+    orders = shop.served.ok("/orders", {"sellerId": shop.busiest_seller, "limit": 100})["orders"]
+    assert orders and all(o["amazonUpdatedAt"] and o["storedAt"] for o in orders)
+    assert all("updatedAt" not in o for o in orders)
+    times = sorted(o["amazonUpdatedAt"] for o in orders)
+    middle = times[len(times) // 2]
+    since = shop.served.ok("/orders", {"sellerId": shop.busiest_seller, "limit": 100, "amazonUpdatedSince": middle})
+    assert {o["orderId"] for o in since["orders"]} == {o["orderId"] for o in orders if o["amazonUpdatedAt"] >= middle}
+
+
+def test_the_old_filter_name_is_refused_with_the_new_names(shop):
+    """updatedSince did not say whose time it filtered on: it is a 400 naming the two filters."""
+    response = shop.served.get("/orders", {"sellerId": shop.busiest_seller, "updatedSince": "2026-01-01T00:00:00Z"})
+    assert response.status_code == 400
+    assert "storedSince" in response.json()["message"] and "amazonUpdatedSince" in response.json()["message"]
+
+
 @pytest.mark.parametrize(("params", "mentions"), [
-    ({"status": "FOO"}, "status 'FOO' is not one of"),
+    ({"status": "FOO"}, "status must be one of PENDING"),
     ({"limit": "0"}, "limit must be a whole number from 1 to 100"),
     ({"limit": "101"}, "limit must be a whole number from 1 to 100"),
     ({"limit": "two"}, "limit must be a whole number from 1 to 100"),
-    ({"updatedSince": "yesterday"}, "updatedSince must be an ISO 8601 date-time"),
-    ({"updatedSince": "2026-11-01T00:00:00"}, "updatedSince needs a time zone"),
+    ({"storedSince": "yesterday"}, "storedSince must be an ISO 8601 date-time"),
+    ({"storedSince": "2026-11-01T00:00:00"}, "storedSince needs a time zone"),
+    ({"amazonUpdatedSince": "0001-01-01T00:00:00+14:00"}, "amazonUpdatedSince must be"),
+    ({"storedSince": "9999-12-31T23:59:59-14:00"}, "storedSince must be"),
+    ({"limit": "%D9%A5"}, "limit must be a whole number from 1 to 100"),
+    ({"limit": "\u0665"}, "limit must be a whole number from 1 to 100"),
+    ({"limit": " 5"}, "limit must be a whole number from 1 to 100"),
+    ({"limit": "1_0"}, "limit must be a whole number from 1 to 100"),
+    ({"nextToken": "eyJhIjoxfQ"}, "nextToken is not one this API returned"),
     ({"colour": "blue"}, "unknown query parameter(s): colour"),
 ])
 def test_a_bad_list_parameter_is_refused_with_a_clear_message(shop, params, mentions):
@@ -529,10 +557,10 @@ def test_a_malformed_order_id_is_400(shop, order_id):
 @pytest.mark.parametrize("path", ["/orders/028-3333333-3333333", "/orders", "/failures", "/openapi.json"])
 def test_without_a_token_the_api_answers_401(shop, path):
     """Given no Authorization header. When any route but /health is called.
-    Then 401: chalice local, like API Gateway, refuses before our authorizer runs."""
+    Then 401 in the API's error shape: the gateway refuses before our authorizer runs."""
     response = shop.served.get(path, token=None)
     assert response.status_code == 401, response.text
-    assert response.json() == {"message": "Unauthorized"}
+    assert response.json() == {"error": "Unauthorized", "message": "send a bearer token: Authorization: Bearer <token>"}
 
 
 @pytest.mark.parametrize("authorization", ["Bearer wrong-token", f"Basic {TOKEN}", TOKEN])
@@ -541,8 +569,9 @@ def test_with_a_wrong_token_the_api_answers_403(shop, authorization):
     When a protected route is called. Then 403, and nothing about the order."""
     response = shop.served.get(f"/orders/{DUPLICATED_ORDER}", token=None, headers={"Authorization": authorization})
     assert response.status_code == 403, response.text
-    assert response.json() == {"Message": "User is not authorized to access this resource"}
+    assert response.json()["error"] == "Forbidden" and set(response.json()) == {"error", "message"}
     assert DUPLICATED_ORDER not in response.text
+    assert "wrong-token" not in response.text and TOKEN not in response.text
 
 
 def test_the_token_line_repeats_the_token_from_the_environment(shop):
@@ -618,5 +647,9 @@ def test_poll_finds_an_order_whose_notification_was_lost(shop):
             continue
         world = shop.world_orders[order_id]["order"]
         assert response.json()["money"]["grandTotal"]["amount"] == world["proceeds"]["grandTotal"]["amount"]
+        # Like the notified ones, it carries its order type and both times.
+        assert response.json()["orderType"] in ("StandardOrder", "Preorder"), response.json()
+        assert response.json()["amazonUpdatedAt"] <= response.json()["storedAt"]
     assert not missing
+    assert shop.summary["recovered"] == len(lost)
     assert shop.summary["tasks"]["fetched"] >= len(shop.scenario_orders(notified=True)) + len(lost)

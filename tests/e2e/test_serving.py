@@ -50,3 +50,29 @@ def test_after_the_summary_the_schedules_keep_running_and_their_tasks_are_worked
     assert "poll_orders" in health["schedules"], health
     assert len(process.amazon("calls", operation="searchOrders")["calls"]) >= 2
     assert process.ok(f"/orders/{lost[0]}")["status"] == scenario.expected["orders"][lost[0]]["status"]
+
+
+@pytest.mark.parametrize("command", [["demo", "--no-serve"], ["replay", "--serve", "--world", "w.json", "m.jsonl"]])
+def test_a_taken_port_is_said_in_one_line_at_once(tmp_path, command):
+    """Given something already listening on the port. When `make demo PORT=N` (or replay --serve
+    --port N) starts. Then it stops at once with exit 2 and one line naming the way out."""
+    import socket
+    import subprocess
+    import sys
+
+    from tests.e2e.harness import REPO_ROOT, child_env
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        (tmp_path / "w.json").write_text('{"orders": []}', encoding="utf-8")
+        (tmp_path / "m.jsonl").write_text("", encoding="utf-8")
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "infra.local", *command, "--port", str(port)],
+                              cwd=tmp_path, env={**child_env(TOKEN), "PYTHONPATH": str(REPO_ROOT)},
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stderr.strip() == (f"error: port {port} on 127.0.0.1 is taken (Address already in use): "
+                                   f"choose another one, e.g. make demo PORT={port + 1}, or --port {port + 1}")
+    assert "Traceback" not in done.stderr and time.monotonic() - started < 20

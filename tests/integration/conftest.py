@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from infra.local.stack import provision, start_moto, write_api_token_hash, write_secret
+from infra.local.stack import provision, start_moto, write_api_token_hash, write_page_token_key, write_secret
 
 API_TOKEN = "integration-test-token"
 
@@ -13,14 +13,16 @@ def aws_stack():
     stack = provision(start_moto(0), stage="handlers")
     write_secret(stack, "amzn1.application-oa2-client.test", "test-secret", {})
     write_api_token_hash(stack, API_TOKEN)
+    write_page_token_key(stack)
     saved = dict(os.environ)
     os.environ.update(stack.env())
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
     os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
-    from chalicelib.core import auth, wiring
+    from chalicelib.core import auth, pages, wiring
 
     wiring.reset()
     auth.forget()
+    pages.forget()
     yield stack
     os.environ.clear()
     os.environ.update(saved)

@@ -43,8 +43,8 @@ def test_a_batch_reports_only_its_malformed_record_as_failed_and_records_why(cli
     from chalicelib.core import wiring
     from chalicelib.flows.orders import wiring as orders_wiring
 
-    failures, _ = wiring.state().list_failures("intake", limit=100)
-    failure = next(f for f in failures if f.message_id == bad_id)
+    found, _ = wiring.state().list_failures("intake", limit=100)
+    failure = next(f for _, f in found if f.message_id == bad_id)
     assert failure.reason == "message body is not JSON" and failure.kind == "invalid"
     assert orders_wiring.orders().get(order_id) is not None
 
@@ -109,7 +109,7 @@ def test_routes_need_the_bearer_token_and_answer_json_errors(client, aws_stack):
     assert wrong.status_code in (401, 403)
     ok = {"Authorization": f"Bearer {API_TOKEN}"}
     missing = client.http.get("/orders/305-0000000-0000000", headers=ok)
-    assert missing.status_code == 404 and json.loads(missing.body)["error"] == "NotFound"
+    assert missing.status_code == 404 and json.loads(missing.body)["error"] == "NotFound", missing.body
     bad = client.http.get("/orders/%3Cscript%3E", headers=ok)
     assert bad.status_code == 400
     spec = client.http.get("/openapi.json", headers=ok)

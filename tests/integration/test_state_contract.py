@@ -1,10 +1,13 @@
-"""The state table's call records behave like the fake the unit tests of core/once.py use."""
+"""The state table's records behave like the fakes the unit tests use: calls made at most once
+(core/once.py), Idempotency-Keys (core/idempotency.py) and named tokens (core/tokens.py)."""
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from chalicelib.core.once import Call, call_once
-from tests.fakes import FakeCallLedger
+from chalicelib.core.tokens import TokenRecord
+from tests.fakes import FakeCallLedger, FakeRequestLedger, FakeTokens
 
 
 @pytest.fixture(params=["fake", "dynamodb"])
@@ -55,3 +58,75 @@ def test_call_once_over_the_table(ledger, name):
     first = call_once(ledger, call, lambda: sent.append(1) or {"feedId": "F1"}, lambda: None)
     again = call_once(ledger, call, lambda: sent.append(1) or {"feedId": "F2"}, lambda: None)
     assert first == again == {"feedId": "F1"} and sent == [1]
+
+
+# --- Idempotency-Key records (core/idempotency.py) and named tokens (core/tokens.py) ---------
+
+AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def requests_ledger(request):
+    if request.param == "fake":
+        return FakeRequestLedger()
+    request.getfixturevalue("aws_stack")
+    from chalicelib.core.state import DynamoState
+
+    return DynamoState()
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def token_store(request):
+    if request.param == "fake":
+        return FakeTokens()
+    request.getfixturevalue("aws_stack")
+    from chalicelib.core.state import DynamoState
+
+    return DynamoState()
+
+
+def test_a_key_is_claimed_once_then_answers_with_what_was_stored(requests_ledger, name):
+    assert requests_ledger.claim_request("root", name, "fp1", AT, DAY) is None
+    assert requests_ledger.claim_request("root", name, "fp1", AT, DAY) == {"fingerprint": "fp1", "answer": None}
+    requests_ledger.answer_request("root", name, "fp1", {"status": 201, "body": {"id": 1}, "headers": {}})
+    later = AT + timedelta(hours=2)
+    assert requests_ledger.claim_request("root", name, "fp2", later, DAY) == {
+        "fingerprint": "fp1", "answer": {"status": 201, "body": {"id": 1}, "headers": {}}}
+    # Keys are per caller.
+    assert requests_ledger.claim_request("tok123", name, "fp2", AT, DAY) is None
+
+
+def test_a_released_key_or_one_whose_answer_never_came_may_be_claimed_again(requests_ledger, name):
+    requests_ledger.claim_request("root", name, "fp1", AT, DAY)
+    requests_ledger.release_request("root", name)
+    assert requests_ledger.claim_request("root", name, "fp2", AT, DAY) is None
+    # Claimed and never answered (the function died): free once the lease has run out.
+    assert requests_ledger.claim_request("root", name, "fp2", AT + timedelta(seconds=30), DAY) is not None
+    assert requests_ledger.claim_request("root", name, "fp3", AT + timedelta(seconds=61), DAY) is None
+
+
+def test_an_answered_key_is_never_released(requests_ledger, name):
+    requests_ledger.claim_request("root", name, "fp1", AT, DAY)
+    requests_ledger.answer_request("root", name, "fp1", {"status": 200, "body": {}, "headers": {}})
+    requests_ledger.release_request("root", name)
+    assert requests_ledger.claim_request("root", name, "fp1", AT + timedelta(minutes=5), DAY)["answer"] is not None
+
+
+def test_tokens_are_stored_once_noted_when_used_and_revoked_once(token_store):
+    token_id = uuid.uuid4().hex[:12]
+    record = TokenRecord(token_id, "warehouse", "ab" * 32, ("orders:read",), ("A2EUQ1WTGCTBG2",),
+                         "2026-12-01T12:00:00Z")
+    token_store.put_token(record)
+    token_store.put_token(TokenRecord(token_id, "other", "cd" * 32, ("*",), None, "2026-12-01T12:00:00Z"))
+    stored = token_store.token(token_id)
+    assert (stored.name, stored.secret_hash, stored.scopes, stored.sellers) == (
+        "warehouse", "ab" * 32, ("orders:read",), ("A2EUQ1WTGCTBG2",)), "an id is never overwritten"
+    assert stored.last_used_at is None and stored.active
+    token_store.touch_token(token_id, AT)
+    assert token_store.token(token_id).last_used_at is not None
+    assert token_store.revoke_token(token_id, AT) is True
+    assert token_store.revoke_token(token_id, AT) is False
+    assert not token_store.token(token_id).active
+    assert token_id in {r.token_id for r in token_store.tokens()}
+    assert token_store.token("nosuchtoken1") is None

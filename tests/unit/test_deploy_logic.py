@@ -1,5 +1,6 @@
 """The decisions `python -m infra.deploy` takes, without AWS: what goes into the Chalice stage,
 when a change set is empty, which event source mappings to fix, what a destroy keeps."""
+import base64
 import hashlib
 import json
 from pathlib import Path
@@ -50,6 +51,7 @@ OUTPUTS = {
     "DataKeyArn": "arn:aws:kms:eu-west-1:111122223333:key/0000-key",
     "SpApiSecretName": "sellerops/prod/spapi",
     "ApiTokenHashParameterName": "/sellerops/prod/api-token-hash",
+    "PageTokenKeyParameterName": "/sellerops/prod/page-token-key",
 }
 
 CONFIG = {
@@ -118,6 +120,7 @@ def test_every_stage_variable_comes_from_a_stack_output():
         "DATA_KEY_ID": OUTPUTS["DataKeyArn"],
         "SPAPI_SECRET_ID": "sellerops/prod/spapi",
         "API_TOKEN_HASH_PARAMETER": "/sellerops/prod/api-token-hash",
+        "PAGE_TOKEN_KEY_PARAMETER": "/sellerops/prod/page-token-key",
         "SELLEROPS_STAGE": "prod",
     }
 
@@ -389,6 +392,17 @@ def test_the_token_is_created_once_and_only_its_hash_is_stored(capsys):
     assert ssm.parameters["/sellerops/prod/api-token-hash"]["Value"] == hashlib.sha256(rotated.encode()).hexdigest()
 
 
+def test_the_page_token_key_is_created_once_and_kept():
+    ssm = _FakeSsm()
+    aws = SimpleNamespace(client=lambda name: ssm)
+    assert deploy.ensure_page_token_key(aws, OUTPUTS) is True
+    stored = ssm.parameters["/sellerops/prod/page-token-key"]
+    assert stored["Type"] == "SecureString" and stored["KeyId"] == OUTPUTS["DataKeyArn"]
+    assert len(base64.b64decode(stored["Value"])) == 32
+    assert deploy.ensure_page_token_key(aws, OUTPUTS) is False
+    assert ssm.parameters["/sellerops/prod/page-token-key"] == stored, "redeploying keeps the key"
+
+
 def test_the_hash_is_the_one_the_authorizer_checks():
     from chalicelib.core import auth
 
@@ -437,3 +451,47 @@ def test_command_line_options(monkeypatch):
     assert Path(args.project_dir) == REPO
     args = deploy.build_parser().parse_args(["destroy", "--stage", "prod", "--delete-data", "--yes"])
     assert args.delete_data and args.yes
+
+
+# ----------------------------------------------------------------------- gateway responses
+
+
+def test_api_gateway_answers_in_the_api_s_error_shape_after_a_deploy(capsys):
+    """Every answer API Gateway gives itself (no token, refused token, unknown route, too large)
+    is put on the deployed API as our {"error", "message"} JSON, then the stage is redeployed."""
+    import boto3
+    from moto import mock_aws
+
+    from chalicelib.core.http import GATEWAY_RESPONSES
+
+    with mock_aws():
+        aws = SimpleNamespace(client=lambda name: boto3.client(name, region_name="eu-west-1"))
+        apigateway = aws.client("apigateway")
+        api_id = apigateway.create_rest_api(name="sellerops")["id"]
+        root = apigateway.get_resources(restApiId=api_id)["items"][0]["id"]
+        apigateway.put_method(restApiId=api_id, resourceId=root, httpMethod="GET", authorizationType="NONE")
+        apigateway.put_integration(restApiId=api_id, resourceId=root, httpMethod="GET", type="MOCK")
+        deployed = {"resources": [{"name": "rest_api", "resource_type": "rest_api", "rest_api_id": api_id}]}
+        assert deploy.ensure_gateway_responses(aws, deployed, "api") == len(GATEWAY_RESPONSES)
+        answers = {r["responseType"]: r for r in apigateway.get_gateway_responses(restApiId=api_id)["items"]}
+        deployments = apigateway.get_deployments(restApiId=api_id)["items"]
+    assert "UNAUTHORIZED" in answers and "ACCESS_DENIED" in answers and "DEFAULT_4XX" in answers
+    for response in GATEWAY_RESPONSES:
+        answer = answers[response.kind]
+        assert answer["statusCode"] == str(response.status)
+        body = json.loads(answer["responseTemplates"]["application/json"])
+        assert set(body) == {"error", "message"} and body["error"] == response.code
+        assert "$" not in answer["responseTemplates"]["application/json"], "nothing of the request is echoed"
+    assert len(deployments) == 1
+    assert deploy.ensure_gateway_responses(aws, {"resources": []}, "api") == 0, "no API deployed: nothing to do"
+
+
+def test_the_package_declares_the_same_gateway_responses():
+    from chalicelib.core.http import GATEWAY_RESPONSES
+    from infra.package import merge_template
+
+    declared = merge_template()["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
+    assert set(declared) == {r.kind for r in GATEWAY_RESPONSES}
+    for response in GATEWAY_RESPONSES:
+        assert declared[response.kind]["StatusCode"] == response.status
+        assert json.loads(declared[response.kind]["ResponseTemplates"]["application/json"])["error"] == response.code

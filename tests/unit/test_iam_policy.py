@@ -230,6 +230,15 @@ def _is_aws_client_call(node: ast.AST) -> str | None:
     return None
 
 
+# Objects built in the code that share an operation's name with an AWS client but call no AWS
+# service (AES-GCM's encrypt/decrypt, in chalicelib/core/pages.py).
+NOT_AWS = {"AESGCM"}
+
+
+def _is_not_aws(node: ast.AST) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in NOT_AWS
+
+
 def _imports_pynamodb(tree: ast.AST) -> bool:
     return any((isinstance(n, ast.ImportFrom) and (n.module or "").startswith("pynamodb"))
                or (isinstance(n, ast.Import) and any(a.name.startswith("pynamodb") for a in n.names))
@@ -447,7 +456,8 @@ def find_aws_calls(sources: dict[str, str]) -> Findings:
             for qualname, fn, _cls in _functions(tree):
                 for node in _own_nodes(fn):
                     if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                            and node.func.attr in operations and not _is_aws_client_call(node.func.value)):
+                            and node.func.attr in operations and not _is_aws_client_call(node.func.value)
+                            and not _is_not_aws(node.func.value)):
                         site = f"{path}:{node.lineno} {qualname} (through the {service} client of {place})"
                         _client_need(service, node.func.attr, node, path, qualname, site, needs, unresolved, hints_used)
     return Findings(sorted(set(needs), key=str), sorted(set(unresolved)), hints_used)

@@ -29,8 +29,16 @@ def test_an_unknown_task_kind_has_no_queue():
 def test_app_py_serves_exactly_the_registrys_routes_and_schedules():
     import app
 
-    routes = {(path, method) for path, methods in app.app.routes.items() for method in methods}
-    assert routes == {(r.path, r.method) for r in registry.ROUTES}
+    served = {(path, method): entry.view_name for path, methods in app.app.routes.items()
+              for method, entry in methods.items()}
+    views = {(r.path, r.method): r.name for r in registry.ROUTES}
+    views |= {(r.path, "HEAD"): r.name for r in registry.ROUTES if r.method == "GET"}  # GETs answer HEAD
+    assert {key: name for key, name in served.items() if not name.endswith("#405")} == views
+    # Every other method of a route's path is answered, with a 405 in the API's error shape.
+    paths = {r.path for r in registry.ROUTES}
+    assert {key for key, name in served.items() if name.endswith("#405")} == {
+        (path, method) for path in paths for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+        if (path, method) not in views}
     schedules = {s.name for s in app.app.event_sources if type(s).__name__ == "ScheduledEventConfig"}
     assert schedules == {s.name for s in registry.SCHEDULES}
     queues = {s.name: s.queue for s in app.app.event_sources if type(s).__name__ == "SQSEventConfig"}
@@ -43,6 +51,7 @@ def test_app_py_serves_exactly_the_registrys_routes_and_schedules():
 def test_the_openapi_document_describes_every_route_and_nothing_else():
     described = {(path, method.upper()) for path, methods in registry.openapi()["paths"].items() for method in methods}
     served = {(r.path.replace("{order_id}", "{orderId}"), r.method) for r in registry.ROUTES}
+    served |= {(path, "HEAD") for path, method in served if method == "GET"}  # a GET answers HEAD too
     assert described == served
 
 

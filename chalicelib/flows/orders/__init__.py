@@ -37,8 +37,8 @@ FLOW = Flow(
     tasks=(TaskKind(service.FETCH_ORDER, service.fetch_order_details, wiring.task_ports),
            TaskKind(service.POLL_ORDERS, service.poll_orders, wiring.task_ports)),
     schedules=(Schedule("poll_orders", 15, poll_orders, "Backstop: catch orders whose notification was lost."),),
-    routes=(Route("GET", "/orders/{order_id}", views.get_order, "get_order"),
-            Route("GET", "/orders", views.list_orders, "list_orders")),
+    routes=(Route("GET", "/orders/{order_id}", views.get_order, "get_order", scope="orders:read"),
+            Route("GET", "/orders", views.list_orders, "list_orders", scope="orders:read")),
     openapi_paths=openapi.PATHS,
     openapi_schemas=openapi.SCHEMAS,
 )

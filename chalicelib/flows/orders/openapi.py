@@ -1,62 +1,99 @@
 """The orders flow's part of the OpenAPI document (served at /openapi.json)."""
-from chalicelib.core.openapi import MONEY_REF, error_response
+from chalicelib.core.openapi import (
+    DATE_TIME,
+    DATE_TIME_FILTER,
+    LIMIT,
+    MARKETPLACE_ID,
+    MONEY_REF,
+    NEXT_TOKEN,
+    SELLER_ID,
+    errors,
+    json_response,
+    nullable,
+    read,
+    strict,
+)
 
 STATUSES = ["PENDING", "PENDING_AVAILABILITY", "UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED", "CANCELLED",
             "UNFULFILLABLE"]
+ORDER_ID = {"type": "string", "pattern": "^[A-Za-z0-9-]{5,40}$", "example": "028-1234567-1234567"}
+_STRING = {"type": "string"}
+_NULLABLE_STRING = nullable(_STRING)
+_NULLABLE_TIME = nullable(DATE_TIME)
+_MONEY_OR_NULL = nullable(MONEY_REF)
+_WINDOW = strict({"earliest": _NULLABLE_TIME, "latest": _NULLABLE_TIME})
 
-PATHS = {
-    "/orders/{orderId}": {"get": {
-        "summary": "One order: status, timeline, items and, once fetched from Amazon, money.",
-        "parameters": [{"name": "orderId", "in": "path", "required": True, "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "The order",
-                              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Order"}}}},
-                      "400": error_response("Malformed order id"), "401": error_response("No bearer token"),
-                      "403": error_response("Wrong bearer token"), "404": error_response("Unknown order")}}},
-    "/orders": {"get": {
-        "summary": "Orders of a seller, most recently updated first.",
-        "parameters": [
-            {"name": "sellerId", "in": "query", "schema": {"type": "string"},
-             "description": "Required when the deployment serves several sellers."},
-            {"name": "status", "in": "query", "schema": {"type": "string", "enum": STATUSES}},
-            {"name": "marketplaceId", "in": "query", "schema": {"type": "string"}},
-            {"name": "updatedSince", "in": "query", "schema": {"type": "string", "format": "date-time"}},
-            {"name": "limit", "in": "query",
-             "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}},
-            {"name": "nextToken", "in": "query", "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "A page of orders", "content": {"application/json": {"schema": {
-            "type": "object", "properties": {
-                "orders": {"type": "array", "items": {"$ref": "#/components/schemas/OrderSummary"}},
-                "nextToken": {"type": "string", "nullable": True}}}}}},
-            "400": error_response("Bad parameter"), "401": error_response("No bearer token"),
-            "403": error_response("Wrong bearer token")}}},
+_TIMES = {
+    "amazonUpdatedAt": {**DATE_TIME, "description": "When Amazon last changed the order (its TimeOfOrderChange, "
+                                                    "or getOrder's lastUpdatedTime), as far as sellerops knows"},
+    "storedAt": {**DATE_TIME, "description": "When sellerops last stored a change of the order"},
 }
 
+PATHS = {
+    "/orders/{orderId}": read({
+        "operationId": "getOrder",
+        "summary": "One order: status, timeline, items, packages and, once fetched from Amazon, money.",
+        "parameters": [{"name": "orderId", "in": "path", "required": True, "schema": ORDER_ID}],
+        "responses": {"200": json_response("The order", {"$ref": "#/components/schemas/Order"}),
+                      **errors(400, 404)}}),
+    "/orders": read({
+        "operationId": "listOrders",
+        "summary": "A seller's orders, the most recently stored first.",
+        "parameters": [
+            {"name": "sellerId", "in": "query", "required": True, "schema": SELLER_ID,
+             "description": "The seller (a 404 when the deployment does not serve it)"},
+            {"name": "status", "in": "query", "schema": {"type": "string", "enum": STATUSES}},
+            {"name": "marketplaceId", "in": "query", "schema": MARKETPLACE_ID},
+            {"name": "storedSince", "in": "query", "schema": DATE_TIME_FILTER,
+             "description": "Only orders sellerops stored at or after this time (storedAt)"},
+            {"name": "amazonUpdatedSince", "in": "query", "schema": DATE_TIME_FILTER,
+             "description": "Only orders Amazon changed at or after this time (amazonUpdatedAt)"},
+            {"name": "limit", "in": "query", "schema": LIMIT},
+            {"name": "nextToken", "in": "query", "schema": NEXT_TOKEN}],
+        "responses": {"200": json_response("A page of orders", strict({
+            "orders": {"type": "array", "items": {"$ref": "#/components/schemas/OrderSummary"}},
+            "nextToken": nullable(_STRING)})),
+            **errors(400, 404)}}),
+}
+
+_ITEM = strict({
+    "orderItemId": _STRING, "sku": _NULLABLE_STRING, "quantity": {"type": "integer", "minimum": 0},
+    "quantityShipped": {"type": "integer", "minimum": 0},
+    "asin": _NULLABLE_STRING, "title": _NULLABLE_STRING,
+    "unitPrice": _MONEY_OR_NULL, "itemPrice": _MONEY_OR_NULL, "shipping": _MONEY_OR_NULL,
+    "discount": _MONEY_OR_NULL, "tax": _MONEY_OR_NULL, "itemTax": _MONEY_OR_NULL, "shippingTax": _MONEY_OR_NULL,
+    "total": _MONEY_OR_NULL, "promotionIds": {"type": "array", "items": _STRING}})
+
 SCHEMAS = {
-    "OrderSummary": {"type": "object", "properties": {
-        "orderId": {"type": "string"}, "sellerId": {"type": "string"}, "marketplaceId": {"type": "string"},
+    "OrderSummary": strict({
+        "orderId": ORDER_ID, "sellerId": SELLER_ID, "marketplaceId": _NULLABLE_STRING,
         "status": {"type": "string", "enum": STATUSES},
-        "fulfillmentChannel": {"type": "string", "enum": ["AFN", "MFN"]},
-        "isBusinessOrder": {"type": "boolean"}, "purchaseDate": {"type": "string", "format": "date-time"},
-        "updatedAt": {"type": "string", "format": "date-time"},
-        "grandTotal": {"allOf": [MONEY_REF], "nullable": True}}},
-    "Order": {"type": "object", "properties": {
-        "orderId": {"type": "string"}, "sellerId": {"type": "string"}, "marketplaceId": {"type": "string"},
-        "status": {"type": "string", "enum": STATUSES}, "fulfillmentChannel": {"type": "string"},
-        "orderType": {"type": "string"}, "isBusinessOrder": {"type": "boolean"}, "isPrime": {"type": "boolean"},
-        "purchaseDate": {"type": "string", "format": "date-time"},
-        "shipBy": {"type": "object"}, "deliverBy": {"type": "object"},
-        "updatedAt": {"type": "string", "format": "date-time"},
-        "items": {"type": "array", "items": {"type": "object", "properties": {
-            "orderItemId": {"type": "string"}, "sku": {"type": "string"}, "quantity": {"type": "integer"},
-            "quantityShipped": {"type": "integer"}, "unitPrice": MONEY_REF,
-            "itemPrice": MONEY_REF, "shipping": MONEY_REF,
-            "tax": MONEY_REF, "total": MONEY_REF}}},
-        "timeline": {"type": "array", "items": {"type": "object", "properties": {
-            "status": {"type": "string"}, "at": {"type": "string", "format": "date-time"},
-            "source": {"type": "string"}, "notificationId": {"type": "string"}}}},
-        "money": {"type": "object", "nullable": True, "properties": {
-            "currency": {"type": "string"}, "grandTotal": MONEY_REF,
-            "breakdown": {"type": "object", "additionalProperties": MONEY_REF}}},
-        "detailsAsOf": {"type": "string", "format": "date-time", "nullable": True},
-        "invoice": {"type": "object", "nullable": True}, "payment": {"type": "object", "nullable": True}}},
+        "fulfillmentChannel": nullable({"type": "string", "example": "AFN"}),
+        "isBusinessOrder": {"type": "boolean"}, "purchaseDate": _NULLABLE_TIME,
+        **_TIMES,
+        "grandTotal": _MONEY_OR_NULL}),
+    "Order": strict({
+        "orderId": ORDER_ID, "sellerId": SELLER_ID, "marketplaceId": _NULLABLE_STRING,
+        "status": {"type": "string", "enum": STATUSES},
+        "fulfillmentChannel": nullable({"type": "string", "example": "AFN"}),
+        "orderType": nullable({"type": "string", "example": "StandardOrder"}),
+        "isBusinessOrder": {"type": "boolean"}, "isPrime": {"type": "boolean"},
+        "purchaseDate": _NULLABLE_TIME, "shipBy": _WINDOW, "deliverBy": _WINDOW,
+        **_TIMES,
+        "items": {"type": "array", "items": _ITEM},
+        "packages": {"type": "array", "items": strict({
+            "carrier": _NULLABLE_STRING, "trackingNumber": _NULLABLE_STRING, "shipTime": _NULLABLE_TIME,
+            "status": _NULLABLE_STRING})},
+        "timeline": {"type": "array", "items": strict({
+            "status": {"type": "string", "enum": STATUSES}, "at": DATE_TIME,
+            "source": {"type": "string", "example": "notification"},
+            "notificationId": _NULLABLE_STRING})},
+        "money": nullable(strict({
+            "currency": _NULLABLE_STRING, "grandTotal": _MONEY_OR_NULL,
+            "breakdown": {"type": "object", "additionalProperties": MONEY_REF}})),
+        "detailsAsOf": _NULLABLE_TIME,
+        "invoice": {"nullable": True, "type": "object",
+                    "description": "Reserved for the invoicing flow: null until then"},
+        "payment": {"nullable": True, "type": "object",
+                    "description": "Reserved for settlement reconciliation: null until then"}}),
 }

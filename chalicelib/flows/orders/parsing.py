@@ -249,7 +249,8 @@ def order_change(seller_id: str, order: Mapping[str, Any]) -> OrderChange:
         changed_at=details.as_of,
         notification_id=f"getOrder@{iso(details.as_of)}",
         fulfillment_channel=channel,
-        order_type="Preorder" if "PREORDER" in programs else None,
+        # getOrder has no order type; ORDER_CHANGE says StandardOrder unless it is a pre-order.
+        order_type="Preorder" if "PREORDER" in programs else "StandardOrder",
         is_business="AMAZON_BUSINESS" in programs,
         is_prime="PRIME" in programs,
         purchase_date=details.created_time,

@@ -33,9 +33,12 @@ BEHIND_AMAZON = "behind Amazon"
 # --- ports ---------------------------------------------------------------------------------
 
 class Applied(Protocol):
-    order: Order
-    created: bool
-    details_status: OrderStatus | None
+    @property
+    def order(self) -> Order: ...
+    @property
+    def created(self) -> bool: ...
+    @property
+    def details_status(self) -> OrderStatus | None: ...
 
 
 class OrderRepository(Protocol):
@@ -152,7 +155,8 @@ def fetch_order_details(task: Task, ports: TaskPorts, now: datetime) -> Result:
     ports.orders.save_details(order_id, details)
     expires_at = buyer_data_expiry(order.deliver_by[1], order.purchase_date, now)
     ports.buyer_data.save(seller_id, order_id, parsing.personal_data(raw), details.as_of, expires_at)
-    return Result(Outcome.DONE, {"order_id": order_id})
+    # An order no notification brought (the backstop found it) is created by its details.
+    return Result(Outcome.CREATED if found is None else Outcome.DONE, {"order_id": order_id})
 
 
 def schedule_polls(state: PollState, tasks: TaskQueue, now: datetime,

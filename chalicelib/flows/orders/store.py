@@ -34,7 +34,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib import config, resources
-from chalicelib.core.dynamo import decode_cursor, encode_cursor, models_builder, unless_refused
+from chalicelib.core.dynamo import models_builder, unless_refused
 from chalicelib.core.money import Money
 from chalicelib.core.times import iso, parse_iso
 from chalicelib.flows.orders.rules import (
@@ -343,20 +343,29 @@ class DynamoOrders:
         return written.ok
 
     def list(self, seller_id: str, *, status: OrderStatus | None = None, marketplace_id: str | None = None,
-             updated_since: datetime | None = None, limit: int = 50,
-             cursor: str | None = None) -> tuple[list[Order], str | None]:
-        """Orders of a seller, most recently updated first, one page at a time."""
+             stored_since: datetime | None = None, amazon_updated_since: datetime | None = None, limit: int = 50,
+             start: dict[str, Any] | None = None) -> tuple[list[Order], dict[str, Any] | None]:
+        """Orders of a seller, most recently stored first, one page at a time: the page and the
+        key the next one starts after (None on the last page). With filters a page may hold
+        fewer than `limit` orders (DynamoDB filters after it reads)."""
         Row = _order_models().order
-        range_condition = Row.updated_key >= iso(updated_since) if updated_since else None
-        filter_condition = Row.marketplace_id == marketplace_id if marketplace_id else None
+        range_condition = Row.updated_key >= iso(stored_since) if stored_since else None
+        filters = []
+        if marketplace_id:
+            filters.append(Row.marketplace_id == marketplace_id)
+        if amazon_updated_since:
+            filters.append(Row.change_key >= iso(amazon_updated_since))
+        filter_condition = None
+        for condition in filters:
+            filter_condition = condition if filter_condition is None else filter_condition & condition
         if status is not None:
             index, hash_key = Row.by_seller_status, f"{seller_id}#{status.value}"
         else:
             index, hash_key = Row.by_seller_updated, seller_id
         results = index.query(hash_key, range_key_condition=range_condition, filter_condition=filter_condition,
-                              scan_index_forward=False, limit=limit, last_evaluated_key=decode_cursor(cursor))
+                              scan_index_forward=False, limit=limit, last_evaluated_key=start)
         orders = [_order_from_row(row) for row in results]
-        return orders, encode_cursor(results.last_evaluated_key)
+        return orders, results.last_evaluated_key
 
 
 # --- buyer data ---------------------------------------------------------------------------

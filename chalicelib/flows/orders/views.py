@@ -5,16 +5,27 @@ import re
 from datetime import datetime
 from typing import Any
 
-from chalicelib.core.http import BadRequest, NotFound, query
+from chalicelib.core.auth import principal
+from chalicelib.core.http import BadRequest, Forbidden, NotFound, only, query, whole_number
 from chalicelib.core.times import iso
-from chalicelib.flows.orders.rules import Order, OrderStatus, UnknownStatus, to_status
+from chalicelib.flows.orders.rules import Order, OrderStatus
 
 # Amazon order ids: 3-7-7 digits; we accept a little wider (other channels use other shapes).
-_ORDER_ID = re.compile(r"^[A-Za-z0-9-]{5,40}$")
+_ORDER_ID = re.compile(r"[A-Za-z0-9-]{5,40}")
 
 
 def _iso_or_none(moment: datetime | None) -> str | None:
     return iso(moment) if moment else None
+
+
+# An item's money, once getOrder has told it: response field → LineMoney attribute.
+_ITEM_MONEY = {"unitPrice": "unit_price", "itemPrice": "item", "shipping": "shipping", "discount": "discount",
+               "tax": "tax", "itemTax": "item_tax", "shippingTax": "shipping_tax", "total": "total"}
+
+
+def _money(line: Any, attribute: str) -> dict[str, str] | None:
+    value = getattr(line, attribute) if line is not None else None
+    return value.to_dict() if value is not None else None
 
 
 def order_view(order: Order) -> dict[str, Any]:
@@ -23,21 +34,13 @@ def order_view(order: Order) -> dict[str, Any]:
     items = []
     for line in order.lines or ():
         money = money_by_line.get(line.order_item_id)
-        item: dict[str, Any] = {"orderItemId": line.order_item_id, "sku": line.sku, "quantity": line.quantity,
-                "quantityShipped": line.quantity_shipped}
-        if money:
-            item.update({
-                "asin": money.asin, "title": money.title,
-                "unitPrice": money.unit_price.to_dict() if money.unit_price else None,
-                "itemPrice": money.item.to_dict() if money.item else None,
-                "shipping": money.shipping.to_dict() if money.shipping else None,
-                "discount": money.discount.to_dict() if money.discount else None,
-                "tax": money.tax.to_dict() if money.tax else None,
-                "itemTax": money.item_tax.to_dict() if money.item_tax else None,
-                "shippingTax": money.shipping_tax.to_dict() if money.shipping_tax else None,
-                "total": money.total.to_dict() if money.total else None,
-                "promotionIds": list(money.promotion_ids),
-            })
+        item: dict[str, Any] = {
+            "orderItemId": line.order_item_id, "sku": line.sku, "quantity": line.quantity,
+            "quantityShipped": line.quantity_shipped,
+            "asin": money.asin if money else None, "title": money.title if money else None,
+            **{name: _money(money, attribute) for name, attribute in _ITEM_MONEY.items()},
+            "promotionIds": list(money.promotion_ids) if money else [],
+        }
         items.append(item)
     view: dict[str, Any] = {
         "orderId": order.order_id,
@@ -51,11 +54,13 @@ def order_view(order: Order) -> dict[str, Any]:
         "purchaseDate": _iso_or_none(order.purchase_date),
         "shipBy": {"earliest": _iso_or_none(order.ship_by[0]), "latest": _iso_or_none(order.ship_by[1])},
         "deliverBy": {"earliest": _iso_or_none(order.deliver_by[0]), "latest": _iso_or_none(order.deliver_by[1])},
-        "updatedAt": iso(order.updated_at),
+        "amazonUpdatedAt": _amazon_updated_at(order),
+        "storedAt": iso(order.updated_at),
         "items": items,
         "timeline": [{"status": e.status.value, "at": iso(e.at), "source": e.source,
                       "notificationId": e.notification_id}
                      for e in order.timeline],
+        "packages": [],
         "money": None,
         "detailsAsOf": None,
         "invoice": None,  # invoicing is a later flow; the field is reserved so clients can rely on it
@@ -78,51 +83,69 @@ def summary_view(order: Order) -> dict[str, Any]:
         "orderId": order.order_id, "sellerId": order.seller_id, "marketplaceId": order.marketplace_id,
         "status": order.status.value, "fulfillmentChannel": order.fulfillment_channel,
         "isBusinessOrder": order.is_business, "purchaseDate": _iso_or_none(order.purchase_date),
-        "updatedAt": iso(order.updated_at),
+        "amazonUpdatedAt": _amazon_updated_at(order), "storedAt": iso(order.updated_at),
         "grandTotal": order.details.grand_total.to_dict() if order.details and order.details.grand_total else None,
     }
 
 
+def _amazon_updated_at(order: Order) -> str:
+    """When Amazon last changed the order, as far as we know: the time of the last change applied
+    (TimeOfOrderChange, or getOrder's lastUpdatedTime)."""
+    return order.change_key.split("#", 1)[0]
+
+
+LIST_PARAMETERS = {"sellerId", "status", "marketplaceId", "storedSince", "amazonUpdatedSince", "limit", "nextToken"}
+_MARKETPLACE_ID = re.compile(r"[A-Z0-9]{10,14}")
+_SELLER_ID = re.compile(r"[A-Z0-9]{6,32}")
+
+
+def _moment(params: dict[str, str], name: str) -> datetime | None:
+    text = params.get(name)
+    if text is None:
+        return None
+    example = "e.g. 2026-11-01T00:00:00Z"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(f"{name} must be an ISO 8601 date-time, {example}") from None
+    if moment.tzinfo is None:
+        raise BadRequest(f"{name} needs a time zone, {example}")
+    try:
+        iso(moment)
+        if not 2000 <= moment.year <= 2199:
+            raise OverflowError
+    except OverflowError:
+        raise BadRequest(f"{name} must be a date-time in the years 2000 to 2199, {example}") from None
+    return moment
+
+
 def parse_list_params(params: dict[str, str] | None, sellers: list[str]) -> dict[str, Any]:
+    """The query of GET /orders, checked; `sellers` are those the deployment serves."""
     params = params or {}
-    known = {"sellerId", "status", "marketplaceId", "updatedSince", "limit", "nextToken"}
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise BadRequest(f"unknown query parameter(s): {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
+    if "updatedSince" in params:
+        raise BadRequest("updatedSince is gone, it did not say whose time it was: use storedSince (when sellerops "
+                         "stored the order) or amazonUpdatedSince (when Amazon last changed it)")
+    only(params, LIST_PARAMETERS)
     seller_id = params.get("sellerId")
     if not seller_id:
-        if len(sellers) == 1:
-            seller_id = sellers[0]
-        elif not sellers:
-            raise BadRequest("sellerId is required: no seller is registered in this deployment yet")
-        else:
-            raise BadRequest(f"sellerId is required: this deployment serves {len(sellers)} sellers "
-                             f"({', '.join(sorted(sellers))})")
+        raise BadRequest("sellerId is required: GET /orders lists one seller's orders")
+    if not _SELLER_ID.fullmatch(seller_id):
+        raise BadRequest("sellerId must be 6 to 32 capital letters and digits, like A2EUQ1WTGCTBG2")
+    if seller_id not in sellers:
+        raise NotFound(f"no seller {seller_id} is served by this deployment")
     status = None
-    if params.get("status"):
+    if "status" in params:
         try:
-            status = to_status(params["status"])
-        except UnknownStatus:
-            raise BadRequest(f"status {params['status']!r} is not one of "
-                             f"{', '.join(s.value for s in OrderStatus)}") from None
-    updated_since = None
-    if params.get("updatedSince"):
-        try:
-            updated_since = datetime.fromisoformat(params["updatedSince"])
+            status = OrderStatus(params["status"])  # exactly as the API writes it
         except ValueError:
-            raise BadRequest("updatedSince must be an ISO 8601 date-time, e.g. 2026-11-01T00:00:00Z") from None
-        if updated_since.tzinfo is None:
-            raise BadRequest("updatedSince needs a time zone, e.g. 2026-11-01T00:00:00Z")
-    limit = 50
-    if params.get("limit"):
-        try:
-            limit = int(params["limit"])
-        except ValueError:
-            raise BadRequest("limit must be a whole number from 1 to 100") from None
-        if not 1 <= limit <= 100:
-            raise BadRequest("limit must be a whole number from 1 to 100")
-    return {"seller_id": seller_id, "status": status, "marketplace_id": params.get("marketplaceId"),
-            "updated_since": updated_since, "limit": limit, "cursor": params.get("nextToken")}
+            raise BadRequest(f"status must be one of {', '.join(s.value for s in OrderStatus)}") from None
+    marketplace_id = params.get("marketplaceId")
+    if marketplace_id is not None and not _MARKETPLACE_ID.fullmatch(marketplace_id):
+        raise BadRequest("marketplaceId must be 10 to 14 capital letters and digits, like A1PA6795UKMFR9")
+    return {"seller_id": seller_id, "status": status, "marketplace_id": marketplace_id,
+            "stored_since": _moment(params, "storedSince"),
+            "amazon_updated_since": _moment(params, "amazonUpdatedSince"),
+            "limit": whole_number(params, "limit", 50, 1, 100)}
 
 
 # --- the routes' views ----------------------------------------------------------------------
@@ -130,18 +153,24 @@ def parse_list_params(params: dict[str, str] | None, sellers: list[str]) -> dict
 def get_order(request: Any, order_id: str) -> dict[str, Any]:
     from chalicelib.flows.orders import wiring
 
-    if not _ORDER_ID.match(order_id or ""):
+    if not _ORDER_ID.fullmatch(order_id or ""):
         raise BadRequest("orderId must be 5–40 letters, digits or hyphens, like 028-1234567-1234567")
     found = wiring.orders().get(order_id)
-    if found is None:
+    if found is None or not principal(request).may_see(found[0].seller_id):
         raise NotFound(f"no order {order_id} has been received")
     return order_view(found[0])
 
 
 def list_orders(request: Any) -> dict[str, Any]:
+    from chalicelib.core import pages
     from chalicelib.core import wiring as core_wiring
     from chalicelib.flows.orders import wiring
 
-    params = parse_list_params(query(request), [s["seller_id"] for s in core_wiring.state().sellers()])
-    orders, cursor = wiring.orders().list(**params)
-    return {"orders": [summary_view(o) for o in orders], "nextToken": cursor}
+    params = query(request)
+    query_ = parse_list_params(params, [s["seller_id"] for s in core_wiring.state().sellers()])
+    if not principal(request).may_see(query_["seller_id"]):
+        raise Forbidden(f"this token may not read the orders of seller {query_['seller_id']}")
+    bound_to = {"route": "list_orders", **{k: v for k, v in query_.items() if k != "limit"}}
+    start = pages.open_(params.get("nextToken"), bound_to)
+    orders, last_key = wiring.orders().list(**query_, start=start)
+    return {"orders": [summary_view(o) for o in orders], "nextToken": pages.seal(last_key, bound_to)}

@@ -92,11 +92,11 @@ def test_listing_filters_by_status_and_pages_without_repeats(repo):
         repo.apply_change(change(oid, status, i, f"{oid}-n", seller=seller), NOW + timedelta(seconds=i))
     shipped, _ = repo.list(seller, status=OrderStatus.SHIPPED)
     assert {o.order_id for o in shipped} == {ids[1], ids[3]}
-    seen, cursor = [], None
+    seen, start = [], None
     while True:
-        page, cursor = repo.list(seller, limit=2, cursor=cursor)
+        page, start = repo.list(seller, limit=2, start=start)
         seen += [o.order_id for o in page]
-        if not cursor:
+        if not start:
             break
     assert sorted(seen) == sorted(ids) and len(seen) == len(set(seen))
     assert seen[0] == ids[-1]  # most recently updated first

@@ -41,6 +41,7 @@ def test_amazons_order_becomes_a_change_that_heals_a_lost_notification():
     assert change.status is OrderStatus.SHIPPED and change.source == "getOrder"
     assert change.fulfillment_channel == "MFN" and change.is_prime
     assert change.lines[0].quantity_shipped == 3
+    assert change.order_type == "StandardOrder"  # as ORDER_CHANGE would say: recovered orders carry it too
 
 
 def test_only_what_invoices_and_shipping_need_is_kept_of_personal_data():

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib.core.envelope import parse_notification
 from chalicelib.core.errors import InvalidNotification, PermanentError, RetryLater, WaitForSlot
 from chalicelib.core.flow import Consumer
 from chalicelib.core.intake import handle_message
@@ -104,7 +105,8 @@ def task():
 
 def test_fetching_details_stores_exact_money_and_encrypts_buyer_data_apart():
     p = ports()
-    assert order_service.fetch_order_details(task(), p, NOW).outcome is Outcome.DONE
+    # No notification brought this order (as when the backstop finds it): its details create it.
+    assert order_service.fetch_order_details(task(), p, NOW).outcome is Outcome.CREATED
     order, details_status, _ = p.orders.get("028-1234567-1234567")
     assert details_status is OrderStatus.UNSHIPPED
     assert str(order.details.grand_total) == "43.97 EUR"
@@ -124,8 +126,16 @@ def test_an_empty_bucket_books_a_slot_and_returns_the_task_until_then():
     assert waiting.slot == Slot("getOrder", NOW.timestamp() + 7.5) and delay == 7.5
     assert waiting.attempt == 0, "waiting for a slot is not a failure"
     # Back at its slot, it calls Amazon without booking again.
-    assert order_service.fetch_order_details(waiting, p, NOW + timedelta(seconds=8)).outcome is Outcome.DONE
+    assert order_service.fetch_order_details(waiting, p, NOW + timedelta(seconds=8)).outcome is Outcome.CREATED
     assert p.slots.limiter.calls == [("A2EUQ1WTGCTBG2", "getOrder")]
+
+
+def test_details_of_an_order_a_notification_brought_complete_it():
+    p = ports()
+    notification = parse_notification(body(order_change("028-1234567-1234567")))
+    order_service.record_order_change(notification, order_service.IntakePorts(p.orders, p.tasks), NOW)
+    assert order_service.fetch_order_details(task(), p, NOW).outcome is Outcome.DONE
+    assert p.orders.get("028-1234567-1234567")[0].order_type == "StandardOrder"
 
 
 def test_details_already_fresh_are_not_fetched_again():
