@@ -65,12 +65,13 @@ def bearer_token(auth_request):
 
 for _route in registry.ROUTES:
     app.route(_route.path, methods=[_route.method, "HEAD"] if _route.method == "GET" else [_route.method],
-              name=_route.name, authorizer=bearer_token if _route.needs_token else None)(
-        handlers.view(_route, lambda: app.current_request))
+              name=_route.name, authorizer=bearer_token if _route.needs_token else None,
+              content_types=handlers.content_types(_route))(handlers.view(_route, lambda: app.current_request))
 
 for _path, _allowed in registry.methods_by_path().items():
     _others = [m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS") if m not in _allowed]
-    app.route(_path, methods=_others, name=f"{_path}#405")(handlers.method_not_allowed(_path, _allowed))
+    app.route(_path, methods=_others, name=f"{_path}#405", content_types=["*/*"])(
+        handlers.method_not_allowed(_path, _allowed))
 
 
 # --- deploying without the HTTPS API --------------------------------------------------------

@@ -97,33 +97,49 @@ def scheduled(schedule: Schedule) -> Callable[[Any], dict[str, Any]]:
     return run
 
 
+def content_types(route: Route) -> list[str]:
+    """What a route accepts as a body's Content-Type: JSON for a route that takes a body (else
+    Chalice's 415, in our shape); anything for the others, which read no body."""
+    return ["application/json"] if route.body_schema is not None else ["*/*"]
+
+
 def view(route: Route, current_request: Callable[[], Any]) -> Callable[..., Any]:
     """The Chalice view of a route: the caller's scope checked again, the body read and checked
-    against the route's schema before the view runs, an Idempotency-Key honoured, every error
-    in the one shape, and a HEAD answered as its GET without the body."""
+    against the route's schema, then (only then) an Idempotency-Key claimed and the view run;
+    every error in the one shape, and a HEAD answered as its GET without the body."""
     def serve(**uri_params: Any) -> Any:
         request = current_request()
         method = str(getattr(request, "method", route.method)).upper()
-
-        def answer() -> Response:
-            return _as_response(respond(_run, route, request, uri_params))
-
-        key = (getattr(request, "headers", None) or {}).get("idempotency-key")
-        if method in ("POST", "PUT", "PATCH", "DELETE") and route.idempotent and key is not None:
-            from chalicelib.core.auth import principal
-            from chalicelib.core.idempotency import fingerprint, once
-
-            print_ = fingerprint(method, str(getattr(request, "path", route.path)), _raw(request))
-            response = _as_response(respond(once, wiring.state(), _caller(principal(request)), route.name, key, print_,
-                                            answer))
-        else:
-            response = answer()
+        response = _as_response(respond(_checked_then_run, route, request, method, uri_params))
         if method == "HEAD":
             response = Response(body="", status_code=response.status_code, headers=response.headers)
         return response
 
     serve.__name__ = serve.__qualname__ = route.name
     return serve
+
+
+def _checked_then_run(route: Route, request: Any, method: str, uri_params: dict[str, Any]) -> Any:
+    from chalicelib.core.auth import principal
+
+    who = principal(request)
+    if route.needs_token and not who.may(route.scope):
+        raise Forbidden(f"this token may not use {route.path} (it needs the {route.scope} scope)")
+    arguments = dict(uri_params)
+    if route.body_schema is not None:
+        arguments["body"] = _body(route, request)  # refused here, nothing is claimed or written
+
+    def run() -> Response:
+        return _as_response(respond(route.view, request, **arguments))
+
+    key = (getattr(request, "headers", None) or {}).get("idempotency-key")
+    if method not in ("POST", "PUT", "PATCH", "DELETE") or not route.idempotent or key is None:
+        return run()
+    from chalicelib.core.idempotency import fingerprint, once
+
+    # The request as sent: its method, route, path parameters, query and body.
+    print_ = fingerprint(method, route.path, uri_params, getattr(request, "query_params", None) or {}, _raw(request))
+    return once(wiring.state(), _caller(who), route.name, key, print_, run)
 
 
 def _caller(who: Any) -> str:
@@ -141,16 +157,6 @@ def method_not_allowed(path: str, allowed: list[str]) -> Callable[..., Any]:
     return refuse
 
 
-def _run(route: Route, request: Any, uri_params: dict[str, Any]) -> Any:
-    from chalicelib.core.auth import principal
-
-    if route.needs_token and not principal(request).may(route.scope):
-        raise Forbidden(f"this token may not use {route.path} (it needs the {route.scope} scope)")
-    if route.body_schema is None:
-        return route.view(request, **uri_params)
-    return route.view(request, body=_body(route, request), **uri_params)
-
-
 def _raw(request: Any) -> bytes:
     raw = getattr(request, "raw_body", b"") or b""
     return raw if isinstance(raw, bytes) else str(raw).encode()
@@ -163,9 +169,9 @@ def _body(route: Route, request: Any) -> Any:
     if len(raw) > route.max_body_bytes:
         raise PayloadTooLarge(f"the body may be at most {route.max_body_bytes} bytes")
     try:
-        body = json.loads(raw.decode("utf-8")) if raw else None
+        body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant) if raw else None
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise BadRequest("the body is not JSON") from None
+        raise BadRequest("the body is not JSON (NaN and Infinity are not JSON either)") from None
     if body is None:
         raise BadRequest("this route needs a JSON body")
     assert route.body_schema is not None
@@ -175,6 +181,10 @@ def _body(route: Route, request: Any) -> Any:
         raise BadRequest(f"the body does not match the route's schema: {problem}",
                          details={"field": problem.path}) from None
     return body
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)
 
 
 def _as_response(value: Any) -> Response:

@@ -241,7 +241,8 @@ def gateway_response_calls() -> list[dict[str, Any]]:
     itself (no token, refused token, unknown route, ...): our error shape, as JSON."""
     from chalicelib.core.http import GATEWAY_RESPONSES
 
-    return [{"responseType": response.kind, "statusCode": str(response.status),
+    return [{"responseType": response.kind,
+             **({} if response.keeps_status else {"statusCode": str(response.status)}),
              "responseParameters": {"gatewayresponse.header.Content-Type": "'application/json'"},
              "responseTemplates": {"application/json": response.body()}}
             for response in GATEWAY_RESPONSES]

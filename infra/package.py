@@ -170,7 +170,7 @@ def gateway_responses() -> dict[str, Any]:
     """SAM's GatewayResponses for the API: API Gateway's own answers in the API's error shape."""
     from chalicelib.core.http import GATEWAY_RESPONSES
 
-    return {response.kind: {"StatusCode": response.status,
+    return {response.kind: {**({} if response.keeps_status else {"StatusCode": response.status}),
                             "ResponseParameters": {"Headers": {"Content-Type": "'application/json'"}},
                             "ResponseTemplates": {"application/json": response.body()}}
             for response in GATEWAY_RESPONSES}

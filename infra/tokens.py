@@ -53,10 +53,14 @@ def cmd_create(stage: Stage, args: argparse.Namespace) -> int:
     except InvalidScopes as exc:
         raise CommandError(str(exc)) from None
     sellers = _sellers(args.sellers)
+    if sellers is not None and ("failures:read" in scopes or "*" in scopes):
+        raise CommandError("a token limited to some sellers cannot have failures:read (or *): failures are "
+                           "every seller's; leave out --sellers, or the scope")
     token, token_id, secret_hash = new_token()
     record = TokenRecord(token_id, name, secret_hash, scopes, sellers, iso(now()))
     with registry(stage) as state:
-        state.put_token(record)
+        if not state.put_token(record):
+            raise CommandError("a token with the same id exists (a one-in-10^18 chance): run the command again")
     limited = "every seller" if sellers is None else ", ".join(sellers)
     print(f"Created token {token_id} ({name}) on stage {stage.name}: scopes {' '.join(scopes)}; sellers: {limited}.")
     print("It is shown this once and stored nowhere (only its hash is kept); keep it safe:")

@@ -201,30 +201,34 @@ class FakeCallLedger:
 
 class FakeRequestLedger:
     """The state table's Idempotency-Key records (core/idempotency.py), in memory, with the same
-    conditions: a key is free when unknown, released, or claimed and its lease run out."""
+    conditions: a key is free when unknown, released, or claimed and its lease run out; only the
+    claim's owner answers or releases it."""
 
-    LEASE_SECONDS = 60
+    LEASE_SECONDS = 120
 
     def __init__(self):
         self.rows: dict[tuple[str, str], dict] = {}
 
-    def claim_request(self, caller, name, fingerprint, at, keep):
+    def claim_request(self, caller, name, fingerprint, at, keep, owner):
         row = self.rows.get((caller, name))
         moment = int(at.timestamp())
         if row is None or row["status"] == "released" or (
                 row["status"] == "answering" and row["lease_until"] < moment):
-            self.rows[(caller, name)] = {"status": "answering", "lease_until": moment + self.LEASE_SECONDS,
+            self.rows[(caller, name)] = {"status": "answering", "owner": owner,
+                                         "lease_until": moment + self.LEASE_SECONDS,
                                          "data": {"fingerprint": fingerprint, "answer": None}}
             return None
         return dict(row["data"])
 
-    def answer_request(self, caller, name, fingerprint, answer):
-        self.rows[(caller, name)] = {"status": "answered", "lease_until": None,
-                                     "data": {"fingerprint": fingerprint, "answer": answer}}
-
-    def release_request(self, caller, name):
+    def answer_request(self, caller, name, fingerprint, answer, owner):
         row = self.rows.get((caller, name))
-        if row is not None and row["status"] == "answering":
+        if row is not None and row["status"] == "answering" and row["owner"] == owner:
+            self.rows[(caller, name)] = {"status": "answered", "owner": owner, "lease_until": None,
+                                         "data": {"fingerprint": fingerprint, "answer": answer}}
+
+    def release_request(self, caller, name, owner):
+        row = self.rows.get((caller, name))
+        if row is not None and row["status"] == "answering" and row["owner"] == owner:
             row["status"] = "released"
 
 
@@ -235,7 +239,10 @@ class FakeTokens:
         self.rows: dict[str, Any] = {}
 
     def put_token(self, record):
-        self.rows.setdefault(record.token_id, record)
+        if record.token_id in self.rows:
+            return False
+        self.rows[record.token_id] = record
+        return True
 
     def token(self, token_id):
         return self.rows.get(token_id)

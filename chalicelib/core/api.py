@@ -9,7 +9,7 @@ from chalice import Response
 
 from chalicelib import config, resources
 from chalicelib.core.flow import Flow, Route
-from chalicelib.core.http import BadRequest, only, query, whole_number
+from chalicelib.core.http import BadRequest, Forbidden, only, query, whole_number
 from chalicelib.core.openapi import DATE_TIME, LIMIT, NEXT_TOKEN, errors, json_response, nullable, read, strict
 from chalicelib.core.times import now
 
@@ -29,7 +29,11 @@ def list_failures(request: Any) -> dict[str, Any]:
     """Failures, the newest message first, of one queue or of all of them merged; every page
     reachable through nextToken."""
     from chalicelib.core import pages, wiring
+    from chalicelib.core.auth import principal
 
+    if principal(request).sellers is not None:
+        # A failure may be any seller's (or no seller's: it could not be read): all or nothing.
+        raise Forbidden("a token limited to some sellers cannot read failures, which are every seller's")
     params = query(request)
     only(params, {"queue", "limit", "nextToken"})
     queue = params.get("queue")

@@ -105,8 +105,15 @@ _CHALICE_CODES = {
 
 
 def error_shape(event: Any, get_response: Callable[[Any], Any]) -> Any:
-    """Chalice middleware for the HTTP routes: Chalice's own answers in our shape."""
-    response = get_response(event)
+    """Chalice middleware for the HTTP routes: Chalice's own answers in our shape, and anything
+    that escaped (another middleware) a 500 in it."""
+    try:
+        response = get_response(event)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: logged by type, answered in our shape
+        from chalicelib.core.observability import logger
+
+        logger().error("request failed outside a view", extra={"error": type(exc).__name__})
+        return error(500, "InternalError", "the request could not be answered; it is logged, try again later")
     body = getattr(response, "body", None)
     if isinstance(body, dict) and "Code" in body and "error" not in body:
         code, message = _CHALICE_CODES.get(str(body.get("Code")), ("BadRequest", "the request could not be read"))
@@ -121,10 +128,15 @@ def error_shape(event: Any, get_response: Callable[[Any], Any]) -> Any:
 
 @dataclass(frozen=True)
 class GatewayResponse:
+    """One of API Gateway's own answers. `status` is the status it answers with; a DEFAULT_*
+    type keeps the status of whatever it stands for (`keeps_status`): a status given there
+    would rewrite every type not listed (a 403 WAF_FILTERED would become a 400)."""
+
     kind: str  # API Gateway's response type
     status: int
     code: str
     message: str
+    keeps_status: bool = False
 
     def body(self) -> str:
         return json.dumps({"error": self.code, "message": self.message}, separators=(",", ":"))
@@ -149,8 +161,12 @@ GATEWAY_RESPONSES: tuple[GatewayResponse, ...] = (
                     "the token could not be checked; try again later"),
     GatewayResponse("INTEGRATION_FAILURE", 502, "BadGateway", "the request could not be answered; try again later"),
     GatewayResponse("INTEGRATION_TIMEOUT", 504, "GatewayTimeout", "the request took too long; try again later"),
-    GatewayResponse("DEFAULT_4XX", 400, "BadRequest", "the request could not be answered as sent"),
-    GatewayResponse("DEFAULT_5XX", 500, "InternalError", "the request could not be answered; try again later"),
+    GatewayResponse("WAF_FILTERED", 403, "Forbidden", "the request was refused by the firewall"),
+    GatewayResponse("API_CONFIGURATION_ERROR", 500, "InternalError",
+                    "the request could not be answered; try again later"),
+    GatewayResponse("DEFAULT_4XX", 400, "BadRequest", "the request could not be answered as sent", keeps_status=True),
+    GatewayResponse("DEFAULT_5XX", 500, "InternalError", "the request could not be answered; try again later",
+                    keeps_status=True),
 )
 
 
@@ -169,13 +185,13 @@ def query(request: Any) -> dict[str, str]:
 
 def only(params: Mapping[str, str], allowed: set[str]) -> None:
     """Refuse parameters the route does not know (a typo would otherwise be silently ignored)."""
-    unknown = sorted(set(params) - allowed)
+    unknown = set(params) - allowed
     if unknown:
-        raise BadRequest(f"unknown query parameter(s): {', '.join(name[:40] for name in unknown)}; "
-                         f"allowed: {', '.join(sorted(allowed))}")
+        raise BadRequest(f"{len(unknown)} query parameter(s) this route does not take; "
+                         f"it takes: {', '.join(sorted(allowed))}")
 
 
-_WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")
+_WHOLE_NUMBER = re.compile(r"0|[1-9][0-9]{0,5}")
 
 
 def whole_number(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 
 
@@ -24,14 +25,14 @@ def validate(value: Any, schema: Mapping[str, Any], components: Mapping[str, Any
     components = components or {}
     while "$ref" in schema:
         schema = components[str(schema["$ref"]).rsplit("/", 1)[-1]]
-    for part in schema.get("allOf", ()):
-        validate(value, part, components, path)
-    if value is None:
+    if value is None:  # before allOf: a nullable $ref is written {"allOf": [ref], "nullable": true}
         if schema.get("nullable"):
             return
-        if "type" in schema:
+        if "type" in schema or "allOf" in schema:
             raise SchemaError(path, "must not be null")
         return
+    for part in schema.get("allOf", ()):
+        validate(value, part, components, path)
     kind = schema.get("type")
     if kind == "object":
         _object(value, schema, components, path)
@@ -58,10 +59,10 @@ def _object(value: Any, schema: Mapping[str, Any], components: Mapping[str, Any]
     for name, item in value.items():
         if name in properties:
             validate(item, properties[name], components, _join(path, name))
-        elif extra is False:
-            raise SchemaError(_join(path, str(name)[:40]), "is not a field of this body")
+        elif extra is False:  # its name is not repeated: it is the caller's text, not ours
+            raise SchemaError(path, f"holds a field it does not take; it takes: {', '.join(properties) or 'none'}")
         elif isinstance(extra, Mapping):
-            validate(item, extra, components, _join(path, str(name)[:40]))
+            validate(item, extra, components, _join(path, "*"))
 
 
 def _array(value: Any, schema: Mapping[str, Any], components: Mapping[str, Any], path: str) -> None:
@@ -82,7 +83,7 @@ def _string(value: Any, schema: Mapping[str, Any], path: str) -> None:
         raise SchemaError(path, f"must be at least {schema['minLength']} character(s)")
     if "maxLength" in schema and len(value) > schema["maxLength"]:
         raise SchemaError(path, f"must be at most {schema['maxLength']} characters")
-    if "pattern" in schema and not re.search(schema["pattern"], value):
+    if "pattern" in schema and not _pattern(schema["pattern"]).search(value):
         raise SchemaError(path, f"must match {schema['pattern']}")
     fmt = schema.get("format")
     try:
@@ -92,7 +93,7 @@ def _string(value: Any, schema: Mapping[str, Any], path: str) -> None:
         elif fmt == "date":
             date.fromisoformat(value)
         elif fmt == "decimal":
-            if not re.fullmatch(r"-?\d{1,15}(\.\d{1,6})?", value):
+            if not re.fullmatch(r"-?[0-9]{1,15}(\.[0-9]{1,6})?", value):
                 raise InvalidOperation
             Decimal(value)
     except SchemaError:
@@ -109,6 +110,13 @@ def _number(value: Any, schema: Mapping[str, Any], path: str, kind: str) -> None
         raise SchemaError(path, f"must be at least {schema['minimum']}")
     if "maximum" in schema and value > schema["maximum"]:
         raise SchemaError(path, f"must be at most {schema['maximum']}")
+
+
+@cache
+def _pattern(text: str) -> re.Pattern[str]:
+    """A schema's pattern, as JSON Schema means it: `$` is the end of the string (Python's `$`
+    would also match before a final newline)."""
+    return re.compile(re.sub(r"(?<!\\)\$", r"\\Z", text))
 
 
 def _join(path: str, name: str) -> str:

@@ -30,8 +30,9 @@ from chalicelib.core.dynamo import models_builder, unless_refused
 from chalicelib.core.times import iso, now, parse_iso
 from chalicelib.core.tokens import TokenRecord
 
-# How long a request sent with an Idempotency-Key holds its key before an answer is stored.
-ANSWER_LEASE_SECONDS = 60
+# How long a request sent with an Idempotency-Key holds its key before an answer is stored:
+# longer than the API function may run (resources.API_TIMEOUT_SECONDS, 60 s), with a margin.
+ANSWER_LEASE_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -252,13 +253,15 @@ class DynamoState:
         return written.ok
 
     # named API tokens (the secret is never stored, only its hash)
-    def put_token(self, record: TokenRecord) -> None:
+    def put_token(self, record: TokenRecord) -> bool:
+        """Store a new token's record; False when its id is taken (nothing is overwritten)."""
         Row = self._row()
         data = {"name": record.name, "secret_hash": record.secret_hash, "scopes": list(record.scopes),
                 "sellers": None if record.sellers is None else list(record.sellers), "created_at": record.created_at}
-        with unless_refused():
+        with unless_refused() as written:
             Row("TOKEN", record.token_id).update(actions=[Row.data.set(data), Row.updated_at.set(record.created_at)],
                                                  condition=Row.pk.does_not_exist())
+        return written.ok
 
     def token(self, token_id: str) -> TokenRecord | None:
         row = self._get("TOKEN", token_id)
@@ -282,37 +285,41 @@ class DynamoState:
 
 
     # write requests sent with an Idempotency-Key: their fingerprint and answer, kept a day
-    def claim_request(self, caller: str, name: str, fingerprint: str, at: datetime,
-                      keep: timedelta) -> dict[str, Any] | None:
-        """Record that this request is being answered, unless one with this key was: then its
-        record (fingerprint, and the answer once there is one)."""
+    def claim_request(self, caller: str, name: str, fingerprint: str, at: datetime, keep: timedelta,
+                      owner: str) -> dict[str, Any] | None:
+        """Record that `owner` is answering this request, unless the key is taken: then its
+        record (fingerprint, and the answer once there is one). A claim whose answer never came
+        (the function died mid-request) lapses after ANSWER_LEASE_SECONDS."""
         Row = self._row()
+        moment = int(at.timestamp())
         with unless_refused() as written:
-            # A claim whose answer never came (the function died mid-request) lapses after
-            # ANSWER_LEASE: API Gateway gives up on a request after 29 s.
             Row(f"REQUEST#{caller}", name).update(actions=[
-                Row.status.set("answering"), Row.data.set({"fingerprint": fingerprint, "answer": None}),
-                Row.lease_until.set(int(at.timestamp()) + ANSWER_LEASE_SECONDS),
+                Row.status.set("answering"), Row.owner.set(owner),
+                Row.data.set({"fingerprint": fingerprint, "answer": None}),
+                Row.lease_until.set(moment + ANSWER_LEASE_SECONDS),
                 Row.updated_at.set(iso(at)), Row.expires_at.set(at + keep)],
                 condition=Row.pk.does_not_exist() | (Row.status == "released")
-                | ((Row.status == "answering") & (Row.lease_until < int(at.timestamp()))))
+                | ((Row.status == "answering") & (Row.lease_until < moment)))
         if written.ok:
             return None
         row = self._get(f"REQUEST#{caller}", name, consistent=True)
         return dict(row.data or {}) if row is not None else {"fingerprint": fingerprint, "answer": None}
 
-    def answer_request(self, caller: str, name: str, fingerprint: str, answer: dict[str, Any]) -> None:
+    def answer_request(self, caller: str, name: str, fingerprint: str, answer: dict[str, Any], owner: str) -> None:
         Row = self._row()
-        Row(f"REQUEST#{caller}", name).update(actions=[
-            Row.status.set("answered"), Row.data.set({"fingerprint": fingerprint, "answer": answer})])
+        with unless_refused():
+            Row(f"REQUEST#{caller}", name).update(actions=[
+                Row.status.set("answered"), Row.lease_until.remove(),
+                Row.data.set({"fingerprint": fingerprint, "answer": answer})],
+                condition=(Row.status == "answering") & (Row.owner == owner))
 
-    def release_request(self, caller: str, name: str) -> None:
+    def release_request(self, caller: str, name: str, owner: str) -> None:
         """The request failed and wrote nothing: the key may be used again (the record is marked
         released rather than deleted, which keeps DeleteItem out of the functions' policy)."""
         Row = self._row()
         with unless_refused():
             Row(f"REQUEST#{caller}", name).update(actions=[Row.status.set("released")],
-                                                  condition=Row.status == "answering")
+                                                  condition=(Row.status == "answering") & (Row.owner == owner))
 
 
 def _token_of(row: Any) -> TokenRecord:

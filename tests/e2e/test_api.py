@@ -109,6 +109,15 @@ def test_head_answers_as_get_without_a_body(api):
     assert missing.status_code == 404 and missing.content == b""
 
 
+def test_a_get_with_any_content_type_is_answered_not_refused(api):
+    for path, token in (("/health", None), ("/orders", "default")):
+        response = api.request("GET", path, token=token, params={"sellerId": sellers(api)[0]},
+                               headers={"Content-Type": "text/plain"})
+        assert response.status_code == 200, response.text
+    refused = api.request("POST", "/orders", headers={"Content-Type": "text/plain"}, data=b"x")
+    assert_error(refused, 405, "MethodNotAllowed")
+
+
 def test_an_unknown_route_is_a_404_that_does_not_repeat_the_token(api):
     for token in (TOKEN, None, "so_aaaaaaaaaaaa_" + "x" * 40):
         body = assert_error(api.request("GET", "/no/such/route", token=token), 404, "NotFound")
@@ -138,6 +147,10 @@ def test_a_body_larger_than_the_gateway_takes_is_a_413_unread(api):
     ("/failures", {"queue": "intake", "nextToken": "eyJhIjoxfQ"}),
     ("/failures", {"colour": "blue"}),
     ("/failures", {"limit": "1_0"}),
+    ("/failures", {"limit": "0050"}),
+    ("/orders", {"storedSince": "2026-W44-1T00:00:00Z"}),
+    ("/orders", {"storedSince": "20261101T000000Z"}),
+    ("/orders", {"amazonUpdatedSince": "2026-11-01 00:00:00+00:00"}),
     ("/orders/%3Cscript%3E", {}),
 ])
 def test_bad_input_is_a_400_never_a_500(api, path, params):
@@ -208,8 +221,11 @@ def test_a_named_token_reads_only_its_scope_and_its_sellers_then_is_revoked(api)
     listed = api.request("GET", "/orders", token=token, params={"sellerId": mine, "limit": "100"})
     assert listed.status_code == 200 and {o["orderId"] for o in listed.json()["orders"]} == set(orders_of(api, mine))
     assert api.request("GET", f"/orders/{orders_of(api, mine)[0]}", token=token).status_code == 200
-    # Another seller's orders: refused, and one of its orders is as if it did not exist.
-    assert_error(api.request("GET", "/orders", token=token, params={"sellerId": other}), 403, "Forbidden")
+    # Another seller and its orders are as if they did not exist (404 like an unknown seller's).
+    unknown = assert_error(api.request("GET", "/orders", token=token, params={"sellerId": "AUNKNOWNSELLER1"}),
+                           404, "NotFound")
+    hidden = assert_error(api.request("GET", "/orders", token=token, params={"sellerId": other}), 404, "NotFound")
+    assert hidden["message"].replace(other, "X") == unknown["message"].replace("AUNKNOWNSELLER1", "X")
     assert_error(api.request("GET", f"/orders/{orders_of(api, other)[0]}", token=token), 404, "NotFound")
     # A route outside its scopes: refused by the authorizer, in the same shape.
     assert_error(api.request("GET", "/failures", token=token), 403, "Forbidden")
@@ -239,6 +255,8 @@ def test_a_token_with_a_wrong_secret_is_refused(api):
     (["--name", "x", "--scopes", "orders:write"], "unknown scope(s) orders:write"),
     (["--name", "x", "--scopes", ""], "name at least one scope"),
     (["--name", "x", "--scopes", "orders:read", "--sellers", "lower-case"], "seller"),
+    (["--name", "x", "--scopes", "orders:read,failures:read", "--sellers", "A2EUQ1WTGCTBG2"],
+     "cannot have failures:read"),
 ])
 def test_creating_a_token_with_bad_options_says_why(api, options, mentions):
     done = api.command("tokens", "create", *options)

@@ -87,38 +87,54 @@ def token_store(request):
 
 
 def test_a_key_is_claimed_once_then_answers_with_what_was_stored(requests_ledger, name):
-    assert requests_ledger.claim_request("root", name, "fp1", AT, DAY) is None
-    assert requests_ledger.claim_request("root", name, "fp1", AT, DAY) == {"fingerprint": "fp1", "answer": None}
-    requests_ledger.answer_request("root", name, "fp1", {"status": 201, "body": {"id": 1}, "headers": {}})
+    assert requests_ledger.claim_request("root", name, "fp1", AT, DAY, "o1") is None
+    assert requests_ledger.claim_request("root", name, "fp1", AT, DAY, "o2") == {"fingerprint": "fp1", "answer": None}
+    requests_ledger.answer_request("root", name, "fp1", {"status": 201, "body": {"id": 1}, "headers": {}}, "o1")
     later = AT + timedelta(hours=2)
-    assert requests_ledger.claim_request("root", name, "fp2", later, DAY) == {
+    assert requests_ledger.claim_request("root", name, "fp2", later, DAY, "o3") == {
         "fingerprint": "fp1", "answer": {"status": 201, "body": {"id": 1}, "headers": {}}}
     # Keys are per caller.
-    assert requests_ledger.claim_request("tok123", name, "fp2", AT, DAY) is None
+    assert requests_ledger.claim_request("tok123", name, "fp2", AT, DAY, "o4") is None
 
 
 def test_a_released_key_or_one_whose_answer_never_came_may_be_claimed_again(requests_ledger, name):
-    requests_ledger.claim_request("root", name, "fp1", AT, DAY)
-    requests_ledger.release_request("root", name)
-    assert requests_ledger.claim_request("root", name, "fp2", AT, DAY) is None
-    # Claimed and never answered (the function died): free once the lease has run out.
-    assert requests_ledger.claim_request("root", name, "fp2", AT + timedelta(seconds=30), DAY) is not None
-    assert requests_ledger.claim_request("root", name, "fp3", AT + timedelta(seconds=61), DAY) is None
+    requests_ledger.claim_request("root", name, "fp1", AT, DAY, "o1")
+    requests_ledger.release_request("root", name, "o1")
+    assert requests_ledger.claim_request("root", name, "fp2", AT, DAY, "o2") is None
+    # Claimed and never answered (the function died): free once the lease (120 s) has run out.
+    assert requests_ledger.claim_request("root", name, "fp2", AT + timedelta(seconds=100), DAY, "o3") is not None
+    assert requests_ledger.claim_request("root", name, "fp3", AT + timedelta(seconds=121), DAY, "o4") is None
+
+
+def test_only_the_claim_s_owner_answers_or_releases_it(requests_ledger, name):
+    requests_ledger.claim_request("root", name, "fp1", AT, DAY, "first")
+    later = AT + timedelta(seconds=121)
+    assert requests_ledger.claim_request("root", name, "fp1", later, DAY, "second") is None
+    # The first request, back late, can neither release nor answer the second's claim.
+    requests_ledger.release_request("root", name, "first")
+    requests_ledger.answer_request("root", name, "fp1", {"status": 200, "body": {"by": "first"}, "headers": {}},
+                                   "first")
+    assert requests_ledger.claim_request("root", name, "fp1", later, DAY, "third") == {"fingerprint": "fp1",
+                                                                                       "answer": None}
+    requests_ledger.answer_request("root", name, "fp1", {"status": 200, "body": {"by": "second"}, "headers": {}},
+                                   "second")
+    assert requests_ledger.claim_request("root", name, "fp1", later, DAY, "x")["answer"]["body"] == {"by": "second"}
 
 
 def test_an_answered_key_is_never_released(requests_ledger, name):
-    requests_ledger.claim_request("root", name, "fp1", AT, DAY)
-    requests_ledger.answer_request("root", name, "fp1", {"status": 200, "body": {}, "headers": {}})
-    requests_ledger.release_request("root", name)
-    assert requests_ledger.claim_request("root", name, "fp1", AT + timedelta(minutes=5), DAY)["answer"] is not None
+    requests_ledger.claim_request("root", name, "fp1", AT, DAY, "o1")
+    requests_ledger.answer_request("root", name, "fp1", {"status": 200, "body": {}, "headers": {}}, "o1")
+    requests_ledger.release_request("root", name, "o1")
+    assert requests_ledger.claim_request("root", name, "fp1", AT + timedelta(minutes=5), DAY, "o2")["answer"]
 
 
 def test_tokens_are_stored_once_noted_when_used_and_revoked_once(token_store):
     token_id = uuid.uuid4().hex[:12]
     record = TokenRecord(token_id, "warehouse", "ab" * 32, ("orders:read",), ("A2EUQ1WTGCTBG2",),
                          "2026-12-01T12:00:00Z")
-    token_store.put_token(record)
-    token_store.put_token(TokenRecord(token_id, "other", "cd" * 32, ("*",), None, "2026-12-01T12:00:00Z"))
+    assert token_store.put_token(record) is True
+    other = TokenRecord(token_id, "other", "cd" * 32, ("*",), None, "2026-12-01T12:00:00Z")
+    assert token_store.put_token(other) is False
     stored = token_store.token(token_id)
     assert (stored.name, stored.secret_hash, stored.scopes, stored.sellers) == (
         "warehouse", "ab" * 32, ("orders:read",), ("A2EUQ1WTGCTBG2",)), "an id is never overwritten"

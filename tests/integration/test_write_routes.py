@@ -40,12 +40,19 @@ class Counts:
         self.written.append(body)
         return {"accepted": body, "number": len(self.written)}
 
+    def put(self, request, body, sku):
+        self.written.append({"sku": sku, **body})
+        return {"sku": sku, "number": len(self.written)}
+
 
 @pytest.fixture
 def served(aws_stack):
     counts = Counts()
     route = Route("POST", "/counts", counts.post, "post_count", scope="stock:write", body_schema=COUNT_SCHEMA,
                   max_body_bytes=1024)
+    put_route = Route("PUT", "/counts/{sku}", counts.put, "put_count", scope="stock:write",
+                      body_schema={"type": "object", "required": ["quantity"], "additionalProperties": False,
+                                   "properties": {"quantity": {"type": "integer", "minimum": 0}}})
     app = Chalice(app_name="write-routes")
     app.register_middleware(error_shape, "http")
 
@@ -54,11 +61,13 @@ def served(aws_stack):
         who = auth.principal_of(auth_request.token)
         if who is None:
             return AuthResponse(routes=[], principal_id="anonymous")
-        allowed = [AuthRoute(path, [method]) for path, method in auth.allowed_routes(who, [route])]
+        allowed = [AuthRoute(path, [method]) for path, method in auth.allowed_routes(who, [route, put_route])]
         return AuthResponse(routes=allowed, principal_id=who.name, context=who.context())
 
     app.route("/counts", methods=["POST"], name="post_count", authorizer=bearer)(
         handlers.view(route, lambda: app.current_request))
+    app.route("/counts/{sku}", methods=["PUT"], name="put_count", authorizer=bearer)(
+        handlers.view(put_route, lambda: app.current_request))
     with Client(app) as client:
         yield client, counts
 
@@ -105,6 +114,26 @@ def test_the_same_key_with_another_body_is_a_409_and_writes_nothing(keys, served
     assert counts.written == [{"sku": "MUG-1", "quantity": 12}]
 
 
+def test_the_same_key_and_body_to_another_path_is_another_request_a_409(keys, served):
+    client, counts = served
+    headers = {"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json",
+               "Idempotency-Key": keys["put"]}
+    first = client.http.put("/counts/MUG-1", headers=headers, body=json.dumps({"quantity": 3}))
+    other = client.http.put("/counts/MUG-2", headers=headers, body=json.dumps({"quantity": 3}))
+    assert first.status_code == 200 and other.status_code == 409
+    assert counts.written == [{"sku": "MUG-1", "quantity": 3}]
+
+
+def test_a_refused_body_claims_no_key_and_writes_nothing(keys, served):
+    from chalicelib.core import wiring
+
+    client, counts = served
+    post(client, {"sku": "MUG-1"}, key=keys["refused"])
+    row = wiring.state()._get("REQUEST#root", f"post_count#{keys['refused']}")
+    assert row is None, "the schema refused the body before the key was claimed"
+    assert counts.written == []
+
+
 def test_a_failed_request_frees_its_key(keys, served):
     client, counts = served
     counts.refuse_next = True
@@ -121,7 +150,7 @@ def test_a_failed_request_frees_its_key(keys, served):
     ({"sku": "MUG-1", "quantity": True}, "quantity", "must be a whole number"),
     ({"sku": "MUG-1", "quantity": -1}, "quantity", "must be at least 0"),
     ({"sku": "", "quantity": 1}, "sku", "at least 1 character"),
-    ({"sku": "MUG-1", "quantity": 1, "price": "9.99"}, "price", "is not a field of this body"),
+    ({"sku": "MUG-1", "quantity": 1, "price": "9.99"}, "$", "holds a field it does not take"),
     ([1, 2], "$", "must be an object"),
 ])
 def test_a_body_that_does_not_match_the_schema_is_a_400_naming_the_field_and_writes_nothing(keys,
@@ -175,3 +204,10 @@ def test_a_token_without_the_route_s_scope_is_refused_and_one_with_it_writes(key
     assert post(client, {"sku": "MUG-1", "quantity": 1}, token=writer, key=keys["k-1"])[0] == 200
     # Keys are per token: another token's identical key is another request.
     assert post(client, {"sku": "MUG-1", "quantity": 1}, key=keys["k-1"])[1].get("number") == 2
+
+
+@pytest.mark.parametrize("raw", ['{"sku": "MUG-1", "quantity": NaN}', '{"sku": "MUG-1", "quantity": Infinity}'])
+def test_nan_and_infinity_are_not_json(served, raw):
+    client, counts = served
+    status, body, _ = post(client, raw)
+    assert status == 400 and "not JSON" in body["message"] and counts.written == []

@@ -346,8 +346,9 @@ class DynamoOrders:
              stored_since: datetime | None = None, amazon_updated_since: datetime | None = None, limit: int = 50,
              start: dict[str, Any] | None = None) -> tuple[list[Order], dict[str, Any] | None]:
         """Orders of a seller, most recently stored first, one page at a time: the page and the
-        key the next one starts after (None on the last page). With filters a page may hold
-        fewer than `limit` orders (DynamoDB filters after it reads)."""
+        key the next one starts after (None on the last page). One DynamoDB request per page,
+        whatever the filters: DynamoDB filters after it reads `limit` items, so a filtered page
+        may hold fewer orders, even none, and still have a next page."""
         Row = _order_models().order
         range_condition = Row.updated_key >= iso(stored_since) if stored_since else None
         filters = []
@@ -363,9 +364,13 @@ class DynamoOrders:
         else:
             index, hash_key = Row.by_seller_updated, seller_id
         results = index.query(hash_key, range_key_condition=range_condition, filter_condition=filter_condition,
-                              scan_index_forward=False, limit=limit, last_evaluated_key=start)
-        orders = [_order_from_row(row) for row in results]
-        return orders, results.last_evaluated_key
+                              scan_index_forward=False, page_size=limit, last_evaluated_key=start)
+        try:
+            page = next(results.page_iter)  # one request, not as many as it takes to fill `limit`
+        except StopIteration:
+            return [], None
+        orders = [_order_from_row(Row.from_raw_data(item)) for item in page.get("Items", [])]
+        return orders, results.page_iter.last_evaluated_key
 
 
 # --- buyer data ---------------------------------------------------------------------------

@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.core.auth import principal
-from chalicelib.core.http import BadRequest, Forbidden, NotFound, only, query, whole_number
+from chalicelib.core.http import BadRequest, NotFound, only, query, whole_number
+from chalicelib.core.openapi import DATE_TIME_FILTER
 from chalicelib.core.times import iso
 from chalicelib.flows.orders.rules import Order, OrderStatus
 
@@ -94,12 +95,14 @@ def _amazon_updated_at(order: Order) -> str:
     return order.change_key.split("#", 1)[0]
 
 
+_DATE_TIME = re.compile(DATE_TIME_FILTER["pattern"].strip("^$"))
 LIST_PARAMETERS = {"sellerId", "status", "marketplaceId", "storedSince", "amazonUpdatedSince", "limit", "nextToken"}
 _MARKETPLACE_ID = re.compile(r"[A-Z0-9]{10,14}")
 _SELLER_ID = re.compile(r"[A-Z0-9]{6,32}")
 
 
 def _moment(params: dict[str, str], name: str) -> datetime | None:
+    """A filter's moment, written as the OpenAPI's pattern says: date, T, time, zone."""
     text = params.get(name)
     if text is None:
         return None
@@ -111,16 +114,21 @@ def _moment(params: dict[str, str], name: str) -> datetime | None:
     if moment.tzinfo is None:
         raise BadRequest(f"{name} needs a time zone, {example}")
     try:
-        iso(moment)
-        if not 2000 <= moment.year <= 2199:
-            raise OverflowError
+        in_range = 2000 <= moment.year <= 2199 and bool(iso(moment))
     except OverflowError:
-        raise BadRequest(f"{name} must be a date-time in the years 2000 to 2199, {example}") from None
+        in_range = False
+    if not in_range:
+        raise BadRequest(f"{name} must be a date-time in the years 2000 to 2199, {example}")
+    if not _DATE_TIME.fullmatch(text):
+        raise BadRequest(f"{name} must be an ISO 8601 date-time written in full (YYYY-MM-DDThh:mm:ss and a zone), "
+                         f"{example}")
     return moment
 
 
 def parse_list_params(params: dict[str, str] | None, sellers: list[str]) -> dict[str, Any]:
-    """The query of GET /orders, checked; `sellers` are those the deployment serves."""
+    """The query of GET /orders, checked; `sellers` are those the deployment serves and the
+    caller may see (another is a 404 either way: a token limited to some sellers cannot tell
+    which others exist)."""
     params = params or {}
     if "updatedSince" in params:
         raise BadRequest("updatedSince is gone, it did not say whose time it was: use storedSince (when sellerops "
@@ -167,9 +175,9 @@ def list_orders(request: Any) -> dict[str, Any]:
     from chalicelib.flows.orders import wiring
 
     params = query(request)
-    query_ = parse_list_params(params, [s["seller_id"] for s in core_wiring.state().sellers()])
-    if not principal(request).may_see(query_["seller_id"]):
-        raise Forbidden(f"this token may not read the orders of seller {query_['seller_id']}")
+    who = principal(request)
+    query_ = parse_list_params(params, [s["seller_id"] for s in core_wiring.state().sellers()
+                                        if who.may_see(s["seller_id"])])
     bound_to = {"route": "list_orders", **{k: v for k, v in query_.items() if k != "limit"}}
     start = pages.open_(params.get("nextToken"), bound_to)
     orders, last_key = wiring.orders().list(**query_, start=start)
