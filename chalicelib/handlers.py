@@ -27,7 +27,7 @@ def intake_batch(event: dict[str, Any]) -> dict[str, Any]:
     sellers: dict[str, set[str]] = {}
 
     def handle(record: Any) -> str:
-        handled = handle_message(record.body, registry.consumers_of, now())
+        handled = handle_message(record.body, registry.consumers_of, now(), wiring.admission().admit)
         n = handled.notification
         logger().set_correlation_id(n.notification_id)
         logger().info("notification handled", extra={
@@ -39,16 +39,25 @@ def intake_batch(event: dict[str, Any]) -> dict[str, Any]:
         return handled.outcome.value
 
     def after() -> None:
-        wiring.task_queue().flush()
+        wiring.task_queue().flush()  # an SQS outage fails the batch: it comes back, nothing is lost
         if seen:
-            wiring.state().record_intake(now(), seen[-1], len(seen))
+            _bookkeeping("the intake's heartbeat", lambda: wiring.state().record_intake(now(), seen[-1], len(seen)))
         if sellers:
-            wiring.state().note_sellers(sellers)
+            _bookkeeping("the sellers' marketplaces", lambda: wiring.state().note_sellers(sellers))
 
     try:
         return process_batch(event, resources.INTAKE.suffix, handle, wiring.state, after)
     finally:
         wiring.task_queue().discard()
+
+
+def _bookkeeping(what: str, write: Callable[[], None]) -> None:
+    """A write about the batch, not of a record: never a reason to fail the records (they were
+    handled); logged by type, and the next batch writes it again."""
+    try:
+        write()
+    except Exception as exc:  # noqa: BLE001
+        logger().warning("intake bookkeeping failed", extra={"what": what, "error": type(exc).__name__})
 
 
 def task_batch(queue: resources.Queue, event: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """A deployed stage's SP-API credentials and sellers: `make add-seller STAGE=x`.
 
-    python -m infra.sellers set-app --stage NAME
+    python -m infra.sellers set-app --stage NAME [--application-id amzn1.sellerapps.app.…]
     python -m infra.sellers add     --stage NAME [--seller-id ID] [--marketplaces ID,ID] [--connect]
     python -m infra.sellers list    --stage NAME
     python -m infra.sellers remove  --stage NAME --seller-id ID [--keep-subscriptions]
@@ -104,6 +104,14 @@ def parse_marketplaces(text: str) -> list[str]:
     return sorted(set(ids))
 
 
+def _application_id(text: str) -> str:
+    from chalicelib.core.fields import TOKEN_LIKE
+
+    if not TOKEN_LIKE.fullmatch(text) or not text.startswith("amzn1."):
+        raise argparse.ArgumentTypeError("an application id looks like amzn1.sellerapps.app.<uuid>")
+    return text
+
+
 def check_seller_id(seller_id: str) -> str:
     seller_id = seller_id.strip()
     if not SELLER_ID_PATTERN.fullmatch(seller_id):
@@ -148,6 +156,16 @@ def cmd_set_app(stage: Stage, args: argparse.Namespace) -> int:
             f"{len(secret['sellers'])} stored seller(s) must authorise this app again "
             f"(python -m infra.sellers add --stage {stage.name} --seller-id ...)."
         )
+    if args.application_id:
+        with registry(stage) as state:
+            state.set_application_id(args.application_id)
+        print(f"The intake now admits only notifications of application {args.application_id}.")
+    else:
+        with registry(stage) as state:
+            current = state.application_id()
+        print(f"The intake admits only application {current}." if current else
+              "warning: no --application-id: the intake admits every SP-API application's notifications; "
+              "pass the app's id (Seller Central → Develop apps: App ID, amzn1.sellerapps.app.…)", file=sys.stderr)
     if not secret["sellers"]:
         print(f"Next: add a seller: make add-seller STAGE={stage.name}")
     return 0
@@ -270,7 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
         )
         return sub
 
-    command("set-app", "store the LWA client id and client secret (asked for, never echoed)")
+    set_app = command("set-app", "store the LWA client id and client secret (asked for, never echoed), and "
+                                 "the app's id, the only one whose notifications the intake admits")
+    set_app.add_argument("--application-id", type=_application_id,
+                         help="the SP-API application's id (amzn1.sellerapps.app.…), as Amazon puts it in "
+                              "every notification")
     add = command("add", "add or update a seller: its refresh token (asked for) and marketplaces")
     add.add_argument("--seller-id", help="the seller's merchant token (asked for when left out)")
     add.add_argument("--marketplaces", help="comma-separated marketplace ids (asked for when left out)")

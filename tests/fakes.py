@@ -27,17 +27,48 @@ class Applied:
     details_status: OrderStatus | None
 
 
+class WouldBeRefused(Exception):
+    """What DynamoDB or SQS would refuse (a ValidationException, a message too long): the code
+    must never get this far; the fuzz tests count it as a defect."""
+
+
+def _bytes(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def refuse_like_dynamodb(keys: dict[str, tuple[str, int]], item: Any) -> None:
+    """Key attributes non-empty and within their limits (partition 2,048 bytes, sort 1,024),
+    the item within 400 KB."""
+    for name, (value, limit) in keys.items():
+        if not isinstance(value, str) or not value or _bytes(value) > limit:
+            raise WouldBeRefused(f"DynamoDB refuses key {name} of {_bytes(str(value))} bytes")
+    size = _bytes(repr(item))
+    if size > 400 * 1024:
+        raise WouldBeRefused(f"DynamoDB refuses an item of {size} bytes")
+
+
 class FakeOrders:
-    def __init__(self):
+    def __init__(self, strict: bool = False):
         self.rows: dict[str, dict[str, Any]] = {}
         self.writes = 0
+        self.strict = strict
+
+    def _check(self, order: Order) -> None:
+        if self.strict:  # the table's key and its indexes' keys (chalicelib/flows/orders/store.py)
+            refuse_like_dynamodb({"order_id": (order.order_id, 2048),
+                                  "seller_status": (f"{order.seller_id}#{order.status.value}", 2048),
+                                  "updated_key": (f"{iso(order.updated_at)}#{order.order_id}", 1024),
+                                  "seller_id": (order.seller_id, 2048)}, order)
 
     def apply_change(self, change: OrderChange, now: datetime) -> Applied | None:
         row = self.rows.get(change.order_id)
         current = row["order"] if row else None
+        if current is not None and current.seller_id != change.seller_id:
+            return None  # the store's condition: an order never changes seller
         new = apply_change(current, change, now)
         if new is None:
             return None
+        self._check(new)
         self.writes += 1
         if row is None:
             row = self.rows[change.order_id] = {"order": new, "details_status": None, "seen": set(), "changes": set()}
@@ -60,6 +91,7 @@ class FakeOrders:
         row["seen"].add(entry.notification_id)
         row["changes"].add(change)
         row["order"] = replace(row["order"], timeline=timeline_with(row["order"].timeline, entry))
+        self._check(row["order"])
         return True
 
     def save_details(self, order_id: str, details: OrderDetails) -> bool:
@@ -87,10 +119,16 @@ class FakeOrders:
 
 
 class FakeTasks:
-    def __init__(self):
+    def __init__(self, strict: bool = False):
         self.sent: list[tuple[Task, float]] = []
+        self.strict = strict
 
     def enqueue(self, task: Task, delay: float = 0) -> None:
+        from chalicelib.core.errors import PermanentError
+        from chalicelib.core.queues import MAX_TASK_BYTES
+
+        if _bytes(task.to_json()) > MAX_TASK_BYTES:  # as SqsTaskQueue refuses it
+            raise PermanentError(f"a {task.kind[:40]} task is larger than a task may be ({MAX_TASK_BYTES})")
         self.sent.append((task, delay))
 
     def flush(self) -> None:

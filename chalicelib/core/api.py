@@ -77,12 +77,16 @@ def health(request: Any) -> dict[str, Any]:
     depths = queue_depths(urls)
     dead = {q.suffix: depths[f"{q.suffix}_dead_letter"]["visible"] for q in resources.QUEUES}
     last = wiring.state().last_intake()
+    admission = wiring.admission()
     return {
         "status": "ok" if not any(dead.values()) else "attention",
         "time": now().isoformat(),
         "queues": {q.suffix: camel(depths[q.suffix]) for q in resources.QUEUES},
         "deadLetters": dead,
         "lastNotification": camel(last) if last else None,
+        # Whether the intake checks ApplicationId (off until `infra.sellers set-app --application-id`).
+        "applicationCheck": admission.application_check,
+        "sellers": admission.seller_count,
         # Counts only: when each schedule last ran, and how much it did.
         "schedules": {name: {key: value for key, value in camel(run).items()
                              if key == "at" or (isinstance(value, int) and not isinstance(value, bool))}
@@ -129,8 +133,9 @@ FLOW = Flow(
         "Failure": strict({
             "messageId": {"type": "string"}, "queue": {"type": "string", "enum": QUEUE_NAMES},
             "reason": {"type": "string", "description": "Why it failed, in words; never the message's content"},
-            "kind": {"type": "string", "enum": ["invalid", "unexpected"],
-                     "description": "invalid: can never succeed; unexpected: a bug or an outage, retried"},
+            "kind": {"type": "string", "enum": ["invalid", "refused", "unexpected"],
+                     "description": "invalid: can never succeed; refused: not ours (another SP-API application, "
+                                    "or a seller not registered); unexpected: a bug or an outage, retried"},
             "firstSeen": DATE_TIME, "lastSeen": DATE_TIME,
             "receiveCount": {"type": "integer", "minimum": 0}, "deadLettered": {"type": "boolean"},
             "notificationType": nullable({"type": "string"}), "notificationId": nullable({"type": "string"}),
@@ -142,6 +147,10 @@ FLOW = Flow(
             "time": DATE_TIME,
             "queues": strict({q.suffix: {"$ref": "#/components/schemas/QueueDepth"} for q in resources.QUEUES}),
             "deadLetters": strict({q.suffix: {"type": "integer", "minimum": 0} for q in resources.QUEUES}),
+            "applicationCheck": {"type": "boolean",
+                                 "description": "false: the intake admits any SP-API application's notifications "
+                                                "(set the deployment's with python -m infra.sellers set-app)"},
+            "sellers": {"type": "integer", "minimum": 0, "description": "Sellers registered in this deployment"},
             "lastNotification": nullable(strict({
                 "at": DATE_TIME, "notificationType": nullable({"type": "string"}),
                 "batchSize": {"type": "integer", "minimum": 0}})),

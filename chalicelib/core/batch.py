@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib import resources
-from chalicelib.core.errors import InvalidNotification, PermanentError, RetryLater
+from chalicelib.core.errors import InvalidNotification, NotAdmitted, PermanentError, RetryLater
 from chalicelib.core.observability import count, logger
 from chalicelib.core.state import DynamoState, Failure
 from chalicelib.core.times import iso
@@ -26,10 +26,7 @@ def is_transient(exc: BaseException) -> bool:
     """Throttling, timeouts and AWS-side errors: SQS retries the record, nobody needs a report."""
     if isinstance(exc, RetryLater):
         return True
-    code = getattr(exc, "cause_response_code", None)  # PynamoDB wraps botocore's error
-    if code is None and hasattr(exc, "response"):
-        code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
-    if code in _TRANSIENT_CODES:
+    if _code(exc) in _TRANSIENT_CODES:
         return True
     from botocore.exceptions import ConnectionError as BotoConnectionError
     from botocore.exceptions import ReadTimeoutError
@@ -37,6 +34,19 @@ def is_transient(exc: BaseException) -> bool:
     cause = getattr(exc, "cause", None)
     return (isinstance(exc, (BotoConnectionError, ReadTimeoutError))
             or isinstance(cause, (BotoConnectionError, ReadTimeoutError)))
+
+
+def _code(exc: BaseException) -> str | None:
+    code = getattr(exc, "cause_response_code", None)  # PynamoDB wraps botocore's error
+    if code is None and hasattr(exc, "response"):
+        code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
+    return code
+
+
+def refused_by_store(exc: BaseException) -> bool:
+    """DynamoDB's or SQS's refusal of a value (ValidationException, a message too long)."""
+    return _code(exc) in {"ValidationException", "InvalidParameterValue", "BatchRequestTooLong",
+                          "AWS.SimpleQueueService.BatchRequestTooLong"}
 
 
 def _sent_at(record: SQSRecord) -> str:
@@ -78,12 +88,22 @@ def process_batch(event: dict[str, Any], queue: str, handle: Callable[[SQSRecord
         try:
             outcome = handle(record)
         except PermanentError as exc:
-            count(queue, "invalid")
-            log.warning("message can never succeed", extra={"reason": exc.reason})
-            record_failure(record, queue, exc.reason, "invalid", state(),
+            kind = "refused" if isinstance(exc, NotAdmitted) else "invalid"
+            count(queue, kind)
+            log.warning("message not admitted" if kind == "refused" else "message can never succeed",
+                        extra={"reason": exc.reason})
+            record_failure(record, queue, exc.reason, kind, state(),
                            exc.notification if isinstance(exc, InvalidNotification) else (None, None))
             raise
         except Exception as exc:
+            if refused_by_store(exc):
+                # A value DynamoDB refuses (too long, too large): a parser let it through. It
+                # can never succeed; the record fails alone, with what the store said.
+                count(queue, "invalid")
+                log.error("a store refused a value", extra={"error": type(exc).__name__})
+                record_failure(record, queue, "the store refused a value of this message (too long or too "
+                               "large): it can never succeed", "invalid", state())
+                raise
             if is_transient(exc):
                 count(queue, "transient")
                 log.warning("transient failure: the record goes back to the queue", extra={"error": type(exc).__name__})

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from chalicelib.core import fields
 from chalicelib.core.errors import InvalidNotification
 
 
@@ -30,6 +31,11 @@ class Notification:
     notification_version: str | None = None
     payload_version: str | None = None
     via_eventbridge: bool = False
+
+    @property
+    def label(self) -> str:
+        """How a reason names the notification: its type and id, each cut to a short quote."""
+        return f"{self.notification_type[:fields.QUOTE]} {self.notification_id[:fields.QUOTE]}"
 
 
 def get(mapping: Mapping[str, Any], name: str, default: Any = None) -> Any:
@@ -50,32 +56,19 @@ def get(mapping: Mapping[str, Any], name: str, default: Any = None) -> Any:
 
 
 def parse_time(value: Any, field: str, *, required: bool = False) -> datetime | None:
-    if value is None or value == "":
-        if required:
-            raise InvalidNotification(f"{field} is missing")
-        return None
-    if not isinstance(value, str):
-        raise InvalidNotification(f"{field} must be an ISO 8601 date-time string, got {type(value).__name__}")
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidNotification(f"{field} {value[:40]!r} is not an ISO 8601 date-time") from None
-    if moment.tzinfo is None:
-        raise InvalidNotification(f"{field} {value[:40]!r} has no time zone")
-    return moment
+    return fields.moment(value, field, error=InvalidNotification, required=required)
 
 
 def _seller_id(payload: Mapping[str, Any]) -> str | None:
     """The seller id sits in the payload or one object below it, depending on the type."""
     found = get(payload, "SellerId") or get(payload, "MerchantId")
-    if isinstance(found, str) and found:
-        return found
-    for value in payload.values():
-        if isinstance(value, Mapping):
-            found = get(value, "SellerId") or get(value, "MerchantId")
-            if isinstance(found, str) and found:
-                return found
-    return None
+    if found is None:
+        for value in payload.values():
+            if isinstance(value, Mapping):
+                found = get(value, "SellerId") or get(value, "MerchantId")
+                if found is not None:
+                    break
+    return fields.text(found, "SellerId", error=InvalidNotification, pattern=fields.SELLER_ID)
 
 
 def parse_notification(body: str | bytes | Mapping[str, Any]) -> Notification:
@@ -85,6 +78,8 @@ def parse_notification(body: str | bytes | Mapping[str, Any]) -> Notification:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             raise InvalidNotification("message body is not JSON") from None
+        except RecursionError:
+            raise InvalidNotification("message body is JSON nested too deeply") from None
     else:
         data = body
     if not isinstance(data, Mapping):
@@ -101,17 +96,22 @@ def parse_notification(body: str | bytes | Mapping[str, Any]) -> Notification:
         envelope = data
 
     notification_type = get(envelope, "NotificationType") or (data.get("detail-type") if via_eventbridge else None)
-    if not isinstance(notification_type, str) or not notification_type:
+    if not notification_type:
         raise InvalidNotification("not an SP-API notification: NotificationType is missing")
+    notification_type = fields.required_text(notification_type, "NotificationType", error=InvalidNotification,
+                                             limit=100)
     metadata = get(envelope, "NotificationMetadata") or {}
     if not isinstance(metadata, Mapping):
         raise InvalidNotification("NotificationMetadata must be an object")
     notification_id = get(metadata, "NotificationId") or (data.get("id") if via_eventbridge else None)
-    if not isinstance(notification_id, str) or not notification_id:
-        raise InvalidNotification(f"{notification_type}: NotificationMetadata.NotificationId is missing")
+    if not notification_id:
+        raise InvalidNotification(f"{notification_type[:fields.QUOTE]}: NotificationMetadata.NotificationId is missing")
+    notification_id = fields.required_text(notification_id, "NotificationMetadata.NotificationId",
+                                           error=InvalidNotification, pattern=fields.TOKEN_LIKE)
     payload = get(envelope, "Payload")
     if not isinstance(payload, Mapping):
-        raise InvalidNotification(f"{notification_type} {notification_id}: Payload is missing or not an object")
+        raise InvalidNotification(f"{notification_type[:fields.QUOTE]} {notification_id[:fields.QUOTE]}: "
+                                  "Payload is missing or not an object")
 
     return Notification(
         notification_id=notification_id,
@@ -120,10 +120,14 @@ def parse_notification(body: str | bytes | Mapping[str, Any]) -> Notification:
         publish_time=parse_time(get(metadata, "PublishTime"), "NotificationMetadata.PublishTime"),
         payload=payload,
         seller_id=_seller_id(payload),
-        application_id=get(metadata, "ApplicationId"),
-        subscription_id=get(metadata, "SubscriptionId"),
-        notification_version=get(envelope, "NotificationVersion"),
-        payload_version=get(envelope, "PayloadVersion"),
+        application_id=fields.text(get(metadata, "ApplicationId"), "NotificationMetadata.ApplicationId",
+                                   error=InvalidNotification, pattern=fields.TOKEN_LIKE),
+        subscription_id=fields.text(get(metadata, "SubscriptionId"), "NotificationMetadata.SubscriptionId",
+                                    error=InvalidNotification, pattern=fields.TOKEN_LIKE),
+        notification_version=fields.text(get(envelope, "NotificationVersion"), "NotificationVersion",
+                                         error=InvalidNotification, limit=40),
+        payload_version=fields.text(get(envelope, "PayloadVersion"), "PayloadVersion",
+                                    error=InvalidNotification, limit=40),
         via_eventbridge=via_eventbridge,
     )
 

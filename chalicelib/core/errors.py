@@ -15,10 +15,18 @@ class SelleropsError(Exception):
     """Base class: every error this project raises on purpose."""
 
 
+REASON_LIMIT = 300
+
+
 class PermanentError(SelleropsError):
-    """The input is wrong and retrying cannot help."""
+    """The input is wrong and retrying cannot help. The reason is for a person: it names the
+    field and quotes at most a few dozen characters of a value (core/fields.py `quote`); it is
+    cut at REASON_LIMIT characters whatever it holds."""
 
     def __init__(self, reason: str):
+        reason = str(reason)
+        if len(reason) > REASON_LIMIT:
+            reason = reason[:REASON_LIMIT - 1] + "…"
         super().__init__(reason)
         self.reason = reason
 
@@ -28,6 +36,11 @@ class InvalidNotification(PermanentError):
     `notification` names its type and id, for the failure record."""
 
     notification: tuple[str | None, str | None] = (None, None)
+
+
+class NotAdmitted(InvalidNotification):
+    """A notification that is not ours to process: sent for another SP-API application, or for
+    a seller this deployment does not serve (core/admission.py). Recorded as kind "refused"."""
 
 
 class RetryLater(SelleropsError):

@@ -25,10 +25,16 @@ class Handled:
 
 
 def handle_message(body: str | bytes, consumers_of: Callable[[Notification], Sequence[Consumer]],
-                   now: datetime) -> Handled:
-    """Parse, then hand the notification to every flow that consumes it. Raises
-    `InvalidNotification` for what can never succeed; a type no flow consumes is acknowledged."""
+                   now: datetime, admit: Callable[[Notification], None] = lambda notification: None) -> Handled:
+    """Parse, admit (core/admission.py), then hand the notification to every flow that consumes
+    it. Raises `InvalidNotification` for what can never succeed (`NotAdmitted` for what is not
+    ours); a type no flow consumes is acknowledged."""
     notification = parse_notification(body)
+    try:
+        admit(notification)
+    except InvalidNotification as exc:
+        exc.notification = (notification.notification_type, notification.notification_id)
+        raise
     consumers = consumers_of(notification)
     if not consumers:
         return Handled(notification, Outcome.UNHANDLED)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 
 from chalicelib import config, resources
 from chalicelib.core import aws
+from chalicelib.core.errors import PermanentError
 from chalicelib.core.tasks import Task
 
 # SQS caps DelaySeconds at 15 minutes; a task that must wait longer is re-queued again.
@@ -16,6 +17,11 @@ MAX_DELAY_SECONDS = 900
 def delay_seconds(wait: float) -> int:
     """Whole seconds, rounded up: arriving early would only waste a receive."""
     return max(0, min(MAX_DELAY_SECONDS, math.ceil(wait)))
+
+
+# A task names its work (a seller, an order id, a page token): far below SQS's 256 KB, so that
+# ten of them always fit one SendMessageBatch.
+MAX_TASK_BYTES = 16 * 1024
 
 
 class SqsTaskQueue:
@@ -30,6 +36,10 @@ class SqsTaskQueue:
 
     def enqueue(self, task: Task, delay: float = 0) -> None:
         self._queue_of(task.kind)  # an unknown kind fails here, where it is made, not later
+        size = len(task.to_json().encode())
+        if size > MAX_TASK_BYTES:  # fails the record that made it, not the batch's flush
+            raise PermanentError(f"a {task.kind[:40]} task of {size} bytes is larger than a task may be "
+                                 f"({MAX_TASK_BYTES})")
         self._pending.append((task, delay_seconds(delay)))
 
     def flush(self) -> None:

@@ -160,6 +160,17 @@ class DynamoState:
         row = self._get("INTAKE", "last")
         return row.data if row else None
 
+    # the deployment's SP-API application (its id is not a secret: Amazon puts it in every notification)
+    def set_application_id(self, application_id: str | None) -> None:
+        Row = self._row()
+        Row("CONFIG", "application").update(actions=[
+            Row.data.set({"application_id": application_id}), Row.updated_at.set(iso(now()))])
+
+    def application_id(self) -> str | None:
+        row = self._get("CONFIG", "application")
+        found = (row.data or {}).get("application_id") if row is not None else None
+        return str(found) if found else None
+
     # sellers served by this deployment (credentials live in Secrets Manager, not here)
     def put_seller(self, seller_id: str, marketplace_ids: list[str], name: str | None = None) -> None:
         Row = self._row()
@@ -179,7 +190,8 @@ class DynamoState:
             actions = [Row.updated_at.set(iso(now()))]
             if marketplaces:
                 actions.append(Row.marketplace_ids.add(marketplaces))
-            Row("SELLER", seller_id).update(actions=actions)
+            with unless_refused():  # only sellers registered by `make add-seller`: never a new row
+                Row("SELLER", seller_id).update(actions=actions, condition=Row.pk.exists())
             self._noted |= pairs
 
     def sellers(self) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ from functools import cache
 from typing import Any
 
 from chalicelib.core import aws
+from chalicelib.core.admission import Admission
 from chalicelib.core.dynamo import reset_models
 from chalicelib.core.queues import SqsTaskQueue
 from chalicelib.core.state import DynamoState
@@ -25,6 +26,14 @@ def cached[T](fn: Callable[[], T]) -> Callable[[], T]:
 @cached
 def state() -> DynamoState:
     return DynamoState()
+
+
+@cached
+def admission() -> Admission:
+    def read() -> tuple[str | None, frozenset[str]]:
+        return state().application_id(), frozenset(s["seller_id"] for s in state().sellers())
+
+    return Admission(read)
 
 
 @cached

@@ -36,6 +36,9 @@ def summary(runtime, received: int, started: float) -> dict:
     dead = runtime.dead_lettered()
     return {
         "received": received,
+        # The intake admits only the world's application (its "applicationId") and sellers.
+        "application_check": "on" if runtime.world.get("applicationId") else "off: the world names no applicationId",
+        "refused": len({f.message_id for f in failures if f.kind == "refused"}),
         "processed": o["intake.created"] + o["intake.updated"] + o["intake.stale"] + o["intake.unhandled"],
         "duplicates": o["intake.duplicate"],
         "failed": len({f.message_id for f in failures}),
@@ -163,8 +166,11 @@ def demo(args) -> int:
         f"{result['updated']} updates applied, "
         f"{result['stale']} late events kept in history only, {result['duplicates']} duplicates ignored, "
         f"{result['unhandled']} of types not handled yet")
-    say(f"  {result['failed']} malformed messages rejected -> {result['dead_lettered']} in the dead-letter queue, "
+    say(f"  {result['failed'] - result['refused']} malformed messages rejected, {result['refused']} refused "
+        f"(another application, or a seller not served) -> {result['dead_lettered']} in the dead-letter queue, "
         "reasons at GET /failures")
+    if result["application_check"] != "on":
+        say(f"  ApplicationId check {result['application_check']}")
     say(f"  the backstop found {result['recovered']} orders whose notification never came: {orders} orders in all "
         f"(GET /orders lists them)")
     say(f"  {result['tasks']['fetched']} getOrder calls stored prices, taxes and (encrypted) buyer data; "

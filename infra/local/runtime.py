@@ -73,6 +73,7 @@ class LocalRuntime:
     app: Any
     worker: Worker
     token: str
+    world: dict[str, Any] = field(default_factory=dict)
     api_url: str | None = None
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -114,6 +115,8 @@ class LocalRuntime:
         wiring.reset()
         for seller in sellers:
             wiring.state().put_seller(seller["sellerId"], seller["marketplaceIds"])
+        # Only the world's application gets in (a world without one leaves that check off).
+        wiring.state().set_application_id(str(world["applicationId"]) if world.get("applicationId") else None)
 
         if str(PROJECT_DIR) not in sys.path:
             sys.path.insert(0, str(PROJECT_DIR))
@@ -123,7 +126,7 @@ class LocalRuntime:
         worker = Worker(sqs=sqs, region=stack.region, queues=[
             QueueBinding(q.suffix, out[f"{q.stem}QueueUrl"], out[f"{q.stem}QueueArn"], getattr(app, q.handler))
             for q in resources.QUEUES])
-        return cls(stack=stack, simulator=simulator, app=app, worker=worker, token=token)
+        return cls(stack=stack, simulator=simulator, app=app, worker=worker, token=token, world=world)
 
     # --- what a user does --------------------------------------------------------------------
     def deliver(self, bodies: list[str]) -> int:

@@ -168,7 +168,9 @@ def test_health_shows_counts_and_names_no_seller_or_order(api):
     text = health.text
     assert not any(seller in text for seller in sellers(api))
     assert not any(order_id in text for order_id in api.scenario.expected["orders"])
-    assert set(health.json()) == {"status", "time", "queues", "deadLetters", "lastNotification", "schedules"}
+    assert set(health.json()) == {"status", "time", "queues", "deadLetters", "lastNotification", "schedules",
+                                  "applicationCheck", "sellers"}
+    assert health.json()["applicationCheck"] is True and health.json()["sellers"] == 2
 
 
 # ------------------------------------------------------------------------------------ paging

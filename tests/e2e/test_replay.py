@@ -219,6 +219,36 @@ def test_replay_without_serve_prints_one_summary_line_whose_numbers_add_up_exact
     assert s["tasks"]["polled"] == 0, "no --poll, no backstop"
 
 
+def test_a_world_without_application_id_says_the_check_is_off(hand_made_only):
+    assert hand_made_only.summary["application_check"] == "off: the world names no applicationId"
+    assert hand_made_only.summary["refused"] == 0
+
+
+def test_only_the_world_s_application_and_sellers_get_in(tmp_path):
+    """Given a world naming its application and its seller. When a notification of another
+    application, one of a seller the world does not name, and one of ours are replayed.
+    Then only ours is processed; the two others are refused with their reason, counted, and the
+    stranger is never polled."""
+    ours_app, theirs_app = "amzn1.sellerapps.app.11111111-aaaa", "amzn1.sellerapps.app.22222222-bbbb"
+    world = {"applicationId": ours_app,
+             "sellers": [{"sellerId": HAND_SELLER, "marketplaceIds": ["A1PA6795UKMFR9"]}],
+             "orders": [{"sellerId": HAND_SELLER, "order": amazon_order("028-7000000-0000001")}]}
+    ours = order_change("028-7000000-0000001", seller_id=HAND_SELLER)
+    other_app = order_change("028-7000000-0000002", seller_id=HAND_SELLER)
+    stranger = order_change("028-7000000-0000003", seller_id="ASTRANGER00001")
+    for message, app in ((ours, ours_app), (other_app, theirs_app), (stranger, ours_app)):
+        message["NotificationMetadata"]["ApplicationId"] = app
+    files = [write_json(tmp_path / f"{name}.json", doc)
+             for name, doc in (("ours", ours), ("other-app", other_app), ("stranger", stranger))]
+    finished = run_replay(write_json(tmp_path / "world.json", world), files, "--poll", "--rate-scale", RATE_SCALE,
+                          token=TOKEN)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    s = finished.summary
+    assert s["application_check"] == "on"
+    assert (s["created"], s["refused"], s["failed"], s["dead_lettered"]) == (1, 2, 2, 2), s
+    assert s["tasks"]["polled"] == 1, "the backstop polls our seller's one marketplace, never the stranger"
+
+
 def test_summary_received_counts_every_message_delivered_from_every_file(shop):
     """Given a JSON Lines scenario, JSON arrays, single JSON objects and a file that is not JSON.
     When replayed. Then `received` is the number of messages in them, and each has one outcome."""

@@ -345,6 +345,18 @@ def test_set_app_reads_stdin_keeps_the_sellers_and_prints_no_secret(aws, capsys)
     out, err = capsys.readouterr()
     assert "new-client-secret" not in out + err and "newapp" not in out + err
     assert "must authorise this app again" in out
+    assert "the intake admits every SP-API application's notifications" in err
+
+
+def test_set_app_with_the_application_id_makes_the_intake_admit_only_it(aws, capsys):
+    status = run(sellers, "set-app", "--stage", STAGE, "--application-id", "amzn1.sellerapps.app.0000-ours",
+                 stdin="amzn1.application-oa2-client.newapp\nnew-client-secret\n")
+    assert status == 0
+    assert "admits only notifications of application amzn1.sellerapps.app.0000-ours" in capsys.readouterr().out
+    with sellers.registry(sellers.load_stage(STAGE)) as state:
+        assert state.application_id() == "amzn1.sellerapps.app.0000-ours"
+    with pytest.raises(SystemExit):
+        run(sellers, "set-app", "--stage", STAGE, "--application-id", "not an id", stdin="a\nb\n")
 
 
 def test_adding_a_second_seller_keeps_the_first_and_connect_subscribes_it(simulator, aws, capsys):

@@ -17,6 +17,14 @@ def app(aws_stack):
     return chalice_app.app
 
 
+@pytest.fixture(scope="module", autouse=True)
+def registered(aws_stack):
+    """The builders' seller is one this deployment serves (make add-seller)."""
+    from chalicelib.core import wiring
+
+    wiring.state().put_seller("A2EUQ1WTGCTBG2", ["A1PA6795UKMFR9"])
+
+
 @pytest.fixture
 def client(app):
     with Client(app, stage_name="local") as c:
@@ -117,11 +125,72 @@ def test_routes_need_the_bearer_token_and_answer_json_errors(client, aws_stack):
 
 
 def test_intake_remembers_each_seller_and_marketplace_so_the_backstop_polls_them(client, aws_stack):
+    from chalicelib.core import wiring
+
     seller = f"A{uuid.uuid4().hex[:12].upper()}"
+    wiring.state().put_seller(seller, [])
+    wiring.admission.cache_clear()
     client.lambda_.invoke("intake", sqs_event(client, [
         body(order_change(new_order_id(), seller_id=seller, marketplace_id="A1PA6795UKMFR9")),
         body(order_change(new_order_id(), seller_id=seller, marketplace_id="A13V1IB3VIYZZH"))]))
-    from chalicelib.core import wiring
-
     mine = [s for s in wiring.state().sellers() if s["seller_id"] == seller]
     assert mine and mine[0]["marketplace_ids"] == ["A13V1IB3VIYZZH", "A1PA6795UKMFR9"]
+
+
+def test_a_seller_not_registered_is_refused_recorded_and_never_polled(client, aws_stack):
+    """Another developer's app pointed at our queue, or a seller we do not serve: refused
+    before any flow sees it, recorded with its reason, and no seller row for the backstop."""
+    from chalicelib.core import wiring
+
+    stranger, order_id = f"A{uuid.uuid4().hex[:12].upper()}", new_order_id()
+    event = sqs_event(client, [body(order_change(order_id, seller_id=stranger)), body(order_change(new_order_id()))])
+    response = client.lambda_.invoke("intake", event)
+    assert response.payload == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    from chalicelib.flows.orders import wiring as orders_wiring
+
+    assert orders_wiring.orders().get(order_id) is None
+    assert stranger not in {s["seller_id"] for s in wiring.state().sellers()}
+    found, _ = wiring.state().list_failures("intake", limit=100)
+    failure = next(f for _, f in found if f.message_id == event["Records"][0]["messageId"])
+    assert failure.kind == "refused" and "is not registered in this deployment" in failure.reason
+
+
+def test_a_notification_for_another_application_is_refused(client, aws_stack):
+    from chalicelib.core import wiring
+
+    wiring.state().set_application_id("amzn1.sellerapps.app.ours")
+    wiring.admission.cache_clear()
+    try:
+        ours, theirs = order_change(new_order_id()), order_change(new_order_id())
+        ours["NotificationMetadata"]["ApplicationId"] = "amzn1.sellerapps.app.ours"
+        theirs["NotificationMetadata"]["ApplicationId"] = "amzn1.sellerapps.app.theirs"
+        event = sqs_event(client, [body(ours), body(theirs)])
+        response = client.lambda_.invoke("intake", event)
+        assert response.payload == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
+        found, _ = wiring.state().list_failures("intake", limit=100)
+        failure = next(f for _, f in found if f.message_id == event["Records"][1]["messageId"])
+        assert failure.kind == "refused" and "another SP-API application" in failure.reason
+    finally:
+        wiring.state().set_application_id(None)
+        wiring.admission.cache_clear()
+
+
+def test_one_record_the_store_would_refuse_fails_alone(client, aws_stack, monkeypatch):
+    """Whatever a parser lets through that DynamoDB refuses (here: a seller id over 1 KB, as
+    the audit planted) fails its record, never the batch."""
+    from chalicelib.core import fields
+
+    monkeypatch.setattr(fields, "SELLER_ID", __import__("re").compile(r"[A-Za-z0-9]{1,5000}"))
+    from chalicelib.core import wiring
+
+    huge = "A" * 1100
+    wiring.admission().read = lambda: (None, frozenset({"A2EUQ1WTGCTBG2", huge}))
+    wiring.admission()._known = None
+    try:
+        event = sqs_event(client, [body(order_change(new_order_id(), seller_id=huge)),
+                                   body(order_change(new_order_id()))])
+        response = client.lambda_.invoke("intake", event)
+    finally:
+        wiring.admission.cache_clear()
+    failed = {f["itemIdentifier"] for f in response.payload["batchItemFailures"]}
+    assert failed <= {event["Records"][0]["messageId"]}, "the valid record is not failed with it"

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from chalicelib.core.envelope import Notification, get, parse_time
+from chalicelib.core import fields
+from chalicelib.core.envelope import Notification, get
 from chalicelib.core.errors import InvalidNotification, PermanentError
 from chalicelib.core.money import Money, MoneyError
 from chalicelib.core.times import iso
@@ -31,84 +32,85 @@ ORDER_CHANGE = "ORDER_CHANGE"
 
 # --- ORDER_CHANGE ---------------------------------------------------------------------------
 
-def _int(value: Any, field: str, default: int = 0) -> int:
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidNotification(f"{field} must be an integer, got {value!r}"[:200])
-    if value < 0:
-        raise InvalidNotification(f"{field} must not be negative, got {value}")
-    return value
+MAX_ITEMS = 500  # an order's lines: far above any real order, far below what one row holds
 
 
 def parse_order_change(notification: Notification) -> OrderChange:
-    """ORDER_CHANGE payload → `OrderChange` (no prices, taxes or buyer: Amazon sends none)."""
+    """ORDER_CHANGE payload → `OrderChange` (no prices, taxes or buyer: Amazon sends none).
+    Every field is typed and bounded (core/fields.py); anything else is an InvalidNotification
+    naming the field."""
     body = get(notification.payload, "OrderChangeNotification")
     if not isinstance(body, Mapping):
         raise InvalidNotification(
-            f"ORDER_CHANGE {notification.notification_id}: Payload.OrderChangeNotification is missing")
-    where = f"ORDER_CHANGE {notification.notification_id}"
-    order_id = get(body, "AmazonOrderId")
-    if not isinstance(order_id, str) or not order_id.strip():
-        raise InvalidNotification(f"{where}: AmazonOrderId is missing")
-    seller_id = get(body, "SellerId") or notification.seller_id
-    if not isinstance(seller_id, str) or not seller_id:
-        raise InvalidNotification(f"{where}: SellerId is missing")
+            f"{notification.label}: Payload.OrderChangeNotification is missing")
+    where = f"{notification.label}: "
+    strict: dict[str, Any] = {"error": InvalidNotification, "what": where}
+    order_id = fields.required_text(_stripped(get(body, "AmazonOrderId")), "AmazonOrderId",
+                                    pattern=fields.ORDER_ID, **strict)
+    seller_id = fields.text(get(body, "SellerId"), "SellerId", pattern=fields.SELLER_ID, **strict)
+    seller_id = seller_id or notification.seller_id
+    if not seller_id:
+        raise InvalidNotification(f"{where}SellerId is missing")
     summary = get(body, "Summary") or {}
     if not isinstance(summary, Mapping):
-        raise InvalidNotification(f"{where}: Summary must be an object")
+        raise InvalidNotification(f"{where}Summary must be an object")
     try:
         status = to_status(get(summary, "OrderStatus"))
     except UnknownStatus as exc:
-        raise InvalidNotification(f"{where}: {exc}") from None
+        raise InvalidNotification(f"{where}{exc}") from None
     trigger = get(body, "OrderChangeTrigger") or {}
     if not isinstance(trigger, Mapping):
-        raise InvalidNotification(f"{where}: OrderChangeTrigger must be an object")
+        raise InvalidNotification(f"{where}OrderChangeTrigger must be an object")
     # The change's own time orders changes; EventTime is when Amazon published the event.
-    changed_at = (parse_time(get(trigger, "TimeOfOrderChange"), "OrderChangeTrigger.TimeOfOrderChange")
+    changed_at = (fields.moment(get(trigger, "TimeOfOrderChange"), "OrderChangeTrigger.TimeOfOrderChange", **strict)
                   or notification.event_time)
     if changed_at is None:
-        raise InvalidNotification(f"{where}: neither TimeOfOrderChange nor EventTime is given")
+        raise InvalidNotification(f"{where}neither TimeOfOrderChange nor EventTime is given")
 
     items = get(summary, "OrderItems") or []
-    if not isinstance(items, list):
-        raise InvalidNotification(f"{where}: Summary.OrderItems must be a list")
+    if not isinstance(items, list) or len(items) > MAX_ITEMS:
+        raise InvalidNotification(f"{where}Summary.OrderItems must be a list of at most {MAX_ITEMS} items")
     lines = []
     for index, item in enumerate(items):
         if not isinstance(item, Mapping):
-            raise InvalidNotification(f"{where}: OrderItems[{index}] must be an object")
-        item_id = get(item, "OrderItemId")
-        if not isinstance(item_id, str) or not item_id:
-            raise InvalidNotification(f"{where}: OrderItems[{index}].OrderItemId is missing")
+            raise InvalidNotification(f"{where}OrderItems[{index}] must be an object")
         lines.append(OrderLine(
-            order_item_id=item_id,
-            sku=get(item, "SellerSKU"),
-            quantity=_int(get(item, "Quantity"), f"OrderItems[{index}].Quantity"),
-            quantity_shipped=_int(get(item, "QuantityShipped"), f"OrderItems[{index}].QuantityShipped"),
+            order_item_id=fields.required_text(get(item, "OrderItemId"), f"OrderItems[{index}].OrderItemId",
+                                               pattern=fields.ITEM_ID, **strict),
+            sku=fields.text(get(item, "SellerSKU"), f"OrderItems[{index}].SellerSKU", **strict),
+            quantity=fields.whole(get(item, "Quantity"), f"OrderItems[{index}].Quantity", **strict),
+            quantity_shipped=fields.whole(get(item, "QuantityShipped"), f"OrderItems[{index}].QuantityShipped",
+                                          **strict),
         ))
 
-    programs = get(summary, "OrderPrograms") or []
-    programs = programs if isinstance(programs, list) else []
+    programs = fields.strings(get(summary, "OrderPrograms"), "Summary.OrderPrograms", **strict)
     return OrderChange(
         seller_id=seller_id,
-        order_id=order_id.strip(),
-        marketplace_id=get(summary, "MarketplaceId"),
+        order_id=order_id,
+        marketplace_id=fields.text(get(summary, "MarketplaceId"), "Summary.MarketplaceId",
+                                   pattern=fields.MARKETPLACE_ID, **strict),
         status=status,
         changed_at=changed_at,
         notification_id=notification.notification_id,
-        fulfillment_channel=get(summary, "FulfillmentType"),
-        order_type=get(summary, "OrderType"),
+        fulfillment_channel=fields.text(get(summary, "FulfillmentType"), "Summary.FulfillmentType", limit=20,
+                                        **strict),
+        order_type=fields.text(get(summary, "OrderType"), "Summary.OrderType", limit=40, **strict),
         is_business="Business" in programs,
         is_prime="Prime" in programs,
-        purchase_date=parse_time(get(summary, "PurchaseDate"), "Summary.PurchaseDate"),
-        ship_by=(parse_time(get(summary, "EarliestShipDate"), "Summary.EarliestShipDate"),
-                 parse_time(get(summary, "LatestShipDate"), "Summary.LatestShipDate")),
-        deliver_by=(parse_time(get(summary, "EarliestDeliveryDate"), "Summary.EarliestDeliveryDate"),
-                    parse_time(get(summary, "LatestDeliveryDate"), "Summary.LatestDeliveryDate")),
+        purchase_date=fields.moment(get(summary, "PurchaseDate"), "Summary.PurchaseDate", **strict),
+        ship_by=(fields.moment(get(summary, "EarliestShipDate"), "Summary.EarliestShipDate", **strict),
+                 fields.moment(get(summary, "LatestShipDate"), "Summary.LatestShipDate", **strict)),
+        deliver_by=(fields.moment(get(summary, "EarliestDeliveryDate"), "Summary.EarliestDeliveryDate", **strict),
+                    fields.moment(get(summary, "LatestDeliveryDate"), "Summary.LatestDeliveryDate", **strict)),
         lines=tuple(lines),
-        change_type=get(body, "OrderChangeType"),
-        change_reason=get(trigger, "ChangeReason"),
+        change_type=fields.text(get(body, "OrderChangeType"), "OrderChangeType", limit=60, **strict),
+        change_reason=fields.text(get(trigger, "ChangeReason"), "OrderChangeTrigger.ChangeReason", limit=200,
+                                  **strict),
     )
+
+
+def _stripped(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
 
 
 # --- Orders API v2026-01-01 Order ------------------------------------------------------------

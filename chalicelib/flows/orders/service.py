@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.core.envelope import Notification
-from chalicelib.core.errors import PermanentError, RetryLater
+from chalicelib.core.errors import InvalidNotification, PermanentError, RetryLater
+from chalicelib.core.fields import quote
 from chalicelib.core.tasks import Outcome, Result, Slots, Task, TaskQueue
 from chalicelib.core.times import iso, utc
 from chalicelib.flows.orders import parsing
@@ -119,6 +120,9 @@ def record_order_change(notification: Notification, ports: IntakePorts, now: dat
     if found is None:
         raise RetryLater(f"order {change.order_id} was not written and cannot be read back", delay_seconds=1)
     order, details_status, seen = found
+    if order.seller_id != change.seller_id:
+        raise InvalidNotification(f"{notification.label}: order {quote(change.order_id)} belongs to another "
+                                  f"seller than {quote(change.seller_id)}; it was left as it is")
     outcome = Outcome.DUPLICATE
     if change.notification_id not in seen:
         entry = TimelineEntry(change.status, utc(change.changed_at), change.notification_id, change.source)
@@ -137,6 +141,8 @@ def fetch_order_details(task: Task, ports: TaskPorts, now: datetime) -> Result:
     found = ports.orders.get(order_id)
     if found is not None:
         order, details_status, _ = found
+        if order.seller_id != seller_id:
+            raise PermanentError(f"order {quote(order_id)} belongs to another seller than {quote(seller_id)}")
         if not needs_details(order.status, details_status) and task.param("reason") != BEHIND_AMAZON:
             return Result(Outcome.SKIPPED)
     ports.slots.take(task, "getOrder", now.timestamp())

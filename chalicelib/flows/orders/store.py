@@ -260,8 +260,9 @@ class DynamoOrders:
     def apply_change(self, change: OrderChange, now: datetime) -> Applied | None:
         """Create or update the order from `change` if it is newer than what is stored.
 
-        One UpdateItem, conditioned on the stored change key: a duplicate or an older change
-        fails the condition and None is returned (nothing was written)."""
+        One UpdateItem, conditioned on the stored change key and seller: a duplicate, an older
+        change or one naming another seller fails the condition and None is returned (nothing
+        was written)."""
         Row = _order_models().order
         updated_at = iso(now)
         entry = _TimelineMap(status=change.status.value, at=iso(change.changed_at),
@@ -294,7 +295,9 @@ class DynamoOrders:
             actions.append(Row.lines.set(_lines_to_json(change.lines)))
         row = Row(change.order_id)
         with unless_refused() as written:
-            row.update(actions=actions, condition=Row.order_id.does_not_exist() | (Row.change_key < change.key))
+            # An order never changes seller: a change naming another seller is refused like a stale one.
+            row.update(actions=actions, condition=Row.order_id.does_not_exist()
+                       | ((Row.change_key < change.key) & (Row.seller_id == change.seller_id)))
         if not written.ok:
             return None
         details_status = OrderStatus(row.details_status) if row.details_status else None

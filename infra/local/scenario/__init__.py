@@ -96,6 +96,8 @@ def build_scenario(
                   world_rng=world_rng, ids_rng=ids_rng, delivery_rng=delivery_rng, ids=ids)
     story.world["sellers"] = [{"sellerId": s.seller_id, "refreshToken": s.refresh_token,
                                "marketplaceIds": s.marketplace_ids} for s in the_sellers]
+    # The deployment's SP-API application: the intake admits only its notifications.
+    story.world["applicationId"] = story.application_id
 
     orders_part.tell(story, orders=orders, lost=lost)
 
