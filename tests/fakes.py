@@ -101,8 +101,17 @@ class FakeOrders:
         current = row["order"].details
         if current is not None and iso(current.as_of) > iso(details.as_of):
             return False
-        row["order"] = replace(row["order"], details=details)
+        row["order"] = replace(row["order"], details=details, attention=None)
         row["details_status"] = details.status
+        return True
+
+    def needs_attention(self, order_id: str, reason: str, at: datetime) -> bool:
+        from chalicelib.flows.orders.rules import Attention
+
+        row = self.rows.get(order_id)
+        if row is None:
+            return False
+        row["order"] = replace(row["order"], attention=Attention(reason, at))
         return True
 
     def list(self, seller_id, *, status=None, marketplace_id=None, stored_since=None, amazon_updated_since=None,

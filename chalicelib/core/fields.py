@@ -53,19 +53,26 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
+def _not_shown(value: Any) -> str:
+    return "(personal data, not shown)"
+
+
 def text(value: Any, field: str, *, error: type[PermanentError] = PermanentError, limit: int = 200,
-         pattern: re.Pattern[str] | None = None, required: bool = False, what: str = "") -> str | None:
-    """A string of at most `limit` characters (matching `pattern`), or None when absent."""
+         pattern: re.Pattern[str] | None = None, required: bool = False, what: str = "",
+         personal: bool = False) -> str | None:
+    """A string of at most `limit` characters (matching `pattern`), or None when absent. A
+    `personal` value (a buyer's name, an address) is never quoted, not even in part."""
     if value is None or value == "":
         if required:
             raise error(f"{what}{field} is missing")
         return None
+    shown = _not_shown if personal else quote
     if not isinstance(value, str):
-        raise error(f"{what}{field} must be a string, not {quote(value)}")
+        raise error(f"{what}{field} must be a string, not {quote(value)}")  # a type, never a value
     if len(value) > limit:
-        raise error(f"{what}{field} is {len(value)} characters long (at most {limit}): {quote(value)}")
+        raise error(f"{what}{field} is {len(value)} characters long (at most {limit}): {shown(value)}")
     if pattern is not None and not pattern.fullmatch(value):
-        raise error(f"{what}{field} {quote(value)} is not a valid {field.rsplit('.', 1)[-1]}")
+        raise error(f"{what}{field} {shown(value)} is not a valid {field.rsplit('.', 1)[-1]}")
     if pattern is None and not _PRINTABLE.fullmatch(value):
         raise error(f"{what}{field} holds control characters")
     return value

@@ -1,13 +1,29 @@
 """Exact money. Amounts are `Decimal` (never float) with an ISO 4217 currency."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-# Currencies whose minor unit is not the cent (ISO 4217 exponents).
-_EXPONENT = {"JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "HUF": 2, "KWD": 3, "BHD": 3, "JOD": 3}
+# ISO 4217 active codes (list one, as of 2025) and their minor units: the cent unless listed.
+_ZERO = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
+_THREE = "BHD IQD JOD KWD LYD OMR TND"
+_FOUR = "CLF UYW"
+_TWO = ("AED AFN ALL AMD AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN BWP BYN BZD "
+        "CAD CDF CHE CHF CHW CNY COP COU CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL "
+        "GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK LBP LKR "
+        "LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD "
+        "PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC "
+        "SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS VED VES WST XCD XCG YER ZAR ZMW ZWG")
+CURRENCIES: dict[str, int] = {
+    **dict.fromkeys(_TWO.split(), 2), **dict.fromkeys(_ZERO.split(), 0),
+    **dict.fromkeys(_THREE.split(), 3), **dict.fromkeys(_FOUR.split(), 4)}
+_EXPONENT = CURRENCIES
+# An amount as Amazon writes one: digits, at most the currency's decimals, no sign but a minus,
+# no exponent, no NaN or Infinity, below 10^15 (a trillion, a thousand times over).
+_AMOUNT = re.compile(r"-?(0|[1-9][0-9]{0,14})(\.[0-9]+)?")
 
 
 class MoneyError(ValueError):
@@ -42,19 +58,31 @@ class Money:
 
     @classmethod
     def from_amazon(cls, value: Any) -> Money | None:
-        """Amazon's `{"amount": "12.34", "currencyCode": "EUR"}` (also `CurrencyCode`/`Amount`)."""
+        """Amazon's `{"amount": "12.34", "currencyCode": "EUR"}` (also `CurrencyCode`/`Amount`),
+        checked at the edge: an ISO 4217 currency, the amount a decimal string with at most the
+        currency's decimals, bounded. Anything else is a MoneyError saying what (never an
+        amount silently changed: "1e3" is not 1000, "12.345" EUR is not 12.35)."""
         if value is None:
             return None
         if not isinstance(value, dict):
-            raise MoneyError(f"money must be an object, got {type(value).__name__}")
+            raise MoneyError("money must be an object with amount and currencyCode")
         amount = value.get("amount", value.get("Amount"))
         currency = value.get("currencyCode", value.get("CurrencyCode"))
-        if amount is None or not currency:
+        if amount is None or currency is None:
             raise MoneyError("money needs an amount and a currencyCode")
-        if isinstance(amount, float):
-            # JSON numbers reach us as float only if someone parsed without Decimal.
-            amount = repr(amount)
-        return cls.of(amount, str(currency))
+        if not isinstance(currency, str) or currency not in CURRENCIES:
+            raise MoneyError(f"currency {_quote(currency)} is not an ISO 4217 code")
+        if not isinstance(amount, str):
+            raise MoneyError(f"amount must be a decimal string, not a JSON {type(amount).__name__}")
+        found = _AMOUNT.fullmatch(amount)
+        if found is None:
+            raise MoneyError(f"amount {_quote(amount)} is not a plain decimal below 10^15 (no exponent, NaN or "
+                             "Infinity)")
+        exact = Decimal(amount)
+        if exact != exact.quantize(Decimal(1).scaleb(-CURRENCIES[currency])):  # "12.340" is fine, "12.345" not
+            raise MoneyError(f"amount {_quote(amount)} has more decimals than {currency} has "
+                             f"({CURRENCIES[currency]})")
+        return cls(exact, currency)
 
     def __add__(self, other: Money) -> Money:
         self._same_currency(other)
@@ -101,6 +129,10 @@ class Money:
 
     def __str__(self) -> str:
         return f"{self.formatted()} {self.currency}"
+
+
+def _quote(value: Any) -> str:
+    return repr(value[:20]) if isinstance(value, str) else f"a JSON {type(value).__name__}"
 
 
 def total(values: Iterable[Money], currency: str) -> Money:

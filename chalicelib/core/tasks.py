@@ -31,11 +31,12 @@ class Outcome(str, Enum):
     SKIPPED = "skipped"  # a task found its work already done
     WAITING = "waiting"  # a task went back to its queue until its rate-limit slot
     RETRIED = "retried"  # a task went back to its queue after a transient failure
+    ATTENTION = "attention"  # a task did what it could; a person must look at the rest (the reason is kept)
 
 
 # When one notification feeds several flows, the message's outcome is the one that says most.
-_STRENGTH = {Outcome.CREATED: 5, Outcome.UPDATED: 4, Outcome.DONE: 4, Outcome.STALE: 3, Outcome.SKIPPED: 2,
-             Outcome.DUPLICATE: 1, Outcome.UNHANDLED: 0, Outcome.WAITING: 0, Outcome.RETRIED: 0}
+_STRENGTH = {Outcome.CREATED: 5, Outcome.UPDATED: 4, Outcome.DONE: 4, Outcome.ATTENTION: 4, Outcome.STALE: 3,
+             Outcome.SKIPPED: 2, Outcome.DUPLICATE: 1, Outcome.UNHANDLED: 0, Outcome.WAITING: 0, Outcome.RETRIED: 0}
 
 
 def strongest(outcomes: list[Outcome]) -> Outcome:

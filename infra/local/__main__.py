@@ -49,6 +49,8 @@ def summary(runtime, received: int, started: float) -> dict:
         "recovered": o["tasks.fetch_order.created"],
         "tasks": {"fetched": o["tasks.fetch_order.done"] + o["tasks.fetch_order.created"],
                   "fresh": o["tasks.fetch_order.skipped"],
+                  # Orders whose money from Amazon could not be taken as exact: see their "attention".
+                  "attention": _tally("tasks.", "attention"),
                   "polled": o["tasks.poll_orders.done"],
                   "throttled": _tally("tasks.", "waiting"), "retried": _tally("tasks.", "retried"),
                   "failed": o["tasks.invalid"] + o["tasks.error"], "dead_lettered": dead["tasks"]},

@@ -92,6 +92,10 @@ SCHEMAS = {
             "currency": _NULLABLE_STRING, "grandTotal": _MONEY_OR_NULL,
             "breakdown": {"type": "object", "additionalProperties": MONEY_REF}})),
         "detailsAsOf": _NULLABLE_TIME,
+        "attention": nullable(strict({
+            "reason": {"type": "string", "description": "Why the order needs a person (its money from Amazon "
+                                                        "could not be taken as exact); money stays null until then"},
+            "since": DATE_TIME})),
         "invoice": {"nullable": True, "type": "object",
                     "description": "Reserved for the invoicing flow: null until then"},
         "payment": {"nullable": True, "type": "object",

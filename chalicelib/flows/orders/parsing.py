@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -122,168 +123,253 @@ INCLUDED_DATA = ("BUYER", "RECIPIENT", "PROCEEDS", "PROMOTION", "FULFILLMENT", "
 
 
 class InvalidOrder(PermanentError):
-    pass
+    """Amazon's answer is not an order we can read (a task that fails, with this reason)."""
 
 
-def _time(value: Any, field: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidOrder(f"Amazon order: {field} {str(value)[:40]!r} is not ISO 8601") from None
-    if moment.tzinfo is None:
-        raise InvalidOrder(f"Amazon order: {field} has no time zone")
-    return moment
+class MoneyProblem(InvalidOrder):
+    """The order's money cannot be taken as exact (an amount not a plain decimal, more decimals
+    than its currency has, a currency not in ISO 4217, two currencies in one order): the order
+    is kept, without money, and marked as needing attention with this reason."""
 
 
-def _money(value: Any, field: str) -> Money | None:
+MAX_PACKAGES = 100
+
+
+def _strict(order_id: Any = None) -> dict[str, Any]:
+    where = f"Amazon order {str(order_id)[:fields.QUOTE]}: " if isinstance(order_id, str) else "Amazon order: "
+    return {"error": InvalidOrder, "what": where}
+
+
+def _object(value: Any, field: str, strict: dict[str, Any]) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidOrder(f"{strict['what']}{field} must be an object")
+    return value
+
+
+def _list(value: Any, field: str, strict: dict[str, Any], limit: int) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > limit:
+        raise InvalidOrder(f"{strict['what']}{field} must be a list of at most {limit}")
+    return value
+
+
+def _money(value: Any, field: str, strict: dict[str, Any]) -> Money | None:
     try:
         return Money.from_amazon(value)
     except MoneyError as exc:
-        raise InvalidOrder(f"Amazon order: {field}: {exc}") from None
+        raise MoneyProblem(f"{strict['what']}{field}: {exc}") from None
 
 
-def _breakdowns(entries: Any, field: str) -> dict[str, Money]:
+def _breakdowns(entries: Any, field: str, strict: dict[str, Any]) -> dict[str, Money]:
     result: dict[str, Money] = {}
-    for index, entry in enumerate(entries or []):
-        kind = entry.get("type")
-        amount = _money(entry.get("subtotal"), f"{field}[{index}].subtotal")
+    for index, entry in enumerate(_list(entries, field, strict, 50)):
+        entry = _object(entry, f"{field}[{index}]", strict)
+        kind = fields.text(entry.get("type"), f"{field}[{index}].type", limit=40, **strict)
+        amount = _money(entry.get("subtotal"), f"{field}[{index}].subtotal", strict)
         if kind and amount is not None:
             result[kind] = result[kind] + amount if kind in result else amount
     return result
 
 
-def _detailed(entries: Any, kind: str) -> dict[str, Money]:
+def _detailed(entries: Any, kind: str, field: str, strict: dict[str, Any]) -> dict[str, Money]:
     """TAX breakdown split by what it is levied on (ITEM, SHIPPING, ...)."""
-    for entry in entries or []:
-        if entry.get("type") == kind:
-            return {
-                d.get("subtype"): m
-                for d in entry.get("detailedBreakdowns") or []
-                if (m := _money(d.get("value"), f"{kind}.detailedBreakdowns")) is not None and d.get("subtype")
-            }
+    for entry in _list(entries, field, strict, 50):
+        if isinstance(entry, Mapping) and entry.get("type") == kind:
+            split = {}
+            for index, detail in enumerate(_list(entry.get("detailedBreakdowns"), f"{field}.{kind}", strict, 50)):
+                detail = _object(detail, f"{field}.{kind}[{index}]", strict)
+                subtype = fields.text(detail.get("subtype"), f"{field}.{kind}[{index}].subtype", limit=40, **strict)
+                money = _money(detail.get("value"), f"{field}.{kind}[{index}].value", strict)
+                if subtype and money is not None:
+                    split[subtype] = money
+            return split
     return {}
 
 
-def _line(item: Mapping[str, Any], index: int) -> LineMoney:
-    product = item.get("product") or {}
-    proceeds = item.get("proceeds") or {}
-    breakdown = _breakdowns(proceeds.get("breakdowns"), f"orderItems[{index}].proceeds.breakdowns")
-    tax_split = _detailed(proceeds.get("breakdowns"), "TAX")
-    promotions = (item.get("promotion") or {}).get("breakdowns") or []
+def _line(item: Any, index: int, strict: dict[str, Any]) -> LineMoney:
+    where = f"orderItems[{index}]"
+    item = _object(item, where, strict)
+    product = _object(item.get("product"), f"{where}.product", strict)
+    proceeds = _object(item.get("proceeds"), f"{where}.proceeds", strict)
+    breakdown = _breakdowns(proceeds.get("breakdowns"), f"{where}.proceeds.breakdowns", strict)
+    tax_split = _detailed(proceeds.get("breakdowns"), "TAX", f"{where}.proceeds.breakdowns", strict)
+    promotions = _list(_object(item.get("promotion"), f"{where}.promotion", strict).get("breakdowns"),
+                       f"{where}.promotion.breakdowns", strict, 50)
     return LineMoney(
-        order_item_id=str(item.get("orderItemId")),
-        sku=product.get("sellerSku"),
-        asin=product.get("asin"),
-        title=product.get("title"),
-        quantity=int(item.get("quantityOrdered") or 0),
-        unit_price=_money((product.get("price") or {}).get("unitPrice"),
-                          f"orderItems[{index}].product.price.unitPrice"),
+        order_item_id=fields.required_text(item.get("orderItemId"), f"{where}.orderItemId", pattern=fields.ITEM_ID,
+                                           **strict),
+        sku=fields.text(product.get("sellerSku"), f"{where}.product.sellerSku", **strict),
+        asin=fields.text(product.get("asin"), f"{where}.product.asin", limit=20, **strict),
+        title=fields.text(product.get("title"), f"{where}.product.title", limit=1000, **strict),
+        quantity=fields.whole(item.get("quantityOrdered"), f"{where}.quantityOrdered", **strict),
+        unit_price=_money(_object(product.get("price"), f"{where}.product.price", strict).get("unitPrice"),
+                          f"{where}.product.price.unitPrice", strict),
         item=breakdown.get("ITEM"),
         shipping=breakdown.get("SHIPPING"),
         discount=breakdown.get("DISCOUNT"),
         tax=breakdown.get("TAX"),
         item_tax=tax_split.get("ITEM"),
         shipping_tax=tax_split.get("SHIPPING"),
-        total=_money(proceeds.get("proceedsTotal"), f"orderItems[{index}].proceeds.proceedsTotal"),
-        promotion_ids=tuple(p["promotionId"] for p in promotions if p.get("promotionId")),
+        total=_money(proceeds.get("proceedsTotal"), f"{where}.proceeds.proceedsTotal", strict),
+        promotion_ids=tuple(fields.required_text(p.get("promotionId"), f"{where}.promotion.promotionId", limit=100,
+                                                 **strict)
+                            for p in promotions if isinstance(p, Mapping) and p.get("promotionId")),
+    )
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What getOrder says about an order besides its money."""
+
+    order_id: str
+    status: Any
+    as_of: datetime
+    created_time: datetime | None
+    marketplace_id: str | None
+    fulfilled_by: str | None
+    programs: tuple[str, ...]
+    packages: tuple[Package, ...]
+
+
+def _facts(order: Any) -> _Facts:
+    if not isinstance(order, Mapping):
+        raise InvalidOrder("Amazon's answer is not an order object")
+    strict = _strict(order.get("orderId"))
+    order_id = fields.required_text(order.get("orderId"), "orderId", pattern=fields.ORDER_ID, **_strict())
+    fulfillment = _object(order.get("fulfillment"), "fulfillment", strict)
+    try:
+        status = to_status(fulfillment.get("fulfillmentStatus"))
+    except UnknownStatus as exc:
+        raise InvalidOrder(f"{strict['what']}{exc}") from None
+    created_time = fields.moment(order.get("createdTime"), "createdTime", **strict)
+    as_of = fields.moment(order.get("lastUpdatedTime"), "lastUpdatedTime", **strict) or created_time
+    if as_of is None:
+        raise InvalidOrder(f"{strict['what']}lastUpdatedTime is missing")
+    packages = []
+    for index, p in enumerate(_list(order.get("packages"), "packages", strict, MAX_PACKAGES)):
+        p = _object(p, f"packages[{index}]", strict)
+        packages.append(Package(
+            package_reference_id=fields.text(p.get("packageReferenceId"), f"packages[{index}].packageReferenceId",
+                                             limit=100, **strict) or "",
+            carrier=fields.text(p.get("carrier"), f"packages[{index}].carrier", limit=100, **strict),
+            tracking_number=fields.text(p.get("trackingNumber"), f"packages[{index}].trackingNumber", limit=100,
+                                        **strict),
+            ship_time=fields.moment(p.get("shipTime"), f"packages[{index}].shipTime", **strict),
+            status=fields.text(_object(p.get("packageStatus"), f"packages[{index}].packageStatus", strict)
+                               .get("status"), f"packages[{index}].packageStatus.status", limit=60, **strict),
+        ))
+    channel = _object(order.get("salesChannel"), "salesChannel", strict)
+    return _Facts(
+        order_id=order_id, status=status, as_of=as_of, created_time=created_time,
+        marketplace_id=fields.text(channel.get("marketplaceId"), "salesChannel.marketplaceId",
+                                   pattern=fields.MARKETPLACE_ID, **strict),
+        fulfilled_by=fields.text(fulfillment.get("fulfilledBy"), "fulfillment.fulfilledBy", limit=20, **strict),
+        programs=fields.strings(order.get("programs"), "programs", **strict),
+        packages=tuple(packages),
     )
 
 
 def order_details(order: Mapping[str, Any]) -> OrderDetails:
-    """The money side of an Amazon order, exact to the cent, as Amazon computed it."""
-    order_id = order.get("orderId")
-    if not order_id:
-        raise InvalidOrder("Amazon order has no orderId")
-    fulfillment = order.get("fulfillment") or {}
-    try:
-        status = to_status(fulfillment.get("fulfillmentStatus"))
-    except UnknownStatus as exc:
-        raise InvalidOrder(f"Amazon order {order_id}: {exc}") from None
-    as_of = _time(order.get("lastUpdatedTime"), "lastUpdatedTime") or _time(order.get("createdTime"), "createdTime")
-    if as_of is None:
-        raise InvalidOrder(f"Amazon order {order_id}: lastUpdatedTime is missing")
-    proceeds = order.get("proceeds") or {}
-    grand_total = _money(proceeds.get("grandTotal"), "proceeds.grandTotal")
-    lines = tuple(_line(item, i) for i, item in enumerate(order.get("orderItems") or []))
-    currency = grand_total.currency if grand_total else next(
-        (line.unit_price.currency for line in lines if line.unit_price is not None), None)
-    packages = tuple(
-        Package(
-            package_reference_id=str(p.get("packageReferenceId")),
-            carrier=p.get("carrier"),
-            tracking_number=p.get("trackingNumber"),
-            ship_time=_time(p.get("shipTime"), "packages.shipTime"),
-            status=(p.get("packageStatus") or {}).get("status"),
-        )
-        for p in order.get("packages") or []
-    )
-    channel = order.get("salesChannel") or {}
+    """The money side of an Amazon order, exact to the cent, as Amazon computed it. Raises
+    MoneyProblem when the money cannot be taken as exact, InvalidOrder for anything else."""
+    facts = _facts(order)
+    strict = _strict(facts.order_id)
+    proceeds = _object(order.get("proceeds"), "proceeds", strict)
+    grand_total = _money(proceeds.get("grandTotal"), "proceeds.grandTotal", strict)
+    lines = tuple(_line(item, i, strict) for i, item in enumerate(_list(order.get("orderItems"), "orderItems",
+                                                                         strict, MAX_ITEMS)))
+    breakdown = _breakdowns(proceeds.get("breakdowns"), "proceeds.breakdowns", strict)
+    amounts = [m for m in (grand_total, *breakdown.values()) if m is not None]
+    for line in lines:
+        amounts += [m for m in (line.unit_price, line.item, line.shipping, line.discount, line.tax, line.item_tax,
+                                line.shipping_tax, line.total) if m is not None]
+    currencies = sorted({m.currency for m in amounts})
+    if len(currencies) > 1:
+        raise MoneyProblem(f"{strict['what']}its amounts mix {', '.join(currencies[:4])}: one order has one currency")
     return OrderDetails(
-        as_of=as_of,
-        status=status,
-        currency=currency,
+        as_of=facts.as_of,
+        status=facts.status,
+        currency=currencies[0] if currencies else None,
         grand_total=grand_total,
-        breakdown=_breakdowns(proceeds.get("breakdowns"), "proceeds.breakdowns"),
+        breakdown=breakdown,
         lines=lines,
-        packages=packages,
-        programs=tuple(order.get("programs") or ()),
-        marketplace_id=channel.get("marketplaceId"),
-        fulfilled_by=fulfillment.get("fulfilledBy"),
-        created_time=_time(order.get("createdTime"), "createdTime"),
+        packages=facts.packages,
+        programs=facts.programs,
+        marketplace_id=facts.marketplace_id,
+        fulfilled_by=facts.fulfilled_by,
+        created_time=facts.created_time,
     )
 
 
 def order_change(seller_id: str, order: Mapping[str, Any]) -> OrderChange:
-    """Amazon's current view of the order as a change, stamped with its lastUpdatedTime."""
-    details = order_details(order)
-    fulfillment = order.get("fulfillment") or {}
-    ship = fulfillment.get("shipByWindow") or {}
-    deliver = fulfillment.get("deliverByWindow") or {}
-    programs = order.get("programs") or []
-    channel = {"MERCHANT": "MFN", "AMAZON": "AFN"}.get(fulfillment.get("fulfilledBy") or "")
+    """Amazon's current view of the order as a change, stamped with its lastUpdatedTime (its
+    money is not read here: an order whose money needs attention still heals its status)."""
+    facts = _facts(order)
+    strict = _strict(facts.order_id)
+    fulfillment = _object(order.get("fulfillment"), "fulfillment", strict)
+    ship = _object(fulfillment.get("shipByWindow"), "fulfillment.shipByWindow", strict)
+    deliver = _object(fulfillment.get("deliverByWindow"), "fulfillment.deliverByWindow", strict)
+    channel = {"MERCHANT": "MFN", "AMAZON": "AFN"}.get(facts.fulfilled_by or "")
+    lines = []
+    for index, item in enumerate(_list(order.get("orderItems"), "orderItems", strict, MAX_ITEMS)):
+        item = _object(item, f"orderItems[{index}]", strict)
+        lines.append(OrderLine(
+            order_item_id=fields.required_text(item.get("orderItemId"), f"orderItems[{index}].orderItemId",
+                                               pattern=fields.ITEM_ID, **strict),
+            sku=fields.text(_object(item.get("product"), f"orderItems[{index}].product", strict).get("sellerSku"),
+                            f"orderItems[{index}].product.sellerSku", **strict),
+            quantity=fields.whole(item.get("quantityOrdered"), f"orderItems[{index}].quantityOrdered", **strict),
+            quantity_shipped=fields.whole(
+                _object(item.get("fulfillment"), f"orderItems[{index}].fulfillment", strict).get("quantityFulfilled"),
+                f"orderItems[{index}].fulfillment.quantityFulfilled", **strict),
+        ))
     return OrderChange(
         seller_id=seller_id,
-        order_id=str(order["orderId"]),
-        marketplace_id=details.marketplace_id,
-        status=details.status,
-        changed_at=details.as_of,
-        notification_id=f"getOrder@{iso(details.as_of)}",
+        order_id=facts.order_id,
+        marketplace_id=facts.marketplace_id,
+        status=facts.status,
+        changed_at=facts.as_of,
+        notification_id=f"getOrder@{iso(facts.as_of)}",
         fulfillment_channel=channel,
         # getOrder has no order type; ORDER_CHANGE says StandardOrder unless it is a pre-order.
-        order_type="Preorder" if "PREORDER" in programs else "StandardOrder",
-        is_business="AMAZON_BUSINESS" in programs,
-        is_prime="PRIME" in programs,
-        purchase_date=details.created_time,
-        ship_by=(_time(ship.get("earliestDateTime"), "shipByWindow"),
-                 _time(ship.get("latestDateTime"), "shipByWindow")),
-        deliver_by=(_time(deliver.get("earliestDateTime"), "deliverByWindow"),
-                    _time(deliver.get("latestDateTime"), "deliverByWindow")),
-        lines=tuple(
-            OrderLine(
-                order_item_id=str(item.get("orderItemId")),
-                sku=(item.get("product") or {}).get("sellerSku"),
-                quantity=int(item.get("quantityOrdered") or 0),
-                quantity_shipped=int(((item.get("fulfillment") or {}).get("quantityFulfilled")) or 0),
-            )
-            for item in order.get("orderItems") or []
-        ),
+        order_type="Preorder" if "PREORDER" in facts.programs else "StandardOrder",
+        is_business="AMAZON_BUSINESS" in facts.programs,
+        is_prime="PRIME" in facts.programs,
+        purchase_date=facts.created_time,
+        ship_by=(fields.moment(ship.get("earliestDateTime"), "shipByWindow.earliestDateTime", **strict),
+                 fields.moment(ship.get("latestDateTime"), "shipByWindow.latestDateTime", **strict)),
+        deliver_by=(fields.moment(deliver.get("earliestDateTime"), "deliverByWindow.earliestDateTime", **strict),
+                    fields.moment(deliver.get("latestDateTime"), "deliverByWindow.latestDateTime", **strict)),
+        lines=tuple(lines),
         source="getOrder",
     )
 
 
 def personal_data(order: Mapping[str, Any]) -> dict[str, Any]:
-    """Only what invoices and shipping need: buyer identity and the delivery address."""
-    buyer = order.get("buyer") or {}
-    address = (order.get("recipient") or {}).get("deliveryAddress") or {}
+    """Only what invoices and shipping need: buyer identity and the delivery address (strings,
+    each bounded; anything else of Amazon's answer is left out)."""
+    strict = _strict(order.get("orderId"))
+    buyer = _object(order.get("buyer"), "buyer", strict)
+    address = _object(_object(order.get("recipient"), "recipient", strict).get("deliveryAddress"),
+                      "recipient.deliveryAddress", strict)
     keep_buyer = ("buyerName", "buyerEmail", "buyerCompanyName", "buyerPurchaseOrderNumber")
     keep_address = ("name", "companyName", "addressLine1", "addressLine2", "addressLine3", "city",
                     "districtOrCounty", "stateOrRegion", "municipality", "postalCode", "countryCode", "phone",
                     "addressType")
-    tax = order.get("tax") or {}
+    registrations = []
+    for index, entry in enumerate(_list(_object(order.get("tax"), "tax", strict).get("taxRegistrations"),
+                                        "tax.taxRegistrations", strict, 20)):
+        entry = _object(entry, f"tax.taxRegistrations[{index}]", strict)
+        registrations.append({k: fields.text(v, f"tax.taxRegistrations[{index}]", limit=500, personal=True, **strict)
+                              for k, v in list(entry.items())[:10] if isinstance(k, str) and isinstance(v, str)})
     return {
-        "buyer": {k: buyer[k] for k in keep_buyer if buyer.get(k)},
-        "delivery_address": {k: address[k] for k in keep_address if address.get(k)},
-        "tax_registrations": tax.get("taxRegistrations") or [],
+        "buyer": {k: fields.text(buyer[k], f"buyer.{k}", limit=500, personal=True, **strict)
+                  for k in keep_buyer if buyer.get(k)},
+        "delivery_address": {k: fields.text(address[k], f"recipient.deliveryAddress.{k}", limit=500, personal=True,
+                                            **strict)
+                             for k in keep_address if address.get(k)},
+        "tax_registrations": registrations,
     }

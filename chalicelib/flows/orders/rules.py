@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
+from chalicelib.core.fields import quote
 from chalicelib.core.money import Money
 from chalicelib.core.times import iso, utc
 
@@ -62,12 +63,12 @@ class UnknownStatus(ValueError):
 def to_status(word: object) -> OrderStatus:  # object: anything a payload holds (refused below)
     """Map either vocabulary (`Unshipped`, `Canceled`, `PARTIALLY_SHIPPED`...) to ours."""
     if not isinstance(word, str) or not word:
-        raise UnknownStatus(f"order status {word!r} is not a status word")
+        raise UnknownStatus(f"order status {quote(word)} is not a status word")
     key = word.replace("_", "").replace(" ", "").lower()
     try:
         return _LEGACY_WORDS[key]
     except KeyError:
-        raise UnknownStatus(f"order status {word!r} is not one Amazon documents") from None
+        raise UnknownStatus(f"order status {quote(word)} is not one Amazon documents") from None
 
 
 def change_key(changed_at: datetime, status: OrderStatus) -> str:
@@ -164,6 +165,14 @@ class OrderDetails:
 
 
 @dataclass(frozen=True)
+class Attention:
+    """Why an order needs a person: its money from Amazon could not be taken as exact."""
+
+    reason: str
+    since: datetime
+
+
+@dataclass(frozen=True)
 class Order:
     seller_id: str
     order_id: str
@@ -181,6 +190,7 @@ class Order:
     lines: tuple[OrderLine, ...] = ()
     timeline: tuple[TimelineEntry, ...] = ()
     details: OrderDetails | None = None
+    attention: Attention | None = None
 
 
 def is_newer(change: OrderChange, current_key: str | None) -> bool:

@@ -48,6 +48,7 @@ class OrderRepository(Protocol):
             consistent: bool = False) -> tuple[Order, OrderStatus | None, frozenset[str]] | None: ...
     def add_to_timeline(self, order_id: str, entry: TimelineEntry) -> bool: ...
     def save_details(self, order_id: str, details: OrderDetails) -> bool: ...
+    def needs_attention(self, order_id: str, reason: str, at: datetime) -> bool: ...
 
 
 class BuyerDataStore(Protocol):
@@ -148,7 +149,14 @@ def fetch_order_details(task: Task, ports: TaskPorts, now: datetime) -> Result:
     ports.slots.take(task, "getOrder", now.timestamp())
     raw = ports.amazon.get_order(seller_id, task.param("marketplace_id"), order_id, parsing.INCLUDED_DATA)
     change = parsing.order_change(seller_id, raw)
-    details = parsing.order_details(raw)
+    if change.order_id != order_id:
+        raise PermanentError(f"getOrder {quote(order_id)} answered with another order, {quote(change.order_id)}")
+    try:
+        details: OrderDetails | None = parsing.order_details(raw)
+        problem = None
+    except parsing.MoneyProblem as refused:
+        # Kept, with its status and buyer data, but without money: a person looks at why.
+        details, problem = None, refused.reason
     # Amazon's view heals a lost notification; an unchanged status adds no timeline entry.
     applied = ports.orders.apply_change(change, now) if _behind(found[0] if found else None, change) else None
     if applied is not None:
@@ -158,9 +166,14 @@ def fetch_order_details(task: Task, ports: TaskPorts, now: datetime) -> Result:
         if again is None:
             raise RetryLater(f"order {order_id} cannot be read back", delay_seconds=1)
         order = again[0]
-    ports.orders.save_details(order_id, details)
+    if details is not None:
+        ports.orders.save_details(order_id, details)
+    else:
+        ports.orders.needs_attention(order_id, str(problem), now)
     expires_at = buyer_data_expiry(order.deliver_by[1], order.purchase_date, now)
-    ports.buyer_data.save(seller_id, order_id, parsing.personal_data(raw), details.as_of, expires_at)
+    ports.buyer_data.save(seller_id, order_id, parsing.personal_data(raw), change.changed_at, expires_at)
+    if problem is not None:
+        return Result(Outcome.ATTENTION, {"order_id": order_id, "attention": problem})
     # An order no notification brought (the backstop found it) is created by its details.
     return Result(Outcome.CREATED if found is None else Outcome.DONE, {"order_id": order_id})
 

@@ -38,6 +38,7 @@ from chalicelib.core.dynamo import models_builder, unless_refused
 from chalicelib.core.money import Money
 from chalicelib.core.times import iso, parse_iso
 from chalicelib.flows.orders.rules import (
+    Attention,
     LineMoney,
     Order,
     OrderChange,
@@ -109,6 +110,7 @@ def _order_models() -> _OrderModels:
         details = JSONAttribute(null=True)
         details_status = UnicodeAttribute(null=True)
         details_as_of = UnicodeAttribute(null=True)
+        attention = JSONAttribute(null=True)  # {"reason", "since"}: its money could not be taken as exact
         applied_changes = NumberAttribute(default=0)  # atomic counter: 1 after the creating change
 
         by_seller_updated = BySellerUpdated()
@@ -244,6 +246,8 @@ def _order_from_row(row: Any) -> Order:  # Any: an OrderRow, a class built at ru
             )
         ),
         details=details_from_json(row.details) if row.details else None,
+        attention=(Attention(str(row.attention["reason"]), datetime.fromisoformat(row.attention["since"]))
+                   if row.attention else None),
     )
 
 
@@ -340,9 +344,17 @@ class DynamoOrders:
         with unless_refused() as written:
             Row(order_id).update(
                 actions=[Row.details.set(details_to_json(details)), Row.details_status.set(details.status.value),
-                         Row.details_as_of.set(as_of)],
+                         Row.details_as_of.set(as_of), Row.attention.remove()],
                 condition=Row.order_id.exists() & (Row.details_as_of.does_not_exist() | (Row.details_as_of <= as_of)),
             )
+        return written.ok
+
+    def needs_attention(self, order_id: str, reason: str, at: datetime) -> bool:
+        """Mark the order as needing a person, with the reason (cleared when exact money is saved)."""
+        Row = _order_models().order
+        with unless_refused() as written:
+            Row(order_id).update(actions=[Row.attention.set({"reason": reason, "since": iso(at)})],
+                                 condition=Row.order_id.exists())
         return written.ok
 
     def list(self, seller_id: str, *, status: OrderStatus | None = None, marketplace_id: str | None = None,

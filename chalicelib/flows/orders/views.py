@@ -64,6 +64,8 @@ def order_view(order: Order) -> dict[str, Any]:
         "packages": [],
         "money": None,
         "detailsAsOf": None,
+        "attention": ({"reason": order.attention.reason, "since": iso(order.attention.since)}
+                      if order.attention else None),
         "invoice": None,  # invoicing is a later flow; the field is reserved so clients can rely on it
         "payment": None,  # settlement reconciliation, likewise
     }
