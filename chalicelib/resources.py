@@ -85,6 +85,7 @@ class Index:
     name: str
     hash_key: str
     range_key: str | None = None
+    projection: str = "ALL"  # or KEYS_ONLY
 
 
 @dataclass(frozen=True)
@@ -118,9 +119,13 @@ ORDERS = Table("orders", "Orders", "ORDERS_TABLE", "orders, their timelines and 
                hash_key="order_id",
                indexes=(Index("by_seller_updated", "seller_id", "updated_key"),
                         Index("by_seller_status", "seller_status", "updated_key")))
+# Buyer data is kept 30 days past delivery, then deleted by the purge schedule (TTL is a second
+# net), and has no point-in-time recovery: a backup would keep it 35 days longer.
 BUYER_DATA = Table("buyer-data", "BuyerData", "BUYER_DATA_TABLE",
-                   "buyer personal data, encrypted, expiring by TTL",
-                   hash_key="order_id", ttl_attribute="expires_at")
+                   "buyer personal data, encrypted, deleted 30 days after delivery",
+                   hash_key="order_id", ttl_attribute="expires_at",
+                   indexes=(Index("by_expiry", "expiry_day", "order_id", projection="KEYS_ONLY"),),
+                   point_in_time_recovery=False)
 STATE = Table("state", "State", "STATE_TABLE",
               "rate limiter, polling watermarks, failure records, sellers, calls to Amazon",
               hash_key="pk", range_key="sk", ttl_attribute="expires_at")

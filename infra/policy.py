@@ -101,7 +101,9 @@ def policy_document(stage: str, region: str = "*", account: str = "*", *, partit
         _statement("OrdersTable", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [table("orders")]),
         _statement("OrdersIndexes", ["dynamodb:Query"],
                    [f"{table('orders')}/index/{index}" for index in ORDERS_INDEXES]),
-        _statement("BuyerDataTable", ["dynamodb:GetItem", "dynamodb:PutItem"], [table("buyer-data")]),
+        _statement("BuyerDataTable", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                                      "dynamodb:DeleteItem"], [table("buyer-data")]),
+        _statement("BuyerDataExpiry", ["dynamodb:Query"], [f"{table('buyer-data')}/index/by_expiry"]),
         _statement("StateTable", ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], [table("state")]),
         # Lambda's event source mapping polls with the function's role.
         _statement("ConsumeQueues",
@@ -114,7 +116,7 @@ def policy_document(stage: str, region: str = "*", account: str = "*", *, partit
         # The key's id is made by CloudFormation, so the resource is any key of the account and
         # region (an unavoidable wildcard), narrowed by the condition to the key that carries the
         # stage's alias, the alias the code and infra/template.yaml use.
-        _statement("DataKey", ["kms:Encrypt", "kms:Decrypt"], [arn("kms", "key/*")],
+        _statement("DataKey", ["kms:GenerateDataKey", "kms:Decrypt"], [arn("kms", "key/*")],
                    {"ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/{prefix}"}}),
         # Secrets Manager appends "-" and six random characters to a secret's name in its ARN.
         _statement("SpApiCredentials", ["secretsmanager:GetSecretValue"],

@@ -194,8 +194,41 @@ class FakeBuyerData:
     def __init__(self):
         self.saved: dict[str, dict[str, Any]] = {}
 
-    def save(self, seller_id, order_id, personal, as_of, expires_at):
-        self.saved[order_id] = {"seller_id": seller_id, "personal": personal, "as_of": as_of, "expires_at": expires_at}
+    def save(self, seller_id, order_id, personal, as_of, expires_at, delivered_at=None, now=None):
+        from datetime import UTC, datetime
+
+        if expires_at <= (now or datetime.now(UTC)):  # as the store: past its 30 days, not kept at all
+            self.saved.pop(order_id, None)
+            return
+        existing = self.saved.get(order_id)
+        if existing is not None and existing.get("delivered_at"):
+            expires_at = min(expires_at, existing["expires_at"])
+            delivered_at = delivered_at or existing["delivered_at"]
+        self.saved[order_id] = {"seller_id": seller_id, "personal": personal, "as_of": as_of, "expires_at": expires_at,
+                                "delivered_at": delivered_at}
+
+    def shorten(self, order_id, expires_at, delivered_at, now=None):
+        from datetime import UTC, datetime
+
+        if expires_at <= (now or datetime.now(UTC)):
+            return self.saved.pop(order_id, None) is not None
+        row = self.saved.get(order_id)
+        if row is None or row["expires_at"] <= expires_at:
+            return False
+        row.update(expires_at=expires_at, delivered_at=delivered_at)
+        return True
+
+    def get(self, order_id, now=None):
+        from datetime import UTC, datetime
+
+        row = self.saved.get(order_id)
+        return None if row is None or row["expires_at"] <= (now or datetime.now(UTC)) else row["personal"]
+
+    def purge(self, now, since_day):
+        expired = [k for k, row in self.saved.items() if row["expires_at"] <= now]
+        for key in expired:
+            del self.saved[key]
+        return len(expired)
 
 
 class FakePollState:

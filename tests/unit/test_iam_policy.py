@@ -63,9 +63,11 @@ RESOURCE_HINTS: dict[tuple[str, str, str], tuple[str, tuple[str, ...]]] = {
     ("chalicelib/core/queues.py", "SqsTaskQueue.flush", "sqs:SendMessage"): ("sqs", _task_queue_names()),
     # core.api.health() asks for the depth of every queue and dead-letter queue, by their config URLs.
     ("chalicelib/core/queues.py", "queue_depths", "sqs:GetQueueAttributes"): ("sqs", _every_queue_name()),
-    # Decrypt names no key (the ciphertext does): DynamoBuyerData.save encrypts with the data key.
-    ("chalicelib/flows/orders/store.py", "DynamoBuyerData.get", "kms:Decrypt"):
-        ("kms", (f"alias/sellerops-{STAGE}",)),
+    # Data keys are made under the deployment's key (config.data_key_id, the alias); Decrypt names
+    # no key (the ciphertext does): it is the same one.
+    ("chalicelib/core/datakeys.py", "DataKeys._key", "kms:GenerateDataKey"): ("kms", (f"alias/sellerops-{STAGE}",)),
+    ("chalicelib/core/datakeys.py", "DataKeys._decrypted", "kms:Decrypt"): ("kms", (f"alias/sellerops-{STAGE}",)),
+    ("chalicelib/core/datakeys.py", "DataKeys.open_", "kms:Decrypt"): ("kms", (f"alias/sellerops-{STAGE}",)),
 }
 
 # IAM authorizes these operations with another action.
@@ -639,11 +641,12 @@ def test_every_resource_hint_is_used(findings):
 
 def test_the_detector_finds_the_known_calls(all_needs):
     actions = {n.action for n in all_needs}
-    assert {"sqs:SendMessage", "sqs:GetQueueAttributes", "kms:Encrypt", "kms:Decrypt", "secretsmanager:GetSecretValue",
+    assert {"sqs:SendMessage", "sqs:GetQueueAttributes", "kms:GenerateDataKey", "kms:Decrypt",
+            "secretsmanager:GetSecretValue",
             "ssm:GetParameter", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query",
             "sqs:ReceiveMessage", "logs:PutLogEvents"} <= actions
     index_queries = {n.resource.rsplit("/", 1)[-1] for n in all_needs if "/index/" in n.resource}
-    assert index_queries == set(iam_policy.ORDERS_INDEXES)
+    assert index_queries == set(iam_policy.ORDERS_INDEXES) | {"by_expiry"}
 
 
 def test_no_wildcard_action_and_no_bare_wildcard_resource():
@@ -701,7 +704,7 @@ def test_the_detector_follows_client_variables_and_factories():
         ("kms:GenerateDataKey", SAMPLE_KEY_ARN.rsplit(":", 1)[-1], "alias/sellerops-dev"),
     }
     # DeleteMessage is granted on the consumed queues only, not on a dead-letter queue.
-    assert {n.action for n in missing} == {"sqs:DeleteMessage", "kms:GenerateDataKey"}
+    assert {n.action for n in missing} == {"sqs:DeleteMessage"}
 
 
 def test_the_detector_sees_pynamodb_operations():

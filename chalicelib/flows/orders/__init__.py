@@ -30,13 +30,21 @@ def poll_orders(now: datetime) -> dict[str, Any]:
     return {"queued": queued}
 
 
+def purge_buyer_data(now: datetime) -> dict[str, Any]:
+    """Every hour: buyer data whose 30 days after delivery are over is deleted."""
+    from chalicelib.core import wiring as core
+
+    return service.purge_buyer_data(wiring.buyer_data(), core.state(), now)
+
+
 FLOW = Flow(
     name="orders",
     summary="orders from ORDER_CHANGE, details from getOrder, the backstop poll, the status API",
     consumers=(Consumer(ORDER_CHANGE, service.record_order_change, wiring.intake_ports),),
     tasks=(TaskKind(service.FETCH_ORDER, service.fetch_order_details, wiring.task_ports),
            TaskKind(service.POLL_ORDERS, service.poll_orders, wiring.task_ports)),
-    schedules=(Schedule("poll_orders", 15, poll_orders, "Backstop: catch orders whose notification was lost."),),
+    schedules=(Schedule("poll_orders", 15, poll_orders, "Backstop: catch orders whose notification was lost."),
+               Schedule("purge_buyer_data", 60, purge_buyer_data, "Delete buyer data 30 days after delivery.")),
     routes=(Route("GET", "/orders/{order_id}", views.get_order, "get_order", scope="orders:read"),
             Route("GET", "/orders", views.list_orders, "list_orders", scope="orders:read")),
     openapi_paths=openapi.PATHS,

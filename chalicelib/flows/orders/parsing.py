@@ -104,6 +104,9 @@ def parse_order_change(notification: Notification) -> OrderChange:
         deliver_by=(fields.moment(get(summary, "EarliestDeliveryDate"), "Summary.EarliestDeliveryDate", **strict),
                     fields.moment(get(summary, "LatestDeliveryDate"), "Summary.LatestDeliveryDate", **strict)),
         lines=tuple(lines),
+        # EasyShip orders say when Amazon delivered them: the buyer data's 30 days run from then.
+        delivered_at=changed_at if fields.text(get(summary, "EasyShipShipmentStatus"), "Summary.EasyShipShipmentStatus",
+                                               limit=60, **strict) == "Delivered" else None,
         change_type=fields.text(get(body, "OrderChangeType"), "OrderChangeType", limit=60, **strict),
         change_reason=fields.text(get(trigger, "ChangeReason"), "OrderChangeTrigger.ChangeReason", limit=200,
                                   **strict),
@@ -326,6 +329,14 @@ def order_change(seller_id: str, order: Mapping[str, Any]) -> OrderChange:
                 _object(item.get("fulfillment"), f"orderItems[{index}].fulfillment", strict).get("quantityFulfilled"),
                 f"orderItems[{index}].fulfillment.quantityFulfilled", **strict),
         ))
+    deliver_by = (fields.moment(deliver.get("earliestDateTime"), "deliverByWindow.earliestDateTime", **strict),
+                  fields.moment(deliver.get("latestDateTime"), "deliverByWindow.latestDateTime", **strict))
+    # Delivered: getOrder says so (a package DELIVERED) but not when. Amazon last changed the
+    # order at or after the delivery; the promised latest delivery caps it, so that buyer data is
+    # never kept longer for the want of a date (a late parcel's data goes a little early).
+    delivered_at = None
+    if any(p.status == "DELIVERED" for p in facts.packages):
+        delivered_at = min(facts.as_of, deliver_by[1]) if deliver_by[1] else facts.as_of
     return OrderChange(
         seller_id=seller_id,
         order_id=facts.order_id,
@@ -341,10 +352,10 @@ def order_change(seller_id: str, order: Mapping[str, Any]) -> OrderChange:
         purchase_date=facts.created_time,
         ship_by=(fields.moment(ship.get("earliestDateTime"), "shipByWindow.earliestDateTime", **strict),
                  fields.moment(ship.get("latestDateTime"), "shipByWindow.latestDateTime", **strict)),
-        deliver_by=(fields.moment(deliver.get("earliestDateTime"), "deliverByWindow.earliestDateTime", **strict),
-                    fields.moment(deliver.get("latestDateTime"), "deliverByWindow.latestDateTime", **strict)),
+        deliver_by=deliver_by,
         lines=tuple(lines),
         source="getOrder",
+        delivered_at=delivered_at,
     )
 
 

@@ -111,6 +111,7 @@ class OrderChange:
     lines: tuple[OrderLine, ...] = ()
     change_type: str | None = None
     change_reason: str | None = None
+    delivered_at: datetime | None = None  # when Amazon says the parcel was delivered (buyer data expiry)
     source: str = "ORDER_CHANGE"  # or "getOrder" when Amazon's order itself tells us
 
     @property
@@ -253,10 +254,16 @@ def needs_details(status: OrderStatus, details_status: OrderStatus | None) -> bo
     return details_status is None or details_status != status
 
 
-def buyer_data_expiry(deliver_by_latest: datetime | None, purchase_date: datetime | None, now: datetime) -> datetime:
+BUYER_DATA_DAYS = 30
+
+
+def buyer_data_expiry(delivered_at: datetime | None, deliver_by_latest: datetime | None,
+                      purchase_date: datetime | None, now: datetime) -> datetime:
     """Amazon's Data Protection Policy: delete buyer data at most 30 days after delivery.
 
-    Until we know the delivery date we use the latest promised delivery date; failing that,
-    the purchase date plus the longest usual delivery window (30 days)."""
-    anchor = deliver_by_latest or (purchase_date + timedelta(days=30) if purchase_date else now + timedelta(days=30))
-    return utc(anchor) + timedelta(days=30)
+    From the actual delivery when Amazon reports it; until then from the latest promised
+    delivery date; failing that, from the purchase date plus the longest usual delivery window
+    (30 days), or from now."""
+    anchor = (delivered_at or deliver_by_latest
+              or (purchase_date + timedelta(days=30) if purchase_date else now + timedelta(days=30)))
+    return utc(anchor) + timedelta(days=BUYER_DATA_DAYS)

@@ -12,6 +12,7 @@ from chalicelib.core.tasks import Outcome, Result, Slots, Task, TaskQueue
 from chalicelib.core.times import iso, utc
 from chalicelib.flows.orders import parsing
 from chalicelib.flows.orders.rules import (
+    BUYER_DATA_DAYS,
     Order,
     OrderChange,
     OrderDetails,
@@ -53,7 +54,9 @@ class OrderRepository(Protocol):
 
 class BuyerDataStore(Protocol):
     def save(self, seller_id: str, order_id: str, personal: dict[str, Any], as_of: datetime,
-             expires_at: datetime) -> None: ...
+             expires_at: datetime, delivered_at: datetime | None = None, now: datetime | None = None) -> None: ...
+    def shorten(self, order_id: str, expires_at: datetime, delivered_at: datetime,
+                now: datetime | None = None) -> bool: ...
 
 
 class AmazonOrders(Protocol):
@@ -73,6 +76,7 @@ class PollState(Protocol):
 class IntakePorts:
     orders: OrderRepository
     tasks: TaskQueue
+    buyer_data: BuyerDataStore | None = None  # only to bring an expiry forward (never read here)
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,9 @@ def record_order_change(notification: Notification, ports: IntakePorts, now: dat
     change = parsing.parse_order_change(notification)
     orders, tasks = ports.orders, ports.tasks
     applied = orders.apply_change(change, now)
+    if change.delivered_at is not None and ports.buyer_data is not None:
+        ports.buyer_data.shorten(change.order_id, buyer_data_expiry(change.delivered_at, None, None, now),
+                                 change.delivered_at, now)
     if applied is not None:
         if needs_details(applied.order.status, applied.details_status):
             tasks.enqueue(fetch_task(change.seller_id, change.order_id, change.marketplace_id, ORDER_CHANGED))
@@ -170,12 +177,30 @@ def fetch_order_details(task: Task, ports: TaskPorts, now: datetime) -> Result:
         ports.orders.save_details(order_id, details)
     else:
         ports.orders.needs_attention(order_id, str(problem), now)
-    expires_at = buyer_data_expiry(order.deliver_by[1], order.purchase_date, now)
-    ports.buyer_data.save(seller_id, order_id, parsing.personal_data(raw), change.changed_at, expires_at)
+    expires_at = buyer_data_expiry(change.delivered_at, order.deliver_by[1], order.purchase_date, now)
+    ports.buyer_data.save(seller_id, order_id, parsing.personal_data(raw), change.changed_at, expires_at,
+                          change.delivered_at, now)
     if problem is not None:
         return Result(Outcome.ATTENTION, {"order_id": order_id, "attention": problem})
     # An order no notification brought (the backstop found it) is created by its details.
     return Result(Outcome.CREATED if found is None else Outcome.DONE, {"order_id": order_id})
+
+
+BUYER_DATA_PURGE = "buyer-data-purge"
+
+
+class BuyerDataPurge(Protocol):
+    def purge(self, now: datetime, since_day: Any) -> int: ...
+
+
+def purge_buyer_data(store: BuyerDataPurge, state: PollState, now: datetime) -> dict[str, int]:
+    """Hourly: delete the buyer data whose 30 days are over (DynamoDB's TTL, which may run days
+    late, is the second net). Each run looks from the day of the previous one."""
+    last = state.watermark(BUYER_DATA_PURGE)
+    since = (last or now - timedelta(days=BUYER_DATA_DAYS + 1)).date()
+    deleted = store.purge(now, since)
+    state.set_watermark(BUYER_DATA_PURGE, now)
+    return {"deleted": deleted}
 
 
 def schedule_polls(state: PollState, tasks: TaskQueue, now: datetime,

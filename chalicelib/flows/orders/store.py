@@ -7,15 +7,16 @@ refused by the write's condition), and the money from getOrder (`details`, JSON)
 list a seller's orders by update time, all of them or by status (`seller_status` =
 `<seller>#<status>`); `updated_key` = `<updated at>#<order id>` keeps the sort total.
 
-Buyer-data table, one item per order: the buyer's personal data, KMS-encrypted, with a TTL.
+Buyer-data table, one item per order: the buyer's personal data, sealed under a data key
+(core/datakeys.py), deleted 30 days after delivery by the purge (an index by expiry day), with
+DynamoDB's TTL as a second net.
 """
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -30,13 +31,14 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
 )
 from pynamodb.exceptions import DoesNotExist
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib import config, resources
+from chalicelib.core.datakeys import DataKeys
 from chalicelib.core.dynamo import models_builder, unless_refused
 from chalicelib.core.money import Money
-from chalicelib.core.times import iso, parse_iso
+from chalicelib.core.times import iso, parse_iso, utc
 from chalicelib.flows.orders.rules import (
     Attention,
     LineMoney,
@@ -116,15 +118,27 @@ def _order_models() -> _OrderModels:
         by_seller_updated = BySellerUpdated()
         by_seller_status = BySellerStatus()
 
+    class ByExpiry(GlobalSecondaryIndex):
+        class Meta:
+            index_name = "by_expiry"
+            projection = KeysOnlyProjection()
+
+        expiry_day = UnicodeAttribute(hash_key=True)
+        order_id = UnicodeAttribute(range_key=True)
+
     class BuyerDataRow(Model):
         class Meta:
             table_name = config.table_name(resources.BUYER_DATA)
 
         order_id = UnicodeAttribute(hash_key=True)
         seller_id = UnicodeAttribute()
-        ciphertext = UnicodeAttribute()  # base64 of a KMS-encrypted JSON document
+        ciphertext = UnicodeAttribute()  # core/datakeys.py: sealed under a data key (or, before, by KMS itself)
         as_of = UnicodeAttribute()
-        expires_at = TTLAttribute()
+        expires_at = TTLAttribute()  # DynamoDB's TTL: a second net behind the purge
+        expiry_day = UnicodeAttribute(null=True)  # YYYY-MM-DD of expires_at: the purge's index
+        delivered_at = UnicodeAttribute(null=True)  # once known, the expiry never moves later
+
+        by_expiry = ByExpiry()
 
     return _OrderModels(OrderRow, BuyerDataRow)
 
@@ -391,32 +405,79 @@ class DynamoOrders:
 # --- buyer data ---------------------------------------------------------------------------
 
 class DynamoBuyerData:
-    """Buyer and recipient personal data, KMS-encrypted, apart from the order, with a TTL."""
+    """Buyer and recipient personal data, apart from the order, sealed under a data key of the
+    deployment's KMS key (core/datakeys.py; the seller and order are the associated data), and
+    deleted 30 days after delivery: by `purge` (the purge_buyer_data schedule), with DynamoDB's
+    TTL as a second net. An expired item is never returned, purged or not."""
 
-    def __init__(self, kms_client_factory):
-        self._kms = kms_client_factory
+    def __init__(self, keys: DataKeys):
+        self._keys = keys
+
+    @staticmethod
+    def _context(seller_id: str, order_id: str) -> dict[str, str]:
+        return {"table": "buyer-data", "seller_id": seller_id, "order_id": order_id}
 
     def save(self, seller_id: str, order_id: str, personal: dict[str, Any], as_of: datetime,
-             expires_at: datetime) -> None:
-        plaintext = json.dumps(personal, separators=(",", ":"), sort_keys=True).encode()
-        blob = self._kms().encrypt(
-            KeyId=config.data_key_id(), Plaintext=plaintext,
-            EncryptionContext={"table": "buyer-data", "seller_id": seller_id, "order_id": order_id},
-        )["CiphertextBlob"]
+             expires_at: datetime, delivered_at: datetime | None = None, now: datetime | None = None) -> None:
         Row = _order_models().buyer
-        row = Row(order_id, seller_id=seller_id, ciphertext=base64.b64encode(blob).decode(), as_of=iso(as_of),
-                  expires_at=expires_at)
+        try:
+            existing = Row.get(order_id, consistent_read=True)
+        except DoesNotExist:
+            existing = None
+        if existing is not None and existing.delivered_at:
+            # Delivered: the 30 days run from then, whatever a later snapshot promises.
+            expires_at = min(expires_at, existing.expires_at)
+            delivered_at = delivered_at or datetime.fromisoformat(existing.delivered_at)
+        if expires_at <= (now or datetime.now(UTC)):  # learnt late: already past its 30 days, not kept at all
+            self._delete(order_id)
+            return
+        plaintext = json.dumps(personal, separators=(",", ":"), sort_keys=True).encode()
+        sealed = self._keys.seal(plaintext, self._context(seller_id, order_id))
+        row = Row(order_id, seller_id=seller_id, ciphertext=sealed, as_of=iso(as_of), expires_at=expires_at,
+                  expiry_day=utc(expires_at).date().isoformat(),
+                  delivered_at=iso(delivered_at) if delivered_at else None)
         with unless_refused():
             row.save(condition=Row.order_id.does_not_exist() | (Row.as_of <= iso(as_of)))
 
-    def get(self, order_id: str) -> dict[str, Any] | None:
+    def shorten(self, order_id: str, expires_at: datetime, delivered_at: datetime,
+                now: datetime | None = None) -> bool:
+        """The order was delivered: its buyer data expires at `expires_at`, if that is sooner."""
+        Row = _order_models().buyer
+        if expires_at <= (now or datetime.now(UTC)):
+            return self._delete(order_id)
+        with unless_refused() as written:
+            Row(order_id).update(actions=[Row.expires_at.set(expires_at),
+                                          Row.expiry_day.set(utc(expires_at).date().isoformat()),
+                                          Row.delivered_at.set(iso(delivered_at))],
+                                 condition=Row.order_id.exists() & (Row.expires_at > expires_at))
+        return written.ok
+
+    def _delete(self, order_id: str) -> bool:
+        Row = _order_models().buyer
+        with unless_refused() as written:
+            Row(order_id).delete(condition=Row.order_id.exists())
+        return written.ok
+
+    def get(self, order_id: str, now: datetime | None = None) -> dict[str, Any] | None:
         Row = _order_models().buyer
         try:
             row = Row.get(order_id)
         except DoesNotExist:
             return None
-        plaintext = self._kms().decrypt(
-            CiphertextBlob=base64.b64decode(row.ciphertext),
-            EncryptionContext={"table": "buyer-data", "seller_id": row.seller_id, "order_id": order_id},
-        )["Plaintext"]
-        return json.loads(plaintext)
+        if row.expires_at <= (now or datetime.now(UTC)):
+            return None  # expired: gone for every reader, even before the purge deletes it
+        context = self._context(row.seller_id, order_id)
+        return dict(json.loads(self._keys.open_(row.ciphertext, context, legacy_context=context)))
+
+    def purge(self, now: datetime, since_day: date) -> int:
+        """Delete every item expired by `now`, looking at the expiry days from `since_day`."""
+        Row = _order_models().buyer
+        deleted = 0
+        day = since_day
+        while day <= utc(now).date():
+            for key in Row.by_expiry.query(day.isoformat()):
+                with unless_refused() as written:
+                    Row(key.order_id).delete(condition=Row.expires_at <= now)
+                deleted += int(written.ok)
+            day += timedelta(days=1)
+        return deleted

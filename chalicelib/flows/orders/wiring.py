@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from chalicelib import config
 from chalicelib.core import aws, wiring
+from chalicelib.core.datakeys import DataKeys
 from chalicelib.flows.orders.service import IntakePorts, TaskPorts
 from chalicelib.flows.orders.store import DynamoBuyerData, DynamoOrders
 
@@ -16,12 +17,12 @@ def orders() -> DynamoOrders:
 
 @wiring.cached
 def buyer_data() -> DynamoBuyerData:
-    return DynamoBuyerData(lambda: aws.client("kms"))
+    return DynamoBuyerData(DataKeys(lambda: aws.client("kms"), config.data_key_id, purpose="buyer-data"))
 
 
 @wiring.cached
 def intake_ports() -> IntakePorts:
-    return IntakePorts(orders=orders(), tasks=wiring.task_queue())
+    return IntakePorts(orders=orders(), tasks=wiring.task_queue(), buyer_data=buyer_data())
 
 
 @wiring.cached

@@ -94,5 +94,7 @@ def test_details_are_fetched_for_a_new_order_and_again_when_its_status_moves():
 
 def test_buyer_data_expires_thirty_days_after_the_latest_delivery_date():
     latest = datetime(2026, 11, 6, 23, 59, tzinfo=UTC)
-    assert buyer_data_expiry(latest, None, NOW) == latest + timedelta(days=30)
-    assert buyer_data_expiry(None, T0, NOW) == T0 + timedelta(days=60)
+    assert buyer_data_expiry(None, latest, None, NOW) == latest + timedelta(days=30)
+    assert buyer_data_expiry(None, None, T0, NOW) == T0 + timedelta(days=60)
+    delivered = latest - timedelta(days=10)  # delivered early: the 30 days run from the delivery
+    assert buyer_data_expiry(delivered, latest, T0, NOW) == delivered + timedelta(days=30)

@@ -192,3 +192,25 @@ def test_a_task_returning_long_after_its_slot_books_again_instead_of_bursting():
         order_service.fetch_order_details(late, p, NOW + timedelta(seconds=30))
     assert second.value.delay_seconds == 3.0
     assert len(p.slots.limiter.calls) == 2 and p.amazon.calls == []
+
+
+def test_a_delivered_package_makes_the_buyer_data_expire_30_days_after_delivery():
+    """getOrder says DELIVERED but not when: Amazon's last change, capped by the promise."""
+    shipped = amazon_order(status="SHIPPED", updated="2026-11-05T08:00:00Z")
+    shipped["packages"] = [{"packageReferenceId": "1", "carrier": "DHL", "trackingNumber": "T1",
+                            "shipTime": "2026-11-03T10:00:00Z", "packageStatus": {"status": "DELIVERED"}}]
+    p = ports(amazon=FakeAmazon({"028-1234567-1234567": shipped}))
+    order_service.fetch_order_details(task(), p, NOW)
+    saved = p.buyer_data.saved["028-1234567-1234567"]
+    assert saved["delivered_at"] == datetime(2026, 11, 5, 8, 0, tzinfo=UTC)
+    assert saved["expires_at"] == datetime(2026, 12, 5, 8, 0, tzinfo=UTC), "not the promised 6th + 30 days"
+
+
+def test_an_easyship_delivery_notice_brings_the_buyer_data_expiry_forward():
+    p = ports()
+    order_service.fetch_order_details(task(), p, NOW)  # buyer data kept until the promise + 30 days
+    delivered = order_change("028-1234567-1234567", "Shipped", at="2026-11-03T09:00:00.000Z")
+    delivered["Payload"]["OrderChangeNotification"]["Summary"]["EasyShipShipmentStatus"] = "Delivered"
+    intake = order_service.IntakePorts(p.orders, p.tasks, p.buyer_data)
+    order_service.record_order_change(parse_notification(body(delivered)), intake, NOW)
+    assert p.buyer_data.saved["028-1234567-1234567"]["expires_at"] == datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
