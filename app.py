@@ -10,6 +10,7 @@ from chalice import AuthResponse, AuthRoute, Chalice, Rate
 
 from chalicelib import config, handlers, registry, resources
 from chalicelib.core import auth
+from chalicelib.core.function import running
 from chalicelib.core.http import error_shape
 from chalicelib.core.observability import observe
 
@@ -55,7 +56,8 @@ app.register_middleware(error_shape, "http")
 
 @app.authorizer(ttl_seconds=auth.AUTHORIZER_TTL_SECONDS)
 def bearer_token(auth_request):
-    who = auth.principal_of(auth_request.token)
+    with running("bearer_token"):
+        who = auth.principal_of(auth_request.token)
     if who is None:
         return AuthResponse(routes=[], principal_id="anonymous")
     routes = [AuthRoute(path, [method, "HEAD"] if method == "GET" else [method])

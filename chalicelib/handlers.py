@@ -13,6 +13,7 @@ from chalicelib.core import wiring
 from chalicelib.core.batch import process_batch
 from chalicelib.core.errors import PermanentError, RetryLater
 from chalicelib.core.flow import Route, Schedule
+from chalicelib.core.function import running
 from chalicelib.core.http import JSON, BadRequest, Forbidden, PayloadTooLarge, error, respond
 from chalicelib.core.observability import logger
 from chalicelib.core.tasks import Task, handle_retry
@@ -46,7 +47,8 @@ def intake_batch(event: dict[str, Any]) -> dict[str, Any]:
             _bookkeeping("the sellers' marketplaces", lambda: wiring.state().note_sellers(sellers))
 
     try:
-        return process_batch(event, resources.INTAKE.suffix, handle, wiring.state, after)
+        with running(resources.INTAKE.handler):
+            return process_batch(event, resources.INTAKE.suffix, handle, wiring.state, after)
     finally:
         wiring.task_queue().discard()
 
@@ -84,7 +86,8 @@ def task_batch(queue: resources.Queue, event: dict[str, Any]) -> dict[str, Any]:
         return f"{task.kind}.{result.outcome.value}"
 
     try:
-        return process_batch(event, queue.suffix, handle, wiring.state, tasks.flush)
+        with running(queue.handler):
+            return process_batch(event, queue.suffix, handle, wiring.state, tasks.flush)
     finally:
         tasks.discard()
 
@@ -92,18 +95,23 @@ def task_batch(queue: resources.Queue, event: dict[str, Any]) -> dict[str, Any]:
 def scheduled(schedule: Schedule) -> Callable[[Any], dict[str, Any]]:
     """The Lambda handler of one schedule: run it, send the tasks it queued, remember the run."""
     def run(event: Any) -> dict[str, Any]:
-        at = now()
-        try:
-            result = dict(schedule.run(at))
-            wiring.task_queue().flush()
-        finally:
-            wiring.task_queue().discard()
-        wiring.state().record_run(schedule.name, at, result)
-        logger().info("schedule ran", extra={"schedule": schedule.name, **result})
-        return result
+        with running(schedule.name):
+            return _run_schedule(schedule)
 
     run.__name__ = run.__qualname__ = schedule.name  # Chalice names the function (and its Lambda) after it
     return run
+
+
+def _run_schedule(schedule: Schedule) -> dict[str, Any]:
+    at = now()
+    try:
+        result = dict(schedule.run(at))
+        wiring.task_queue().flush()
+    finally:
+        wiring.task_queue().discard()
+    wiring.state().record_run(schedule.name, at, result)
+    logger().info("schedule ran", extra={"schedule": schedule.name, **result})
+    return result
 
 
 def content_types(route: Route) -> list[str]:
@@ -117,15 +125,22 @@ def view(route: Route, current_request: Callable[[], Any]) -> Callable[..., Any]
     against the route's schema, then (only then) an Idempotency-Key claimed and the view run;
     every error in the one shape, and a HEAD answered as its GET without the body."""
     def serve(**uri_params: Any) -> Any:
-        request = current_request()
-        method = str(getattr(request, "method", route.method)).upper()
-        response = _as_response(respond(_checked_then_run, route, request, method, uri_params))
-        if method == "HEAD":
-            response = Response(body="", status_code=response.status_code, headers=response.headers)
-        return response
+        with running(API_HANDLER):
+            return _serve(route, current_request(), uri_params)
 
     serve.__name__ = serve.__qualname__ = route.name
     return serve
+
+
+API_HANDLER = "api_handler"  # Chalice's name of the function every route runs in
+
+
+def _serve(route: Route, request: Any, uri_params: dict[str, Any]) -> Any:
+    method = str(getattr(request, "method", route.method)).upper()
+    response = _as_response(respond(_checked_then_run, route, request, method, uri_params))
+    if method == "HEAD":
+        response = Response(body="", status_code=response.status_code, headers=response.headers)
+    return response
 
 
 def _checked_then_run(route: Route, request: Any, method: str, uri_params: dict[str, Any]) -> Any:

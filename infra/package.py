@@ -262,6 +262,34 @@ def check_events(report: Report, sam: dict[str, Any], stage: str) -> None:
     report.add("events", not problems, f"{REPORT_BATCH_ITEM_FAILURES} on " + (", ".join(found) or "nothing"), problems)
 
 
+def check_roles(report: Report, sam: dict[str, Any], stage: str) -> None:
+    """One role per function, each with its own policy from infra/policy.py: a function whose
+    role another shares, or whose policy grants what its own does not, is a problem."""
+    from chalice.utils import to_cfn_resource_name
+
+    from infra import policy
+
+    resources = sam.get("Resources") or {}
+    problems: list[str] = []
+    roles: dict[str, str] = {}
+    by_logical_id = {policy.function_names(stage, f)[1]: f for f in policy.FUNCTIONS}
+    for name, resource in resources.items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        role = json.dumps((resource.get("Properties") or {}).get("Role"))
+        if role in roles:
+            problems.append(f"{name} shares its role with {roles[role]}")
+        roles[role] = name
+        function = by_logical_id.get(name)
+        role_id = f"{to_cfn_resource_name(function)}Role" if function else None
+        statements = ((((resources.get(role_id) or {}).get("Properties") or {}).get("Policies") or [{}])[0]
+                      .get("PolicyDocument") or {}).get("Statement") if role_id else None
+        if function is None or statements != policy.policy_document(stage, function)["Statement"]:
+            problems.append(f"{name}: its role's policy is not infra/policy.py's for it")
+    report.add("roles", not problems, f"one role per function, each with its own policy ({len(roles)} functions)",
+               problems)
+
+
 # ------------------------------------------------------------------------------ 3. artefact
 
 def _glibc(platform: str) -> tuple[tuple[int, int], str] | None:
@@ -503,7 +531,9 @@ def run(stage: str, check_only: bool) -> Report:
     sam_path = PACKAGE_DIR / SAM_TEMPLATE_NAME
     if not sam_path.exists() or not (PACKAGE_DIR / ZIP_NAME).exists():
         raise PackageError(f"no package in {_relative(PACKAGE_DIR)}: run python -m infra.package --stage {stage}")
-    check_events(report, json.loads(sam_path.read_text(encoding="utf-8")), stage)
+    sam = json.loads(sam_path.read_text(encoding="utf-8"))
+    check_events(report, sam, stage)
+    check_roles(report, sam, stage)
     check_artefact(report, PACKAGE_DIR / ZIP_NAME)
     templates = [INFRA_TEMPLATE, sam_path]
     check_cfn_lint(report, templates)

@@ -1,23 +1,33 @@
-"""The least-privilege IAM policy of a stage's Lambda functions (Chalice `iam_policy_file`).
+"""One least-privilege IAM role per Lambda function (Chalice's per-function `iam_policy_file`).
 
-    python -m infra.policy --stage NAME     # writes .chalice/policy-NAME.json
+    python -m infra.policy --stage NAME     # writes .chalice/policy-NAME-<function>.json
 
 Chalice's automatic policy sees only `boto3.client` calls in app.py, so `autogen_policy` is false
-and every stage has its own policy file, generated here. It grants exactly what the deployed code
-calls (tests/unit/test_iam_policy.py finds those calls in app.py and chalicelib/ and fails on a
-call without a grant and on a grant without a call), on the resources infra/template.yaml names
-for the stage:
+and every function of every stage has its own policy file, generated here from two tables:
+UNITS (each adapter of the code, the sites of its AWS calls and the statements that grant them)
+and FUNCTIONS (each Lambda function and the units it runs). The API handler and the authorizer
+read no SP-API credentials and no buyer data (KMS only through DynamoDB and SSM); the intake
+holds no SP-API credentials; each schedule does its one job.
 
-- DynamoDB: per table, only the item operations its adapter makes (PynamoDB builds its table
-  metadata locally: no DescribeTable). Queries on the orders table go through its two indexes.
-- SQS: what Lambda's event source mapping does with the function's role on the consumed queues,
-  SendMessage on the queues tasks travel on, GetQueueAttributes on every queue and dead-letter
-  queue (/health).
-- KMS: Encrypt and Decrypt of buyer data with the data key. Decrypt is also what DynamoDB,
-  Secrets Manager and SSM (the token hash is a SecureString under the data key) need from the
-  caller, on its behalf, to read what the data key encrypts.
-- Secrets Manager: the SP-API secret. SSM: the API token hash (a SecureString).
-- CloudWatch Logs: the functions' log groups.
+It grants exactly what each function calls: tests/unit/test_iam_policy.py finds every AWS call
+of app.py and chalicelib/ and fails on a call outside every unit, on a call a function's policy
+does not grant, and on a grant the function does not use; the local stack (infra/local/
+guard.py) refuses, as AWS would, any call a running function's policy does not grant, so every
+replay, demo and end-to-end test proves the functions stay within their roles. On the
+resources infra/template.yaml names for the stage:
+
+- DynamoDB: per table, only the item operations the unit makes (PynamoDB builds its table
+  metadata locally: no DescribeTable); queries through the named indexes.
+- SQS: what Lambda's event source mapping does with the function's role on its own queue,
+  SendMessage on the queues tasks travel on, GetQueueAttributes on every queue (/health).
+- KMS: GenerateDataKey and Decrypt of buyer data's data keys (the task functions only); Decrypt
+  through DynamoDB, Secrets Manager and SSM, which decrypt what the data key encrypts on the
+  caller's behalf (kms:ViaService).
+- Secrets Manager: the SP-API secret. SSM: the API token hash, the page-token key.
+- CloudWatch Logs: the function's log group.
+
+`make deploy` writes the files narrowed to the stack's region and account; the committed dev
+files (read by `chalice package` and the tests) use "*" for both.
 
 python-amazon-sp-api makes no AWS call (credentials are passed to it explicitly) and Powertools
 writes logs and metrics to stdout (EMF), so neither needs a grant.
@@ -27,6 +37,8 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,89 +81,204 @@ def _statement(sid: str, actions: list[str], resources: list[str], condition: di
     return statement
 
 
-def policy_document(stage: str, region: str = "*", account: str = "*", *, partition: str = "aws") -> dict[str, Any]:
-    """The policy of every Lambda function of `stage`. `region` and `account` default to "*": the
-    resources are named by stage, and the file can be written before the stack exists."""
+@dataclass(frozen=True)
+class Unit:
+    """Code whose AWS calls one set of grants covers: where the detector finds its calls (a file
+    and the qualified names they start with) and the statements that grant them."""
+
+    sites: tuple[str, ...]  # "path:QualifiedName" prefixes, as tests/unit/test_iam_policy.py reports sites
+    statements: Callable[[_Names], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class _Names:
+    stage: str
+    prefix: str
+    region: str
+    account: str
+    partition: str
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account}:{resource}"
+
+    def table(self, name: str) -> str:
+        return self.arn("dynamodb", f"table/{self.prefix}-{name}")
+
+    def queue(self, name: str) -> str:
+        return self.arn("sqs", f"{self.prefix}-{name}")
+
+    def parameter(self, name: str) -> str:
+        return self.arn("ssm", f"parameter/sellerops/{self.stage}/{name}")
+
+
+GET, PUT, UPDATE, DELETE, QUERY = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                                   "dynamodb:DeleteItem", "dynamodb:Query")
+
+# Each adapter, and what it may do. The detector (tests/unit/test_iam_policy.py) finds every AWS
+# call of the deployed code at its site; each site belongs to a unit; each unit's statements grant
+# exactly its calls.
+UNITS: dict[str, Unit] = {
+    # Every function keeps state in the state table (failures, rate limits, watermarks, tokens).
+    "state": Unit(("chalicelib/core/state.py:DynamoState.",),
+                  lambda n: [_statement("StateTable", [GET, UPDATE, QUERY], [n.table("state")])]),
+    "orders-read": Unit(("chalicelib/flows/orders/store.py:DynamoOrders.get",
+                         "chalicelib/flows/orders/store.py:DynamoOrders.list"),
+                        lambda n: [_statement("OrdersTable", [GET], [n.table("orders")]),
+                                   _statement("OrdersIndexes", [QUERY], [f"{n.table('orders')}/index/{index}"
+                                                                         for index in ORDERS_INDEXES])]),
+    "orders-write": Unit(tuple(f"chalicelib/flows/orders/store.py:DynamoOrders.{method}" for method in (
+                         "get", "apply_change", "add_to_timeline", "save_details", "needs_attention")),
+                         lambda n: [_statement("OrdersTable", [GET, UPDATE], [n.table("orders")])]),
+    # Buyer data in clear: sealed and opened under data keys of the data key (KMS, directly).
+    "buyer-data": Unit(("chalicelib/flows/orders/store.py:DynamoBuyerData.save",
+                        "chalicelib/flows/orders/store.py:DynamoBuyerData.get",
+                        "chalicelib/core/datakeys.py:DataKeys."),
+                       lambda n: [_statement("BuyerData", [GET, PUT], [n.table("buyer-data")]),
+                                  _statement("BuyerDataKeys", ["kms:GenerateDataKey", "kms:Decrypt"],
+                                             [n.arn("kms", "key/*")], _alias(n))]),
+    # Buyer data's expiry and deletion: never its content (no KMS).
+    "buyer-data-expiry": Unit(("chalicelib/flows/orders/store.py:DynamoBuyerData.shorten",
+                               "chalicelib/flows/orders/store.py:DynamoBuyerData._delete",
+                               "chalicelib/flows/orders/store.py:DynamoBuyerData.purge"),
+                              lambda n: [_statement("BuyerDataExpiry", [UPDATE, DELETE], [n.table("buyer-data")]),
+                                         _statement("BuyerDataByExpiry", [QUERY],
+                                                    [f"{n.table('buyer-data')}/index/by_expiry"])]),
+    # SendMessageBatch is authorized by sqs:SendMessage.
+    "send-tasks": Unit(("chalicelib/core/queues.py:SqsTaskQueue.flush",),
+                       lambda n: [_statement("QueueTasks", ["sqs:SendMessage"],
+                                             [n.queue(name) for name in TASK_QUEUES])]),
+    "queue-depths": Unit(("chalicelib/core/queues.py:queue_depths",),
+                         lambda n: [_statement("QueueDepths", ["sqs:GetQueueAttributes"],
+                                               [n.queue(name) for name in (*CONSUMED_QUEUES, *DEAD_LETTER_QUEUES)])]),
+    # Secrets Manager appends "-" and six random characters to a secret's name in its ARN.
+    "sp-api": Unit(("chalicelib/core/spapi.py:SecretCredentials.",),
+                   lambda n: [_statement("SpApiCredentials", ["secretsmanager:GetSecretValue"],
+                                         [n.arn("secretsmanager", f"secret:sellerops/{n.stage}/spapi-??????")])]),
+    "api-token": Unit(("chalicelib/core/auth.py:_stored_hash",),
+                      lambda n: [_statement("ApiTokenHash", ["ssm:GetParameter"], [n.parameter("api-token-hash")])]),
+    "page-token": Unit(("chalicelib/core/pages.py:_key",),
+                       lambda n: [_statement("PageTokenKey", ["ssm:GetParameter"], [n.parameter("page-token-key")])]),
+}
+
+# Each Lambda function of app.py and the units it runs. The API handler and the authorizer read
+# no SP-API credentials and no buyer data; the intake calls no Amazon; a schedule does its one job.
+FUNCTIONS: dict[str, tuple[str, ...]] = {
+    "api_handler": ("state", "orders-read", "queue-depths", "page-token"),
+    "bearer_token": ("state", "api-token"),
+    "intake": ("state", "orders-write", "buyer-data-expiry", "send-tasks"),
+    "tasks": ("state", "orders-write", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api"),
+    "work": ("state", "orders-write", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api"),
+    "poll_orders": ("state", "send-tasks"),
+    "purge_buyer_data": ("state", "buyer-data-expiry"),
+}
+CONSUMERS = {q.handler: q.suffix for q in resources.QUEUES}  # app.py's on_sqs_message handlers
+
+
+def function_names(stage: str, function: str) -> tuple[str, str]:
+    """(Chalice's name of the function, the logical id `chalice package` gives it)."""
+    from chalice.utils import to_cfn_resource_name
+
+    if function == "api_handler":
+        return f"sellerops-{stage}", "APIHandler"
+    return f"sellerops-{stage}-{function}", to_cfn_resource_name(function)
+
+
+def _alias(n: _Names) -> dict[str, Any]:
+    # The key's id is made by CloudFormation, so the resource is any key of the account and
+    # region (an unavoidable wildcard), narrowed by the condition to the key that carries the
+    # stage's alias, the alias the code and infra/template.yaml use.
+    return {"ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/{n.prefix}"}}
+
+
+def policy_document(stage: str, function: str, region: str = "*", account: str = "*", *,
+                    partition: str = "aws") -> dict[str, Any]:
+    """The policy of one Lambda function of `stage`. `region` and `account` default to "*" (the
+    committed files, written before any stack exists); `make deploy` writes them narrowed to
+    the stack's region and account."""
     _check(stage, region, account, partition)
-    prefix = f"sellerops-{stage}"
-
-    def arn(service: str, resource: str) -> str:
-        return f"arn:{partition}:{service}:{region}:{account}:{resource}"
-
-    def table(name: str) -> str:
-        return arn("dynamodb", f"table/{prefix}-{name}")
-
-    def queue(name: str) -> str:
-        return arn("sqs", f"{prefix}-{name}")
-
-    # Chalice names the API handler `sellerops-<stage>` and every other function
-    # `sellerops-<stage>-<handler>`; in a SAM deployment of `chalice package`, CloudFormation names
-    # them `<stack>-<LogicalId>-<suffix>`, with the stack named sellerops-<stage>. Hence one
-    # log group by name and, unavoidably, a wildcard for the others: their names are not known
-    # before deployment. (A stage whose name starts with another stage's name and a hyphen, such
-    # as dev and dev-eu, would share this grant with it: name stages apart.)
-    log_groups = [f"/aws/lambda/{prefix}", f"/aws/lambda/{prefix}-*"]
-
+    if function not in FUNCTIONS:
+        raise ValueError(f"unknown function {function!r}: infra/policy.py FUNCTIONS lists {', '.join(FUNCTIONS)}")
+    n = _Names(stage, f"sellerops-{stage}", region, account, partition)
+    chalice_name, logical_id = function_names(stage, function)
+    # Chalice names the function `chalice_name`; in a SAM deployment of `chalice package`,
+    # CloudFormation names it `<stack>-<LogicalId>-<suffix>`, with the stack named
+    # sellerops-<stage>: its name is not known before deployment, hence the wildcard there.
+    groups = [f"/aws/lambda/{chalice_name}", f"/aws/lambda/{n.prefix}-{logical_id}-*"]
     statements = [
-        _statement("CreateLogGroups", ["logs:CreateLogGroup"],
-                   [arn("logs", f"log-group:{group}") for group in log_groups]),
+        _statement("CreateLogGroup", ["logs:CreateLogGroup"], [n.arn("logs", f"log-group:{g}") for g in groups]),
         # `:*` stands for the log streams, which Lambda names at run time.
         _statement("WriteLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
-                   [arn("logs", f"log-group:{group}:*") for group in log_groups]),
-        _statement("OrdersTable", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [table("orders")]),
-        _statement("OrdersIndexes", ["dynamodb:Query"],
-                   [f"{table('orders')}/index/{index}" for index in ORDERS_INDEXES]),
-        _statement("BuyerDataTable", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                                      "dynamodb:DeleteItem"], [table("buyer-data")]),
-        _statement("BuyerDataExpiry", ["dynamodb:Query"], [f"{table('buyer-data')}/index/by_expiry"]),
-        _statement("StateTable", ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], [table("state")]),
-        # Lambda's event source mapping polls with the function's role.
-        _statement("ConsumeQueues",
-                   ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
-                    "sqs:GetQueueAttributes"],
-                   [queue(name) for name in CONSUMED_QUEUES]),
-        # SendMessageBatch is authorized by sqs:SendMessage.
-        _statement("QueueTasks", ["sqs:SendMessage"], [queue(name) for name in TASK_QUEUES]),
-        _statement("DeadLetterDepths", ["sqs:GetQueueAttributes"], [queue(name) for name in DEAD_LETTER_QUEUES]),
-        # The key's id is made by CloudFormation, so the resource is any key of the account and
-        # region (an unavoidable wildcard), narrowed by the condition to the key that carries the
-        # stage's alias, the alias the code and infra/template.yaml use.
-        _statement("DataKey", ["kms:GenerateDataKey", "kms:Decrypt"], [arn("kms", "key/*")],
-                   {"ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/{prefix}"}}),
-        # Secrets Manager appends "-" and six random characters to a secret's name in its ARN.
-        _statement("SpApiCredentials", ["secretsmanager:GetSecretValue"],
-                   [arn("secretsmanager", f"secret:sellerops/{stage}/spapi-??????")]),
-        _statement("ApiTokenHash", ["ssm:GetParameter"], [arn("ssm", f"parameter/sellerops/{stage}/api-token-hash")]),
-        _statement("PageTokenKey", ["ssm:GetParameter"], [arn("ssm", f"parameter/sellerops/{stage}/page-token-key")]),
+                   [n.arn("logs", f"log-group:{g}:*") for g in groups]),
     ]
-    return {"Version": "2012-10-17", "Statement": statements}
+    if function in CONSUMERS:
+        # Lambda's event source mapping polls the function's queue with the function's role.
+        statements.append(_statement("ConsumeQueue", ["sqs:ReceiveMessage", "sqs:DeleteMessage",
+                                                      "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
+                                     [n.queue(CONSUMERS[function])]))
+    for unit in FUNCTIONS[function]:
+        statements += UNITS[unit].statements(n)
+    # DynamoDB, Secrets Manager and SSM decrypt what the data key encrypts (the tables, the
+    # secret, the SecureStrings) with the caller's permission: only through those services.
+    services = sorted({action.split(":")[0] for st in statements for action in st["Action"]} & _VIA)
+    if services:
+        statements.append(_statement("DataKeyThroughServices", ["kms:Decrypt"], [n.arn("kms", "key/*")],
+                                     {**_alias(n), "StringLike": {"kms:ViaService": [
+                                         f"{service}.{region}.amazonaws.com" if region != "*" else
+                                         f"{service}.*.amazonaws.com" for service in services]}}))
+    return {"Version": "2012-10-17", "Statement": _merged(statements)}
 
 
-def render(stage: str, region: str = "*", account: str = "*") -> str:
-    """The policy file's text: stable key order and layout, so regenerating it changes nothing."""
-    return json.dumps(policy_document(stage, region, account), indent=2) + "\n"
+_VIA = {"dynamodb", "secretsmanager", "ssm"}
 
 
-def policy_path(stage: str, project_dir: Path | str | None = None) -> Path:
-    return Path(project_dir or PROJECT_DIR) / ".chalice" / f"policy-{stage}.json"
+def _merged(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Statements of the same Sid (two units granting on one table) as one."""
+    by_sid: dict[str, dict[str, Any]] = {}
+    for statement in statements:
+        found = by_sid.get(statement["Sid"])
+        if found is None:
+            by_sid[statement["Sid"]] = json.loads(json.dumps(statement))
+            continue
+        assert found.get("Condition") == statement.get("Condition") and found["Resource"] == statement["Resource"], \
+            f"two units grant {statement['Sid']} differently"
+        found["Action"] = sorted(set(found["Action"]) | set(statement["Action"]))
+    return list(by_sid.values())
 
 
-def write_policy_file(stage: str, project_dir: Path | str | None = None, *, region: str = "*",
-                      account: str = "*") -> Path:
-    """Write .chalice/policy-<stage>.json (the stage's `iam_policy_file`) and return its path."""
-    path = policy_path(stage, project_dir)
-    text = render(stage, region, account)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists() or path.read_text(encoding="utf-8") != text:
-        path.write_text(text, encoding="utf-8")
-    return path
+def render(stage: str, function: str, region: str = "*", account: str = "*", partition: str = "aws") -> str:
+    """A policy file's text: stable key order and layout, so regenerating it changes nothing."""
+    return json.dumps(policy_document(stage, function, region, account, partition=partition), indent=2) + "\n"
+
+
+def policy_file(stage: str, function: str) -> str:
+    return f"policy-{stage}-{function}.json"
+
+
+def policy_path(stage: str, function: str, project_dir: Path | str | None = None) -> Path:
+    return Path(project_dir or PROJECT_DIR) / ".chalice" / policy_file(stage, function)
+
+
+def write_policy_files(stage: str, project_dir: Path | str | None = None, *, region: str = "*",
+                       account: str = "*", partition: str = "aws") -> list[Path]:
+    """Write .chalice/policy-<stage>-<function>.json for every function (each function's
+    `iam_policy_file`); return their paths."""
+    paths = []
+    for function in FUNCTIONS:
+        path = policy_path(stage, function, project_dir)
+        text = render(stage, function, region, account, partition)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    return paths
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m infra.policy", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stage", required=True)
     args = parser.parse_args(argv)
-    print(f"wrote {write_policy_file(args.stage)}")
+    for path in write_policy_files(args.stage):
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ def _tally(prefix: str, outcome: str) -> int:
 
 
 def summary(runtime, received: int, started: float) -> dict:
+    from infra.local.guard import DENIED
+
     o = _outcomes()
     failures, _ = runtime_state_failures()
     elapsed = time.monotonic() - started
@@ -54,6 +56,9 @@ def summary(runtime, received: int, started: float) -> dict:
                   "polled": o["tasks.poll_orders.done"],
                   "throttled": _tally("tasks.", "waiting"), "retried": _tally("tasks.", "retried"),
                   "failed": o["tasks.invalid"] + o["tasks.error"], "dead_lettered": dead["tasks"]},
+        # AWS calls a function's own IAM policy (infra/policy.py) would refuse: 0 unless the code
+        # and the policies disagree (infra/local/guard.py).
+        "iam_denied": len(DENIED),
         "seconds": round(elapsed, 2),
     }
 

@@ -104,6 +104,10 @@ class LocalRuntime:
         write_page_token_key(stack)
 
         os.environ.update(stack.env())
+        # Each function's calls are checked against its own IAM policy, as AWS would.
+        from infra.local.guard import install
+
+        install("local", stack.region)
         os.environ.update({
             "SPAPI_ENDPOINT": sim_url, "LWA_ENDPOINT": sim_url, "SELLEROPS_RATE_SCALE": str(rate_scale),
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "ERROR"),

@@ -217,6 +217,7 @@ def test_replay_without_serve_prints_one_summary_line_whose_numbers_add_up_exact
     assert s["tasks"]["failed"] == 0 and s["tasks"]["dead_lettered"] == 0, s["tasks"]
     assert s["tasks"]["fetched"] == 3, s["tasks"]  # one getOrder per order, for the money
     assert s["tasks"]["polled"] == 0, "no --poll, no backstop"
+    assert s["iam_denied"] == 0, "every function stayed within its own IAM policy"
 
 
 def test_a_world_without_application_id_says_the_check_is_off(hand_made_only):
@@ -269,6 +270,7 @@ def test_summary_counts_match_what_the_scenario_put_in_the_queue(shop):
     notified = len(shop.scenario_orders(notified=True))
     assert s["created"] == notified + 3, s  # the scenario's notified orders and the 3 hand-made ones
     assert s["tasks"]["failed"] == 0 and s["tasks"]["dead_lettered"] == 0, s["tasks"]
+    assert s["iam_denied"] == 0, "every function stayed within its own IAM policy (infra/local/guard.py)"
 
 
 # ------------------------------------------------------------------------------------ duplicates, order

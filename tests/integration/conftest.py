@@ -23,6 +23,9 @@ def aws_stack():
     wiring.reset()
     auth.forget()
     pages.forget()
+    from infra.local.guard import install
+
+    install("handlers", stack.region)  # each function's calls within its own IAM policy
     yield stack
     os.environ.clear()
     os.environ.update(saved)
@@ -57,3 +60,13 @@ def amazon_for(aws_stack, monkeypatch):
     for sim in started:
         sim.stop()
     wiring.reset()
+
+
+@pytest.fixture(autouse=True)
+def within_each_function_s_policy():
+    """No AWS call of a test may go beyond the running function's own IAM policy."""
+    from infra.local.guard import DENIED
+
+    before = len(DENIED)
+    yield
+    assert DENIED.calls[before:] == [], "calls infra/policy.py does not grant to the function that made them"

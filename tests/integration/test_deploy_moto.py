@@ -215,7 +215,7 @@ def test_deploy_redeploy_and_destroy_against_moto(moto_endpoint, project, tmp_pa
     # The repository itself was never touched.
     assert f'"{stage}"' not in (REPO / ".chalice" / "config.json").read_text(encoding="utf-8")
     assert not (REPO / ".chalice" / "deployed" / f"{stage}.json").exists()
-    assert not (REPO / ".chalice" / f"policy-{stage}.json").exists()
+    assert not list((REPO / ".chalice").glob(f"policy-{stage}*.json"))
 
 
 def _deploy_and_check(run: Runner, endpoint: str, stage: str, project: Path, original_config: dict) -> None:
@@ -242,16 +242,21 @@ def _deploy_and_check(run: Runner, endpoint: str, stage: str, project: Path, ori
     config = json.loads((project / ".chalice" / "config.json").read_text(encoding="utf-8"))
     stage_config = config["stages"][stage]
     assert stage_config["environment_variables"] == _stage_env(outputs, stage)
+    from infra import policy as iam_policy
+
+    queues = {q.handler: q for q in resources.QUEUES}
     assert stage_config["lambda_functions"] == {
-        q.handler: {"lambda_timeout": q.timeout_seconds, "lambda_memory_size": q.memory_mb} for q in resources.QUEUES}
+        f: {"iam_policy_file": f"policy-{stage}-{f}.json",
+            **({"lambda_timeout": queues[f].timeout_seconds, "lambda_memory_size": queues[f].memory_mb}
+               if f in queues else {})} for f in iam_policy.FUNCTIONS}
     assert stage_config["autogen_policy"] is False
-    assert stage_config["iam_policy_file"] == f"policy-{stage}.json"
+    assert "iam_policy_file" not in stage_config
     assert {k: v for k, v in config.items() if k != "stages"} == {
         k: v for k, v in original_config.items() if k != "stages"
     }
     for other in original_config["stages"]:
         assert config["stages"][other] == original_config["stages"][other]
-    policy = json.loads((project / ".chalice" / f"policy-{stage}.json").read_text(encoding="utf-8"))
+    account = _client("sts", endpoint).get_caller_identity()["Account"]
 
     lam = _client("lambda", endpoint)
     iam = _client("iam", endpoint)
@@ -266,12 +271,16 @@ def _deploy_and_check(run: Runner, endpoint: str, stage: str, project: Path, ori
         declared = next((q for q in resources.QUEUES if q.handler == name), None)
         assert configuration["Timeout"] == (declared.timeout_seconds if declared else 60), name
         assert configuration["MemorySize"] == (declared.memory_mb if declared else 512), name
-        # The role's only policy is the stage's policy file (autogen_policy false).
+        # Its own role, whose only policy is the function's policy file, narrowed to the stack's
+        # region and account.
         role_name = configuration["Role"].rsplit("/", 1)[-1]
+        assert role_name == f"sellerops-{stage}-{name}", "one role per function"
         policy_names = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
         assert len(policy_names) == 1
         document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_names[0])["PolicyDocument"]
-        assert (json.loads(document) if isinstance(document, str) else document) == policy
+        written = json.loads((project / ".chalice" / f"policy-{stage}-{name}.json").read_text(encoding="utf-8"))
+        assert (json.loads(document) if isinstance(document, str) else document) == written
+        assert written == iam_policy.policy_document(stage, name, REGION, account)
     # --no-api: neither the API handler nor the authorizer.
     names = {f["FunctionName"] for f in lam.list_functions()["Functions"]}
     assert f"sellerops-{stage}" not in names
@@ -298,8 +307,8 @@ def _deploy_and_check(run: Runner, endpoint: str, stage: str, project: Path, ori
 
 def _redeploy_changes_nothing(run: Runner, endpoint: str, stage: str, project: Path) -> None:
     config_path = project / ".chalice" / "config.json"
-    policy_path = project / ".chalice" / f"policy-{stage}.json"
-    config_before, policy_before = config_path.read_bytes(), policy_path.read_bytes()
+    policy_paths = sorted((project / ".chalice").glob(f"policy-{stage}-*.json"))
+    config_before, policy_before = config_path.read_bytes(), [p.read_bytes() for p in policy_paths]
     hash_before = _client("ssm", endpoint).get_parameter(
         Name=f"/sellerops/{stage}/api-token-hash", WithDecryption=True
     )["Parameter"]["Value"]
@@ -317,7 +326,7 @@ def _redeploy_changes_nothing(run: Runner, endpoint: str, stage: str, project: P
     assert "token: the API token hash exists" in out
     assert "SELLEROPS_API_TOKEN=" not in out
     assert config_path.read_bytes() == config_before
-    assert policy_path.read_bytes() == policy_before
+    assert [p.read_bytes() for p in policy_paths] == policy_before
     assert _client("ssm", endpoint).get_parameter(
         Name=f"/sellerops/{stage}/api-token-hash", WithDecryption=True
     )["Parameter"]["Value"] == hash_before

@@ -143,9 +143,10 @@ def test_a_new_stage_is_appended_and_everything_else_is_kept():
     assert merged["stages"]["local"] == CONFIG["stages"]["local"]
     assert {k: v for k, v in merged.items() if k != "stages"} == {k: v for k, v in CONFIG.items() if k != "stages"}
     prod = merged["stages"]["prod"]
-    assert prod["lambda_functions"] == function_settings()
+    assert prod["lambda_functions"] == function_settings("prod")
     assert prod["autogen_policy"] is False
-    assert prod["iam_policy_file"] == "policy-prod.json"
+    assert "iam_policy_file" not in prod, "each function has its own"
+    assert prod["lambda_functions"]["api_handler"] == {"iam_policy_file": "policy-prod-api_handler.json"}
     assert prod["environment_variables"] == stage_environment(OUTPUTS, "prod")
 
 
@@ -157,9 +158,8 @@ def test_an_existing_stage_keeps_its_keys_their_order_and_its_own_variables():
     merged = merge_stage_config(config, "dev", stage_environment(OUTPUTS, "dev"))
     dev = merged["stages"]["dev"]
     assert list(dev) == [
-        "api_gateway_stage", "iam_policy_file", "environment_variables", "lambda_memory_size",
-        "lambda_functions", "autogen_policy",
-    ]
+        "api_gateway_stage", "environment_variables", "lambda_memory_size", "lambda_functions", "autogen_policy",
+    ], "the stage-wide iam_policy_file gives way to one per function"
     env = dev["environment_variables"]
     assert list(env)[:2] == ["SELLEROPS_STAGE", "FIRST_POLL_WINDOW_DAYS"]
     assert env["FIRST_POLL_WINDOW_DAYS"] == "3"
@@ -167,6 +167,7 @@ def test_an_existing_stage_keeps_its_keys_their_order_and_its_own_variables():
     assert dev["lambda_memory_size"] == 1024
     # The declared timeout wins; other settings of the function are kept.
     assert dev["lambda_functions"]["intake"] == {"lambda_timeout": 60, "reserved_concurrency": 5,
+                                                 "iam_policy_file": "policy-dev-intake.json",
                                                  "lambda_memory_size": 512}
     assert config["stages"]["dev"]["lambda_functions"]["intake"]["lambda_timeout"] == 30  # the input is not modified
 
@@ -197,12 +198,17 @@ def test_write_stage_config_leaves_an_up_to_date_file_untouched(tmp_path):
 # ----------------------------------------------------------------------- stack parameters
 
 
-def test_each_queue_consumer_gets_its_declared_timeout_and_memory():
-    assert function_settings() == {
+def test_each_queue_consumer_gets_its_declared_timeout_and_memory_and_every_function_its_policy():
+    settings = function_settings("dev")
+    assert {name: {k: v for k, v in s.items() if k != "iam_policy_file"} for name, s in settings.items()
+            if name in ("intake", "tasks", "work")} == {
         "intake": {"lambda_timeout": 60, "lambda_memory_size": 512},
         "tasks": {"lambda_timeout": 60, "lambda_memory_size": 512},
         "work": {"lambda_timeout": 300, "lambda_memory_size": 1024},
     }
+    assert {name: s["iam_policy_file"] for name, s in settings.items()} == {
+        f: f"policy-dev-{f}.json" for f in ("api_handler", "bearer_token", "intake", "tasks", "work", "poll_orders",
+                                            "purge_buyer_data")}
 
 
 @pytest.mark.parametrize("queue", resources.QUEUES, ids=lambda q: q.suffix)
@@ -210,14 +216,17 @@ def test_each_queue_stays_invisible_six_times_its_consumers_timeout(queue):
     """AWS's advice for SQS event sources: a message handed to a function is not handed to
     another before the first could have timed out."""
     properties = TEMPLATE["Resources"][f"{queue.stem}Queue"]["Properties"]
-    assert properties["VisibilityTimeout"] == 6 * function_settings()[queue.handler]["lambda_timeout"]
+    assert properties["VisibilityTimeout"] == 6 * function_settings("dev")[queue.handler]["lambda_timeout"]
     assert properties["RedrivePolicy"]["maxReceiveCount"] == queue.max_receive_count
 
 
 def test_the_committed_chalice_stages_give_each_consumer_its_declared_settings():
     config = json.loads((REPO / ".chalice" / "config.json").read_text(encoding="utf-8"))
-    for stage in ("dev", "local"):
-        assert config["stages"][stage]["lambda_functions"] == function_settings(), stage
+    assert config["stages"]["dev"]["lambda_functions"] == function_settings("dev")
+    # The local stack deploys nothing: its functions run in one process, with no role.
+    local = config["stages"]["local"]["lambda_functions"]
+    assert local == {q: {k: v for k, v in s.items() if k != "iam_policy_file"}
+                     for q, s in function_settings("local").items() if q in local}
 
 
 def test_a_new_stack_gets_every_parameter_explicitly():

@@ -118,6 +118,7 @@ class Need:
     resource: str  # a concrete sample ARN
     source: str
     alias: str | None = None  # KMS: the alias of the key used
+    via: str | None = None  # KMS: the service that calls it on the caller's behalf (None: the code itself)
 
     def __str__(self) -> str:
         return f"{self.action} on {self.resource}{f' ({self.alias})' if self.alias else ''}, from {self.source}"
@@ -512,30 +513,35 @@ def _table_need(table, index, op, site, needs, unresolved) -> None:
 
 # ---------------------------------------------------------------------------------- what runs without a call
 
-def app_needs() -> list[Need]:
-    """Event source mappings and log groups of the functions the Chalice app declares (as Chalice
-    sees it after importing app.py: decorators and the registry's schedules and routes)."""
+def app_functions() -> set[str]:
+    """Every Lambda function of the Chalice app, by the name Chalice gives it in its config
+    (as Chalice sees it after importing app.py: decorators, the registry's schedules and routes)."""
     import app as chalice_app
+
+    app = chalice_app.app
+    functions = {source.name for source in app.event_sources}
+    functions |= {auth.name for auth in app.builtin_auth_handlers}
+    if app.routes:
+        functions.add("api_handler")  # every route runs in the one API handler
+    return functions
+
+
+def app_needs(function: str) -> list[Need]:
+    """What runs with a function's role without a call in the code: the event source mapping of
+    its queue, and its log group."""
     from chalicelib import resources
 
-    app_name = json.loads((REPO / ".chalice" / "config.json").read_text(encoding="utf-8"))["app_name"]
-    prefix = f"{app_name}-{STAGE}"
-    needs, functions = [], set()
-    app = chalice_app.app
-    if app.routes:
-        functions.add(prefix)  # every route runs in the one API handler
-    functions |= {f"{prefix}-{auth.name}" for auth in app.builtin_auth_handlers}
-    for source in app.event_sources:
-        functions.add(f"{prefix}-{source.name}")
-    consumed = {source.name for source in app.event_sources if type(source).__name__ == "SQSEventConfig"}
-    assert consumed == {q.handler for q in resources.QUEUES}, "every declared queue has its handler in app.py"
-    for queue in resources.QUEUES:
-        arn, _ = sample_arn("sqs", queue.name(STAGE))
-        needs += [Need(action, arn, f"app.py {queue.handler} (Lambda's event source mapping)")
-                  for action in ESM_ACTIONS]
-    for function in sorted(functions):
-        group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{function}"
-        source = f"Lambda writing the logs of {function}"
+    consumed = {q.handler: q for q in resources.QUEUES}
+    needs = []
+    if function in consumed:
+        arn, _ = sample_arn("sqs", consumed[function].name(STAGE))
+        needs += [Need(action, arn, f"app.py {function} (Lambda's event source mapping)") for action in ESM_ACTIONS]
+    name, logical_id = iam_policy.function_names(STAGE, function)
+    # Deployed by `chalice deploy` (Chalice's name) or as the SAM template of `chalice package`
+    # (CloudFormation's: <stack>-<logical id>-<suffix>).
+    for deployed in (name, f"sellerops-{STAGE}-{logical_id}-A1b2C3d4E5f6"):
+        group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{deployed}"
+        source = f"Lambda writing the logs of {deployed}"
         needs += [Need("logs:CreateLogGroup", group, source),
                   Need("logs:CreateLogStream", f"{group}:log-stream:2026/01/01/[$LATEST]0123abcd", source),
                   Need("logs:PutLogEvents", f"{group}:log-stream:2026/01/01/[$LATEST]0123abcd", source)]
@@ -544,16 +550,36 @@ def app_needs() -> list[Need]:
 
 def implied_needs(needs: list[Need]) -> list[Need]:
     """infra/template.yaml encrypts the tables and the SP-API secret with the data key, and
-    infra/deploy.py the API token hash (an SSM SecureString): reading them makes DynamoDB, Secrets
-    Manager and SSM call kms:Decrypt with the caller's permissions."""
+    infra/deploy.py the SSM SecureStrings: reading them makes DynamoDB, Secrets Manager and SSM
+    call kms:Decrypt with the caller's permissions, on its behalf."""
     data_key = _dev_config("data_key_id", [])
     implied = []
     for service, why in (("dynamodb", "DynamoDB reading the tables, encrypted with the data key"),
                          ("secretsmanager", "Secrets Manager reading the SP-API secret, encrypted with the data key"),
-                         ("ssm", "SSM decrypting the API token hash, a SecureString under the data key")):
+                         ("ssm", "SSM decrypting a SecureString under the data key")):
         if any(n.action.startswith(f"{service}:") for n in needs):
-            implied.append(Need("kms:Decrypt", SAMPLE_KEY_ARN, why, data_key))
+            implied.append(Need("kms:Decrypt", SAMPLE_KEY_ARN, why, data_key, via=f"{service}.{REGION}.amazonaws.com"))
     return implied
+
+
+def site_of(need: Need) -> str:
+    """"path:Qualified.name" of the code that makes the call."""
+    path, _, rest = need.source.partition(":")
+    qualname = rest.split(" ")[1] if " " in rest else rest
+    return f"{path}:{qualname}"
+
+
+def units_of(need: Need) -> set[str]:
+    site = site_of(need)
+    return {name for name, unit in iam_policy.UNITS.items() if any(site.startswith(prefix) for prefix in unit.sites)}
+
+
+def function_needs(findings: Findings, function: str) -> list[Need]:
+    """The calls a function makes: those of the units it runs, what Lambda does for it, and the
+    Decrypt the services it reads make on its behalf."""
+    mine = set(iam_policy.FUNCTIONS[function])
+    needs = [n for n in findings.needs if units_of(n) & mine] + app_needs(function)
+    return needs + implied_needs(needs)
 
 
 # ---------------------------------------------------------------------------------- the policy
@@ -564,10 +590,12 @@ class Grant:
     action: str
     resource: str
     alias: str | None
+    via: tuple[str, ...] | None = None  # kms:ViaService: only through these services
 
     def allows(self, need: Need) -> bool:
         return (fnmatchcase(need.action, self.action) and fnmatchcase(need.resource, self.resource)
-                and (self.alias is None or need.alias == self.alias))
+                and (self.alias is None or need.alias == self.alias)
+                and (self.via is None or (need.via is not None and any(fnmatchcase(need.via, v) for v in self.via))))
 
     def __str__(self) -> str:
         return f"{self.sid}: {self.action} on {self.resource}{f' (key alias {self.alias})' if self.alias else ''}"
@@ -581,15 +609,20 @@ def grants(document: dict) -> list[Grant]:
     result = []
     for statement in document["Statement"]:
         assert statement["Effect"] == "Allow", statement
-        alias = None
-        condition = statement.get("Condition")
+        alias, via = None, None
+        condition = dict(statement.get("Condition") or {})
         if condition:
-            assert list(condition) == ["ForAnyValue:StringEquals"] and list(condition["ForAnyValue:StringEquals"]) == [
-                "kms:ResourceAliases"], f"the checker does not understand the condition of {statement['Sid']}"
-            (alias,) = _as_list(condition["ForAnyValue:StringEquals"]["kms:ResourceAliases"])
+            aliases = condition.pop("ForAnyValue:StringEquals")
+            assert list(aliases) == ["kms:ResourceAliases"], f"unknown condition in {statement['Sid']}"
+            (alias,) = _as_list(aliases["kms:ResourceAliases"])
+            if "StringLike" in condition:
+                services = condition.pop("StringLike")
+                assert list(services) == ["kms:ViaService"], f"unknown condition in {statement['Sid']}"
+                via = tuple(_as_list(services["kms:ViaService"]))
+            assert not condition, f"the checker does not understand the condition of {statement['Sid']}"
         for action in _as_list(statement["Action"]):
             for resource in _as_list(statement["Resource"]):
-                result.append(Grant(statement.get("Sid", "?"), action, resource, alias))
+                result.append(Grant(statement.get("Sid", "?"), action, resource, alias, via))
     return result
 
 
@@ -616,7 +649,9 @@ def findings() -> Findings:
 
 @pytest.fixture(scope="module")
 def all_needs(findings) -> list[Need]:
-    needs = findings.needs + app_needs()
+    needs = list(findings.needs)
+    for function in iam_policy.FUNCTIONS:
+        needs += app_needs(function)
     return needs + implied_needs(needs)
 
 
@@ -624,14 +659,40 @@ def test_the_detector_can_tell_every_call(findings):
     assert not findings.unresolved, "\n".join(findings.unresolved)
 
 
-def test_every_aws_call_is_granted(all_needs):
-    missing = ungranted(all_needs, iam_policy.policy_document(STAGE))
-    assert not missing, "not granted by infra/policy.py:\n" + "\n".join(f"  {n}" for n in missing)
+def test_every_function_of_the_app_has_its_policy():
+    assert set(iam_policy.FUNCTIONS) == app_functions()
+    assert set(iam_policy.CONSUMERS) <= set(iam_policy.FUNCTIONS)
 
 
-def test_every_grant_is_used(all_needs):
-    extra = unused(all_needs, iam_policy.policy_document(STAGE))
-    assert not extra, "granted but never used (remove from infra/policy.py):\n" + "\n".join(f"  {g}" for g in extra)
+def test_every_aws_call_belongs_to_a_unit(findings):
+    orphans = [str(n) for n in findings.needs if not units_of(n)]
+    assert not orphans, "add their site to a unit of infra/policy.py UNITS:\n" + "\n".join(orphans)
+
+
+@pytest.mark.parametrize("function", sorted(iam_policy.FUNCTIONS))
+def test_every_call_a_function_makes_is_granted_by_its_policy(findings, function):
+    missing = ungranted(function_needs(findings, function), iam_policy.policy_document(STAGE, function))
+    assert not missing, f"not granted to {function} by infra/policy.py:\n" + "\n".join(f"    {n}" for n in missing)
+
+
+@pytest.mark.parametrize("function", sorted(iam_policy.FUNCTIONS))
+def test_every_grant_of_a_function_is_used_by_it(findings, function):
+    extra = unused(function_needs(findings, function), iam_policy.policy_document(STAGE, function))
+    assert not extra, f"granted to {function} but not called:\n" + "\n".join(f"    {g}" for g in extra)
+
+
+def test_the_api_and_the_authorizer_read_no_credentials_and_no_buyer_data_and_the_intake_calls_no_amazon():
+    def actions(function):
+        return {(g.action, g.resource, g.via) for g in grants(iam_policy.policy_document(STAGE, function))}
+
+    for function in ("api_handler", "bearer_token"):
+        granted = actions(function)
+        assert not any(a == "secretsmanager:GetSecretValue" for a, _, _ in granted), function
+        assert not any("buyer-data" in r for _, r, _ in granted), function
+        assert all(via for a, _, via in granted if a.startswith("kms:")), f"{function}: kms only through a service"
+    intake = actions("intake")
+    assert not any(a.startswith("secretsmanager:") for a, _, _ in intake), "the intake holds no SP-API credentials"
+    assert all(via for a, _, via in intake if a.startswith("kms:")), "the intake cannot decrypt buyer data"
 
 
 def test_every_resource_hint_is_used(findings):
@@ -649,9 +710,18 @@ def test_the_detector_finds_the_known_calls(all_needs):
     assert index_queries == set(iam_policy.ORDERS_INDEXES) | {"by_expiry"}
 
 
+def every_function_document(stage: str = STAGE, **narrowing) -> dict:
+    """All functions' statements in one document (the detector's self-tests check against it)."""
+    statements = []
+    for function in iam_policy.FUNCTIONS:
+        for statement in iam_policy.policy_document(stage, function, **narrowing)["Statement"]:
+            statements.append({**statement, "Sid": f"{function}.{statement['Sid']}"})
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
 def test_no_wildcard_action_and_no_bare_wildcard_resource():
     for stage in (STAGE, "prod"):
-        for statement in iam_policy.policy_document(stage)["Statement"]:
+        for statement in every_function_document(stage)["Statement"]:
             assert "NotAction" not in statement and "NotResource" not in statement, statement["Sid"]
             for action in _as_list(statement["Action"]):
                 assert action != "*" and "*" not in action, f"{statement['Sid']}: wildcard action {action}"
@@ -666,7 +736,7 @@ def test_no_wildcard_action_and_no_bare_wildcard_resource():
 
 def _check_snippet(code: str) -> tuple[Findings, list[Need]]:
     findings = find_aws_calls({"chalicelib/snippet.py": textwrap.dedent(code)})
-    return findings, ungranted(findings.needs, iam_policy.policy_document(STAGE))
+    return findings, ungranted(findings.needs, every_function_document())
 
 
 def test_a_new_call_without_a_grant_fails():
@@ -758,18 +828,23 @@ def test_an_unreadable_resource_asks_for_a_hint():
 
 
 def test_a_grant_without_a_call_is_reported():
-    document = iam_policy.policy_document(STAGE)
+    document = every_function_document()
     document["Statement"].append({"Sid": "Extra", "Effect": "Allow", "Action": ["s3:GetObject"],
                                   "Resource": "arn:aws:s3:::sellerops-dev-invoices-*/*"})
     needs = [Need("sqs:SendMessage", f"arn:aws:sqs:{REGION}:{ACCOUNT}:sellerops-dev-tasks", "test")]
     assert "Extra: s3:GetObject on arn:aws:s3:::sellerops-dev-invoices-*/*" in [str(g) for g in unused(needs, document)]
 
 
-def test_the_data_key_grant_needs_the_stage_alias():
-    document = iam_policy.policy_document(STAGE)
+def test_the_data_key_grant_needs_the_stage_alias_and_for_the_api_a_service():
+    document = every_function_document()
     other_key = Need("kms:Decrypt", SAMPLE_KEY_ARN, "test", "alias/some-other-key")
     data_key = Need("kms:Decrypt", SAMPLE_KEY_ARN, "test", f"alias/sellerops-{STAGE}")
     assert ungranted([other_key, data_key], document) == [other_key]
+    api = iam_policy.policy_document(STAGE, "api_handler")
+    directly = Need("kms:Decrypt", SAMPLE_KEY_ARN, "test", f"alias/sellerops-{STAGE}")
+    via_dynamodb = Need("kms:Decrypt", SAMPLE_KEY_ARN, "test", f"alias/sellerops-{STAGE}",
+                        via=f"dynamodb.{REGION}.amazonaws.com")
+    assert ungranted([directly, via_dynamodb], api) == [directly], "the API decrypts only through DynamoDB or SSM"
 
 
 # ---------------------------------------------------------------------------------- libraries
@@ -835,32 +910,37 @@ def test_powertools_makes_no_aws_call(no_aws, monkeypatch, capsys):
 
 # ---------------------------------------------------------------------------------- the policy file
 
-def test_the_dev_policy_file_is_what_infra_policy_generates():
-    path = REPO / ".chalice" / "policy-dev.json"
-    assert path.read_text(encoding="utf-8") == iam_policy.render("dev"), \
-        "regenerate it: python -m infra.policy --stage dev"
+def test_the_dev_policy_files_are_what_infra_policy_generates():
     config = json.loads((REPO / ".chalice" / "config.json").read_text(encoding="utf-8"))
     assert config["autogen_policy"] is False
-    assert config["stages"]["dev"]["iam_policy_file"] == "policy-dev.json"
+    functions = config["stages"]["dev"]["lambda_functions"]
+    for function in iam_policy.FUNCTIONS:
+        path = REPO / ".chalice" / iam_policy.policy_file("dev", function)
+        assert path.read_text(encoding="utf-8") == iam_policy.render("dev", function), \
+            "regenerate them: python -m infra.policy --stage dev"
+        assert functions[function]["iam_policy_file"] == path.name, f"{function} has its own role's policy"
 
 
-def test_write_policy_file(tmp_path):
-    path = iam_policy.write_policy_file("prod", project_dir=tmp_path)
-    assert path == tmp_path / ".chalice" / "policy-prod.json"
-    assert json.loads(path.read_text(encoding="utf-8")) == iam_policy.policy_document("prod")
-    assert "sellerops-dev" not in path.read_text(encoding="utf-8")
+def test_write_policy_files(tmp_path):
+    paths = iam_policy.write_policy_files("prod", project_dir=tmp_path)
+    assert [p.name for p in paths] == [f"policy-prod-{f}.json" for f in iam_policy.FUNCTIONS]
+    for path, function in zip(paths, iam_policy.FUNCTIONS, strict=True):
+        assert json.loads(path.read_text(encoding="utf-8")) == iam_policy.policy_document("prod", function)
+        assert "sellerops-dev" not in path.read_text(encoding="utf-8")
 
 
 def test_region_and_account_narrow_every_arn():
-    document = iam_policy.policy_document("prod", region="eu-west-1", account="123456789012")
-    for grant in grants(document):
-        assert grant.resource.startswith(f"arn:aws:{grant.action.split(':')[0]}:eu-west-1:123456789012:"), grant
+    for function in iam_policy.FUNCTIONS:
+        document = iam_policy.policy_document("prod", function, region="eu-west-1", account="123456789012")
+        for grant in grants(document):
+            assert grant.resource.startswith(f"arn:aws:{grant.action.split(':')[0]}:eu-west-1:123456789012:"), grant
+            assert grant.via is None or all(".eu-west-1." in v for v in grant.via), grant
 
 
 @pytest.mark.parametrize("stage", ["", "Dev", "dev*", "-dev", "dev-", "a/b", "x" * 21])
 def test_a_stage_that_could_widen_the_policy_is_refused(stage):
     with pytest.raises(ValueError):
-        iam_policy.policy_document(stage)
+        iam_policy.policy_document(stage, "intake")
 
 
 def test_the_stage_rule_is_the_template_rule():

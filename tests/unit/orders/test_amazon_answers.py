@@ -104,6 +104,13 @@ def _amounts(value) -> list[tuple[str, str]]:
     return found
 
 
+def _decimal(text: str) -> Decimal | None:
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        return None
+
+
 @st.composite
 def mutated_orders(draw):
     order = amazon_order()
@@ -139,7 +146,7 @@ def test_every_answer_is_stored_exactly_needs_attention_or_is_a_typed_refusal(or
     single = [details.grand_total]  # figures read as they are (breakdowns of one type are summed)
     for line in details.lines:
         single += [line.unit_price, line.item_tax, line.shipping_tax, line.total]
-    sent = {(Decimal(a), c) for a, c in _amounts(order)}
+    sent = {(_decimal(a), c) for a, c in _amounts(order)}
     assert all((m.amount, m.currency) in sent for m in single if m is not None)
     everything = single + list(details.breakdown.values())
     assert len({m.currency for m in everything if m is not None}) <= 1
