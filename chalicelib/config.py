@@ -90,3 +90,9 @@ def deploy_api() -> bool:
     """False deploys the queue and schedule handlers without the HTTPS API (no API Gateway): set by
     `python -m infra.deploy deploy --no-api`, e.g. against moto, which cannot import a REST API."""
     return os.environ.get("SELLEROPS_DEPLOY_API", "true").strip().lower() not in ("false", "0", "no")
+
+
+def health_cache_seconds() -> float:
+    """How long a container serves the same `/health` answer (it asks SQS and DynamoDB once per
+    period, however often the open route is called)."""
+    return float(os.environ.get("HEALTH_CACHE_SECONDS", "15"))

@@ -37,6 +37,8 @@ class Queue:
     max_receive_count: int = 5  # receives before a message moves to the dead-letter queue
     retention_seconds: int = 4 * 24 * 3600
     dead_letter_retention_seconds: int = 14 * 24 * 3600
+    # The alarm's threshold on its oldest message's age: past it, the queue is falling behind.
+    oldest_message_alarm_seconds: int = 3600
 
     def name(self, stage: str) -> str:
         return physical(stage, self.suffix)
@@ -60,7 +62,7 @@ class Queue:
 
 INTAKE = Queue("intake", "Intake", "INTAKE", "intake",
                "SP-API notifications (and EventBridge listings events): cheap, never calls Amazon",
-               timeout_seconds=60, memory_mb=512, batch_size=10)
+               timeout_seconds=60, memory_mb=512, batch_size=10, oldest_message_alarm_seconds=900)
 TASKS = Queue("tasks", "Task", "TASK", "tasks",
               "work that calls Amazon, at the pace the shared rate limiter allows",
               timeout_seconds=60, memory_mb=512, batch_size=10)
@@ -157,6 +159,10 @@ SPAPI_SECRET = Named("SpApiSecret", "SpApiSecretName", "SPAPI_SECRET_ID",
                      "SP-API credentials and the sellers' refresh tokens", "{prefix}/{stage}/spapi")
 API_TOKEN_HASH = Named("ApiTokenHash", "ApiTokenHashParameterName", "API_TOKEN_HASH_PARAMETER",
                        "the API token's hash", "/{prefix}/{stage}/api-token-hash")
+# Alarms (dead letters, queues falling behind) and, with the flows, the seller's alerts. Its
+# subscriptions are the seller's (the stack's AlertEmail parameter, or any SNS subscription).
+ALERTS_TOPIC = Named("AlertsTopic", "AlertsTopicArn", "ALERTS_TOPIC_ARN",
+                     "alarms: dead letters and queues falling behind", "{prefix}-{stage}-alerts")
 PAGE_TOKEN_KEY = Named("PageTokenKey", "PageTokenKeyParameterName", "PAGE_TOKEN_KEY_PARAMETER",
                        "the key that seals the API's page tokens", "/{prefix}/{stage}/page-token-key")
 

@@ -1,7 +1,8 @@
 """Deploy sellerops into an AWS account, and take it down again: `make deploy` / `make destroy`.
 
     python -m infra.deploy deploy  --stage NAME [--region R] [--endpoint-url URL] [--rotate-token]
-                                   [--no-api] [--batching-window SECONDS] [--project-dir DIR]
+                                   [--no-api] [--batching-window SECONDS] [--log-retention-days DAYS]
+                                   [--alert-email ADDRESS] [--project-dir DIR]
     python -m infra.deploy destroy --stage NAME [--delete-data [--yes]] ...
     python -m infra.deploy outputs --stage NAME ...
 
@@ -22,6 +23,12 @@
    subscribes to from it).
 5. sqs: ReportBatchItemFailures on every SQS event source mapping (Chalice cannot set it), found
    by their UUIDs in .chalice/deployed/<stage>.json, and only where it is not already on.
+6. api: API Gateway's own answers (no token, unknown route, ...) in the API's error shape.
+7. logs: every function's log group, with its retention (--log-retention-days, default 30;
+   Lambda would otherwise create it with none, keeping every line for ever).
+
+The alarms (every dead-letter queue, every queue's oldest message) notify the stack's alerts
+topic; `--alert-email ADDRESS` subscribes an address to it (the stack parameter AlertEmail).
 
 `destroy` runs `chalice delete`, then deletes the stack. The tables, the invoice bucket, the key and
 the SP-API secret are marked DeletionPolicy: Retain and survive, as does the API token hash; they
@@ -86,15 +93,15 @@ def validate_stage(stage: str, template: dict[str, Any]) -> None:
 
 
 def stack_parameters(
-    template: dict[str, Any], stage: str, existing: Iterable[str] | None
+    template: dict[str, Any], stage: str, existing: Iterable[str] | None, given: dict[str, str] | None = None
 ) -> list[dict[str, Any]]:
     """Parameters for CreateStack (existing is None) or for an update change set.
 
-    Stage is ours. Any other parameter keeps the stack's previous value
-    on update (CloudFormation would otherwise fall back to the default, undoing e.g. the event bus
-    `make connect` set), and is passed with its default on creation, so that an identical re-run
-    compares equal."""
-    ours = {"Stage": stage}
+    Stage is ours, and so are those this run was given (`--alert-email`). Any other parameter
+    keeps the stack's previous value on update (CloudFormation would otherwise fall back to the
+    default, undoing e.g. the event bus `make connect` set), and is passed with its default on
+    creation, so that an identical re-run compares equal."""
+    ours = {"Stage": stage, **(given or {})}
     existing_keys = set(existing or ())
     parameters: list[dict[str, Any]] = []
     for key, spec in template.get("Parameters", {}).items():
@@ -454,7 +461,8 @@ class Project:
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
-def ensure_stack(aws: Aws, stage: str, body: str, template: dict[str, Any]) -> dict[str, str]:
+def ensure_stack(aws: Aws, stage: str, body: str, template: dict[str, Any],
+                 given: dict[str, str] | None = None) -> dict[str, str]:
     """Step 1: create or update the stack; return its outputs."""
     cloudformation = aws.client("cloudformation")
     name = stack_name(stage)
@@ -466,7 +474,7 @@ def ensure_stack(aws: Aws, stage: str, body: str, template: dict[str, Any]) -> d
         stack_id = cloudformation.create_stack(
             StackName=name,
             TemplateBody=body,
-            Parameters=stack_parameters(template, stage, existing=None),
+            Parameters=stack_parameters(template, stage, existing=None, given=given),
         )["StackId"]
         stack = _wait_for_stack(aws, stack_id, "CREATE_COMPLETE")
         print(f"infra: stack {name} created")
@@ -491,7 +499,7 @@ def ensure_stack(aws: Aws, stage: str, body: str, template: dict[str, Any]) -> d
             ChangeSetName=change_set_name,
             ChangeSetType="UPDATE",
             TemplateBody=body,
-            Parameters=stack_parameters(template, stage, existing=existing),
+            Parameters=stack_parameters(template, stage, existing=existing, given=given),
         )["Id"]
     except cloudformation.exceptions.ClientError as error:
         if _error_code(error) == "ValidationError" and means_no_changes(str(error)):
@@ -652,13 +660,44 @@ def ensure_gateway_responses(aws: Aws, deployed: dict[str, Any], api_stage: str)
     return len(calls)
 
 
+# The values CloudWatch Logs accepts for a log group's retention, in days.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                      3288, 3653)
+DEFAULT_LOG_RETENTION_DAYS = 30
+
+
+def function_log_groups(deployed: dict[str, Any]) -> list[str]:
+    """The log group of every deployed function (Lambda names it /aws/lambda/<function name>)."""
+    return sorted(f"/aws/lambda/{arn.split(':')[6]}" for arn in deployed_functions(deployed).values())
+
+
+def ensure_log_retention(aws: Aws, deployed: dict[str, Any], days: int) -> list[str]:
+    """Step 7: every function's log group exists and keeps its lines `days` days (Lambda would
+    create it on the first line, kept for ever); only what differs is changed."""
+    logs = aws.client("logs")
+    groups = function_log_groups(deployed)
+    current: dict[str, int | None] = {}
+    for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix="/aws/lambda/sellerops-"):
+        current.update({g["logGroupName"]: g.get("retentionInDays") for g in page["logGroups"]})
+    changed = []
+    for group in groups:
+        if group not in current:
+            logs.create_log_group(logGroupName=group)
+        if current.get(group) != days:
+            logs.put_retention_policy(logGroupName=group, retentionInDays=days)
+            changed.append(group)
+    print(f"logs: {len(groups)} log groups keep {days} days" + (f" ({len(changed)} set now)" if changed else ""))
+    return changed
+
+
 def deploy(args: argparse.Namespace) -> None:
     project = Project(Path(args.project_dir).resolve())
     body, template = project.read_template()
     validate_stage(args.stage, template)
     aws = Aws(args.region, args.endpoint_url)
 
-    outputs = ensure_stack(aws, args.stage, body, template)
+    given = {"AlertEmail": args.alert_email} if args.alert_email is not None else {}
+    outputs = ensure_stack(aws, args.stage, body, template, given)
     write_policy(project, args.stage, aws.region, aws.account_id(), aws.partition())
     write_stage_config(project, args.stage, outputs)
     ensure_api_token(aws, outputs, rotate=args.rotate_token)
@@ -671,6 +710,7 @@ def deploy(args: argparse.Namespace) -> None:
         raise DeployError(f"chalice deploy left no .chalice/deployed/{args.stage}.json")
     ensure_event_source_settings(aws, deployed, args.batching_window)
     ensure_gateway_responses(aws, deployed, api_gateway_stage(project.read_config(), args.stage))
+    ensure_log_retention(aws, deployed, args.log_retention_days)
 
     url = rest_api_url(deployed)
     if not args.api and url:
@@ -899,6 +939,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="MaximumBatchingWindowInSeconds for both SQS mappings (default: leave"
                           " Chalice's). Chalice resets it to the on_sqs_message value on every deploy,"
                           " so setting maximum_batching_window_in_seconds there is the better place")
+    sub.add_argument("--log-retention-days", type=int, default=DEFAULT_LOG_RETENTION_DAYS,
+                     choices=LOG_RETENTION_DAYS, metavar="DAYS",
+                     help=f"how long the functions' log groups keep their lines (default "
+                          f"{DEFAULT_LOG_RETENTION_DAYS}; one of CloudWatch's values: 1, 3, 5, 7, 14, 30, 60, 90, ...)")
+    sub.add_argument("--alert-email", default=None, metavar="ADDRESS",
+                     help="send the alarms to this address (AWS asks it to confirm once); '' removes it;"
+                          " without the option, the stack keeps the address it has")
     sub.set_defaults(handler=deploy)
 
     sub = commands.add_parser("destroy", help="remove the Chalice app and the stack; keep the data")

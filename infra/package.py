@@ -51,6 +51,8 @@ from typing import Any
 
 import yaml
 
+from infra.deploy import DEFAULT_LOG_RETENTION_DAYS, LOG_RETENTION_DAYS
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 BUILD_DIR = PROJECT_DIR / "build"
 PACKAGE_DIR = BUILD_DIR / "package"
@@ -149,10 +151,18 @@ def function_ids() -> dict[str, str | None]:
     return functions
 
 
-def merge_template() -> dict[str, Any]:
-    """infra/chalice-merge.yaml, its `Functions` part applied to every function (function_ids)."""
+def merge_template(stage: str = "dev", log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS) -> dict[str, Any]:
+    """infra/chalice-merge.yaml, its `Functions` part applied to every function (function_ids);
+    each function's role named as `chalice deploy` names it (the data key's policy names the
+    roles that may use it) and its log group declared with its retention (`LogGroup` of
+    chalice-merge.yaml), as `make deploy` sets them."""
+    from chalice.utils import to_cfn_resource_name
+
+    from infra import policy
+
     document = yaml.safe_load(MERGE_TEMPLATE.read_text(encoding="utf-8"))
     shared = document.get("Functions") or {}
+    log_group = document.get("LogGroup") or {}
     resources_part = dict(document.get("Resources") or {})
     for function, event in function_ids().items():
         resource = json.loads(json.dumps(shared))
@@ -160,6 +170,18 @@ def merge_template() -> dict[str, Any]:
             resource["Properties"] = {"Events": {event: {"Properties": {
                 "FunctionResponseTypes": [REPORT_BATCH_ITEM_FAILURES]}}}}
         resources_part[function] = resource
+    for function in policy.FUNCTIONS:
+        chalice_name, logical_id = policy.function_names(stage, function)
+        if logical_id not in resources_part:
+            continue  # e.g. no routes, hence no API handler
+        resources_part[f"{to_cfn_resource_name(function)}Role"] = {
+            "Properties": {"RoleName": policy.role_name(stage, function)}}
+        group = json.loads(json.dumps(log_group))
+        group["Type"] = "AWS::Logs::LogGroup"
+        group["Properties"] = {"LogGroupName": f"/aws/lambda/{chalice_name}", "RetentionInDays": log_retention_days}
+        resources_part[f"{logical_id}LogGroup"] = group
+        properties = resources_part[logical_id].setdefault("Properties", {})
+        properties["LoggingConfig"] = {"LogGroup": {"Ref": f"{logical_id}LogGroup"}}
     rest_api = dict(resources_part.get("RestAPI") or {})
     rest_api["Properties"] = {**(rest_api.get("Properties") or {}), "GatewayResponses": gateway_responses()}
     resources_part["RestAPI"] = rest_api
@@ -176,16 +198,16 @@ def gateway_responses() -> dict[str, Any]:
             for response in GATEWAY_RESPONSES}
 
 
-def merge_template_json() -> Path:
+def merge_template_json(stage: str, log_retention_days: int) -> Path:
     """The merge template as JSON: with a YAML merge template Chalice would write sam.yaml."""
     path = BUILD_DIR / "chalice-merge.json"
     BUILD_DIR.mkdir(exist_ok=True)
-    path.write_text(json.dumps(merge_template(), indent=2) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(merge_template(stage, log_retention_days), indent=2) + "\n", encoding="utf-8")
     return path
 
 
-def run_chalice_package(stage: str) -> None:
-    merge = merge_template_json()
+def run_chalice_package(stage: str, log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS) -> None:
+    merge = merge_template_json(stage, log_retention_days)
     if PACKAGE_DIR.exists():
         shutil.rmtree(PACKAGE_DIR)
     command = [sys.executable, "-c", "import sys; from chalice.cli import main; sys.exit(main())",
@@ -286,6 +308,9 @@ def check_roles(report: Report, sam: dict[str, Any], stage: str) -> None:
                       .get("PolicyDocument") or {}).get("Statement") if role_id else None
         if function is None or statements != policy.policy_document(stage, function)["Statement"]:
             problems.append(f"{name}: its role's policy is not infra/policy.py's for it")
+        elif ((resources.get(role_id) or {}).get("Properties") or {}).get("RoleName") != (
+                wanted := policy.role_name(stage, function)):
+            problems.append(f"{name}: its role is not named {wanted} (the key policy names it)")
     report.add("roles", not problems, f"one role per function, each with its own policy ({len(roles)} functions)",
                problems)
 
@@ -521,10 +546,10 @@ def check_checkov(report: Report, templates: list[Path]) -> None:
 
 # ------------------------------------------------------------------------------ main
 
-def run(stage: str, check_only: bool) -> Report:
+def run(stage: str, check_only: bool, log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS) -> Report:
     report = Report()
     if not check_only:
-        run_chalice_package(stage)
+        run_chalice_package(stage, log_retention_days)
         pruned = prune_runtime_provided(PACKAGE_DIR / ZIP_NAME)
         if pruned:
             print(f"{'pruned':<9} {', '.join(pruned)}: provided by the Lambda runtime", flush=True)
@@ -547,9 +572,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", default="dev")
     parser.add_argument("--check-only", action="store_true",
                         help="check build/package as it is, without packaging again")
+    parser.add_argument("--log-retention-days", type=int, default=DEFAULT_LOG_RETENTION_DAYS,
+                        choices=LOG_RETENTION_DAYS, metavar="DAYS",
+                        help=f"the functions' log retention (default {DEFAULT_LOG_RETENTION_DAYS})")
     args = parser.parse_args(argv)
     try:
-        report = run(args.stage, args.check_only)
+        report = run(args.stage, args.check_only, args.log_retention_days)
     except (PackageError, subprocess.TimeoutExpired) as error:
         print(f"{'result':<9} FAILED: {error}", file=sys.stderr, flush=True)
         return 1

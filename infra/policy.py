@@ -174,6 +174,22 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
 CONSUMERS = {q.handler: q.suffix for q in resources.QUEUES}  # app.py's on_sqs_message handlers
 
 
+def role_name(stage: str, function: str) -> str:
+    """The function's IAM role: Chalice's name for it (`chalice deploy`), which infra/package.py
+    gives the packaged roles too, so that the key policy can name them."""
+    return f"sellerops-{stage}-{function}"
+
+
+def direct_key_users() -> tuple[str, ...]:
+    """The functions that use the data key themselves, not through a service (they seal buyer
+    data): the key policy (infra/template.py) lets only their roles do so."""
+    def direct(statement: dict[str, Any]) -> bool:
+        return (any(action.startswith("kms:") for action in statement["Action"])
+                and "kms:ViaService" not in json.dumps(statement.get("Condition") or {}))
+
+    return tuple(f for f in FUNCTIONS if any(direct(st) for st in policy_document("dev", f)["Statement"]))
+
+
 def function_names(stage: str, function: str) -> tuple[str, str]:
     """(Chalice's name of the function, the logical id `chalice package` gives it)."""
     from chalice.utils import to_cfn_resource_name

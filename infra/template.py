@@ -19,6 +19,7 @@ from typing import Any
 
 from chalicelib import resources, subscriptions
 from chalicelib.resources import Queue, Table
+from infra import policy
 from infra.cfn_yaml import GetAtt, Ref, Sub, dump
 
 TEMPLATE_PATH = Path(__file__).resolve().parent / "template.yaml"
@@ -57,7 +58,24 @@ def _name(suffix: str) -> Any:
     return Sub(f"{resources.PREFIX}-${{Stage}}-{suffix}")
 
 
+# What the account's administrators may do with the key: manage it, never use it. kms:CreateGrant
+# is left out (a grant would let an administrator decrypt without changing this policy, which
+# CloudTrail shows); kms:PutKeyPolicy stays, so the key can never be locked out.
+KEY_ADMINISTRATION = ["kms:CreateAlias", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
+                      "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource",
+                      "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+                      "kms:RotateKeyOnDemand"]
+# The services that encrypt with the key on a caller's behalf: the tables, the secret, the SSM
+# SecureStrings, the invoice bucket and the alerts topic.
+KEY_SERVICES = ("dynamodb", "secretsmanager", "ssm", "s3", "sns")
+
+
 def _data_key() -> dict[str, Any]:
+    account = Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")
+    # The functions that seal buyer data call KMS themselves; their roles are named by Chalice
+    # (and by infra/package.py for a packaged deployment) sellerops-<stage>-<function>.
+    roles = [Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{policy.role_name('${Stage}', function)}")
+             for function in policy.direct_key_users()]
     return {
         "Type": "AWS::KMS::Key",
         # Retained with the tables, bucket and secret it encrypts: deleting it would make them unreadable.
@@ -66,14 +84,47 @@ def _data_key() -> dict[str, Any]:
         "Properties": {
             "Description": Sub("sellerops ${Stage}: encrypts orders, buyer data, invoices and credentials"),
             "EnableKeyRotation": True,
-            "KeyPolicy": {"Version": "2012-10-17", "Statement": [{
-                # Delegates access to IAM: a principal may use the key when its IAM policy allows it.
-                "Sid": "EnableIamPolicies",
-                "Effect": "Allow",
-                "Principal": {"AWS": Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
-                "Action": "kms:*",
-                "Resource": "*",
-            }]},
+            "KeyPolicy": {"Version": "2012-10-17", "Statement": [
+                {
+                    "Sid": "AccountAdministersTheKey",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": account},
+                    "Action": KEY_ADMINISTRATION,
+                    "Resource": "*",
+                },
+                {
+                    # A principal of the account whose IAM policy allows it (the functions' roles,
+                    # an administrator reading a secret) may use the key only through these services.
+                    "Sid": "AccountUsesTheKeyThroughServices",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": account},
+                    "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                               "kms:DescribeKey", "kms:CreateGrant"],
+                    "Resource": "*",
+                    "Condition": {
+                        "StringEquals": {"kms:CallerAccount": Ref("AWS::AccountId")},
+                        "StringLike": {"kms:ViaService": [Sub(f"{service}.${{AWS::Region}}.amazonaws.com")
+                                                          for service in KEY_SERVICES]},
+                    },
+                },
+                {
+                    "Sid": "FunctionsSealBuyerData",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": account},
+                    "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                    "Resource": "*",
+                    "Condition": {"ArnEquals": {"aws:PrincipalArn": roles}},
+                },
+                {
+                    # CloudWatch alarms publish to the alerts topic, which the key encrypts.
+                    "Sid": "AlarmsPublishToTheAlertsTopic",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")}},
+                },
+            ]},
         },
     }
 
@@ -261,6 +312,94 @@ def _secret() -> dict[str, Any]:
     }
 
 
+def _alerts_topic() -> dict[str, Any]:
+    return {
+        "Type": "AWS::SNS::Topic",
+        "Properties": {
+            "TopicName": Sub(resources.ALERTS_TOPIC.pattern.format(prefix=resources.PREFIX, stage="${Stage}")),
+            "DisplayName": Sub("sellerops ${Stage}"),
+            "KmsMasterKeyId": Ref("DataKey"),
+        },
+    }
+
+
+def _alerts_topic_policy() -> dict[str, Any]:
+    topic = Ref("AlertsTopic")
+    return {
+        "Type": "AWS::SNS::TopicPolicy",
+        "Properties": {
+            "Topics": [topic],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {
+                    "Sid": "StageAlarmsPublish",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                    "Action": "sns:Publish",
+                    "Resource": topic,
+                    "Condition": {"ArnLike": {"aws:SourceArn": Sub(
+                        f"arn:${{AWS::Partition}}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:"
+                        f"{resources.PREFIX}-${{Stage}}-*")}},
+                },
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "sns:Publish",
+                    "Resource": topic,
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
+            ]},
+        },
+    }
+
+
+def _alert_email_subscription() -> dict[str, Any]:
+    return {
+        "Type": "AWS::SNS::Subscription",
+        "Condition": "AlertEmailGiven",
+        "Properties": {"TopicArn": Ref("AlertsTopic"), "Protocol": "email", "Endpoint": Ref("AlertEmail")},
+    }
+
+
+def _alarm(name: str, description: str, metric: str, queue_name: Any, threshold: int) -> dict[str, Any]:
+    topic = [Ref("AlertsTopic")]
+    return {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmName": _name(name),
+            "AlarmDescription": description,
+            "Namespace": "AWS/SQS",
+            "MetricName": metric,
+            "Dimensions": [{"Name": "QueueName", "Value": queue_name}],
+            "Statistic": "Maximum",
+            "Period": 300,
+            "EvaluationPeriods": 1,
+            "Threshold": threshold,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            # An idle queue sends no data points: that is fine, not an alarm.
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": topic,
+            "OKActions": topic,
+        },
+    }
+
+
+def _dead_letter_alarm(queue: Queue) -> dict[str, Any]:
+    return _alarm(f"{queue.suffix}-dead-letters",
+                  f"A message of the {queue.suffix} queue failed {queue.max_receive_count} times and waits in its "
+                  f"dead-letter queue: GET /failures?queue={queue.suffix} says why.",
+                  "ApproximateNumberOfMessagesVisible", GetAtt(f"{queue.stem}DeadLetterQueue.QueueName"), 1)
+
+
+def _backlog_alarm(queue: Queue) -> dict[str, Any]:
+    minutes = queue.oldest_message_alarm_seconds // 60
+    return _alarm(f"{queue.suffix}-behind",
+                  f"The oldest message of the {queue.suffix} queue has waited {minutes} minutes or more: its "
+                  f"consumer is failing or falling behind (GET /health shows the queue depths).",
+                  "ApproximateAgeOfOldestMessage", GetAtt(f"{queue.stem}Queue.QueueName"),
+                  queue.oldest_message_alarm_seconds)
+
+
 def _output(value: Any, export: str) -> dict[str, Any]:
     return {"Value": value, "Export": {"Name": Sub(f"{resources.PREFIX}-${{Stage}}-{export}")}}
 
@@ -281,6 +420,7 @@ def outputs() -> dict[str, Any]:
     result[resources.SPAPI_SECRET.output] = _output(
         Sub(resources.SPAPI_SECRET.pattern.format(prefix=resources.PREFIX, stage="${Stage}")),
         resources.SPAPI_SECRET.output)
+    result[resources.ALERTS_TOPIC.output] = _output(Ref("AlertsTopic"), resources.ALERTS_TOPIC.output)
     # An SSM SecureString, written by a command: CloudFormation cannot create SecureString parameters.
     for parameter in (resources.API_TOKEN_HASH, resources.PAGE_TOKEN_KEY):
         result[parameter.output] = _output(
@@ -292,7 +432,11 @@ def sections() -> list[tuple[str, str, dict[str, Any]]]:
     """(comment, logical id, resource) in the order the file lists them."""
     items: list[tuple[str, str, dict[str, Any]]] = [("encryption key. Retained with the tables, bucket and "
                                                      "secret it encrypts: deleting it would make them "
-                                                     "unreadable. Its policy delegates access to IAM.",
+                                                     "unreadable. Its policy names who may do what: the account's "
+                                                     "administrators manage it, principals of the account use it "
+                                                     "through the services that encrypt with it, only the roles of "
+                                                     "the functions that seal buyer data use it directly, and "
+                                                     "CloudWatch for the alerts topic.",
                                                      "DataKey", _data_key()),
                                                     ("", "DataKeyAlias", {"Type": "AWS::KMS::Alias", "Properties": {
                                                         "AliasName": Sub(f"alias/{resources.PREFIX}-${{Stage}}"),
@@ -319,6 +463,16 @@ def sections() -> list[tuple[str, str, dict[str, Any]]]:
     items.append(("credentials. Placeholder only: the LWA client id/secret and the sellers' refresh tokens are "
                   "written by a command after deployment, never through the template. Retained: losing the sellers' "
                   "refresh tokens means every seller has to authorise again.", "SpApiSecret", _secret()))
+    items.append(("alerts. Every alarm notifies this topic (encrypted with the data key, which lets CloudWatch "
+                  "use it for that); subscribe to it with the AlertEmail parameter or any SNS subscription.",
+                  "AlertsTopic", _alerts_topic()))
+    items.append(("", "AlertsTopicPolicy", _alerts_topic_policy()))
+    items.append(("", "AlertEmailSubscription", _alert_email_subscription()))
+    for index, queue in enumerate(resources.QUEUES):
+        intro = ("alarms: a message in any dead-letter queue, and a queue whose oldest message waits too long.\n"
+                 if index == 0 else "")
+        items.append((f"{intro}{queue.suffix}", f"{queue.stem}DeadLetterAlarm", _dead_letter_alarm(queue)))
+        items.append(("", f"{queue.stem}BacklogAlarm", _backlog_alarm(queue)))
     return items
 
 
@@ -327,9 +481,10 @@ def template() -> dict[str, Any]:
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": ("sellerops stateful resources: DynamoDB tables, SQS queues with dead-letter queues, the "
-                        "invoice bucket, the KMS data key, the SP-API credentials secret and the EventBridge rule "
-                        "that routes listings notifications to the intake queue. The Lambda functions and the "
-                        "HTTPS API are deployed by Chalice and read these resources' names from the stack outputs."),
+                        "invoice bucket, the KMS data key, the SP-API credentials secret, the EventBridge rule "
+                        "that routes listings notifications to the intake queue, and the alarms with their "
+                        "topic. The Lambda functions and the HTTPS API are deployed by Chalice and read these "
+                        "resources' names from the stack outputs."),
         "Parameters": {
             "Stage": _stage_parameter(),
             "ListingsEventBusName": {
@@ -340,7 +495,16 @@ def template() -> dict[str, Any]:
                                 "aws.partner/sellingpartnerapi.amazon.com/<AWS account id>/<application id>, "
                                 "which `make connect` creates and prints."),
             },
+            "AlertEmail": {
+                "Type": "String",
+                "Default": "",
+                "AllowedPattern": "^$|^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$",
+                "ConstraintDescription": "an e-mail address, or empty",
+                "Description": ("E-mail address the alarms are sent to (AWS asks it to confirm the subscription "
+                                "once). Empty: no e-mail; subscribe to the AlertsTopicArn output another way."),
+            },
         },
+        "Conditions": {"AlertEmailGiven": {"Fn::Not": [{"Fn::Equals": [Ref("AlertEmail"), ""]}]}},
         "Resources": {logical_id: body for _, logical_id, body in sections()},
         "Outputs": outputs(),
     }
@@ -363,7 +527,7 @@ def _comment(text: str, indent: str) -> str:
 
 def render() -> str:
     whole = template()
-    head = {k: whole[k] for k in ("AWSTemplateFormatVersion", "Description", "Parameters")}
+    head = {k: whole[k] for k in ("AWSTemplateFormatVersion", "Description", "Parameters", "Conditions")}
     text = HEADER + "\n" + dump(head) + "\nResources:\n"
     for comment, logical_id, body in sections():
         block = "  " + dump({logical_id: body}).replace("\n", "\n  ").rstrip() + "\n"

@@ -68,6 +68,15 @@ def list_failures(request: Any) -> dict[str, Any]:
 
 
 def health(request: Any) -> dict[str, Any]:
+    """The open route: served from a per-container cache (HEALTH_CACHE_SECONDS, 15 s), so no
+    caller, however fast, makes this deployment ask AWS more than once per period; `time` says
+    when the answer was read."""
+    from chalicelib.core import wiring
+
+    return wiring.health().get()
+
+
+def read_health() -> dict[str, Any]:
     from chalicelib.core import wiring
     from chalicelib.core.queues import queue_depths
 
@@ -123,6 +132,8 @@ FLOW = Flow(
         "/health": read({
             "operationId": "health", "security": [],
             "summary": "Counts only: queue depths, dead letters, the last notification, the schedules' last runs.",
+            "description": "Open to everyone, and cheap: each container reads the counts at most once every "
+                           "15 seconds and serves that answer meanwhile (`time` says when it was read).",
             "responses": {"200": json_response("Health", {"$ref": "#/components/schemas/Health"})}}),
         "/openapi.json": read({
             "operationId": "openapi", "summary": "This document.",
@@ -144,7 +155,7 @@ FLOW = Flow(
         "Health": strict({
             "status": {"type": "string", "enum": ["ok", "attention"],
                        "description": "attention: a dead-letter queue holds messages"},
-            "time": DATE_TIME,
+            "time": {**DATE_TIME, "description": "When these counts were read (at most 15 s ago)"},
             "queues": strict({q.suffix: {"$ref": "#/components/schemas/QueueDepth"} for q in resources.QUEUES}),
             "deadLetters": strict({q.suffix: {"type": "integer", "minimum": 0} for q in resources.QUEUES}),
             "applicationCheck": {"type": "boolean",

@@ -2,7 +2,9 @@
 builds its ports from these and its own stores."""
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -23,6 +25,22 @@ def cached[T](fn: Callable[[], T]) -> Callable[[], T]:
     return wrapped
 
 
+@dataclass
+class Fresh[T]:
+    """A value computed at most once every `seconds` per container, then served as it was."""
+
+    compute: Callable[[], T]
+    seconds: float
+    clock: Callable[[], float] = time.monotonic
+    _value: tuple[float, T] | None = field(default=None, init=False)
+
+    def get(self) -> T:
+        moment = self.clock()
+        if self._value is None or moment - self._value[0] >= self.seconds:
+            self._value = (moment, self.compute())
+        return self._value[1]
+
+
 @cached
 def state() -> DynamoState:
     return DynamoState()
@@ -34,6 +52,14 @@ def admission() -> Admission:
         return state().application_id(), frozenset(s["seller_id"] for s in state().sellers())
 
     return Admission(read)
+
+
+@cached
+def health() -> Fresh[dict[str, Any]]:
+    from chalicelib import config
+    from chalicelib.core.api import read_health
+
+    return Fresh(read_health, config.health_cache_seconds())
 
 
 @cached

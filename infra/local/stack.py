@@ -4,11 +4,13 @@ indexes and queue settings as the deployed ones.
 
 moto's CloudFormation does not honour the whole template (checked against moto 5.2):
 
-- It skips AWS::SQS::QueuePolicy, AWS::S3::BucketPolicy and AWS::SecretsManager::Secret. The
-  secret is created here through the Secrets Manager API. The two resource policies are left out
-  on purpose: moto does not enforce resource policies, and the "deny unless TLS" statements would
-  deny every request to a local http:// endpoint if it ever did. Skipped logical ids are listed in
-  `LocalStack.skipped`.
+- It skips AWS::SQS::QueuePolicy, AWS::S3::BucketPolicy, AWS::SNS::TopicPolicy,
+  AWS::SecretsManager::Secret, AWS::CloudWatch::Alarm and AWS::SNS::Subscription. The secret and
+  the alarms are created here through their APIs (moto keeps the alarms, but has no SQS metrics
+  to set them off). The resource policies are left out on purpose: moto does not enforce
+  resource policies, and the "deny unless TLS" statements would deny every request to a local
+  http:// endpoint if it ever did. The e-mail subscription exists only with an AlertEmail.
+  Skipped logical ids are listed in `LocalStack.skipped`.
 - It ignores some properties of resources it does create; `provision` applies them through the
   API, reading their values from the template, and lists them in `LocalStack.patched`:
   DynamoDB TimeToLiveSpecification and PointInTimeRecoverySpecification; S3
@@ -157,11 +159,14 @@ def provision(endpoint_url: str, stage: str = "local", region: str = "eu-west-1"
             )
             stack.patched.extend(f"{logical_id}.{prop}" for prop in applied)
 
-    # Of the skipped resources, only the secret matters locally (the policies: module docstring).
+    # Of the skipped resources, the secret and the alarms are made here (the policies: module
+    # docstring; the e-mail subscription is off without an AlertEmail).
     context = _resolution_context(stack, template, description, physical_ids)
     for logical_id in stack.skipped:
         if resources[logical_id]["Type"] == "AWS::SecretsManager::Secret":
             _create_secret(stack, resources[logical_id].get("Properties", {}), context)
+        elif resources[logical_id]["Type"] == "AWS::CloudWatch::Alarm":
+            _create_alarm(stack, resources[logical_id].get("Properties", {}), context)
     return stack
 
 
@@ -270,6 +275,12 @@ def _resolution_context(
         for logical_id, resource in template["Resources"].items()
         if resource["Type"] == "AWS::KMS::Key" and logical_id in physical_ids
     }
+    # A queue's physical id is its URL, which ends with its name.
+    attributes.update({
+        (logical_id, "QueueName"): physical_ids[logical_id].rsplit("/", 1)[-1]
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::SQS::Queue" and logical_id in physical_ids
+    })
     return {"refs": refs, "attributes": attributes}
 
 
@@ -374,11 +385,21 @@ def _create_secret(stack: LocalStack, props: dict[str, Any], context: dict[str, 
     )
 
 
+def _create_alarm(stack: LocalStack, props: dict[str, Any], context: dict[str, Any]) -> None:
+    # The template's properties are PutMetricAlarm's parameters, by the same names.
+    stack.client("cloudwatch").put_metric_alarm(**_resolve(props, context))
+
+
 def _resolve(value: Any, context: dict[str, Any]) -> Any:
     """Resolve the few intrinsics the skipped resources use: Ref and Fn::Sub over parameters,
-    pseudo parameters and created resources, and Fn::GetAtt <KMS key>.Arn."""
-    if isinstance(value, str):
+    pseudo parameters and created resources, Fn::GetAtt <KMS key>.Arn and <queue>.QueueName,
+    inside lists and mappings too."""
+    if isinstance(value, (str, int, float, bool)):
         return value
+    if isinstance(value, list):
+        return [_resolve(item, context) for item in value]
+    if isinstance(value, dict) and not any(key == "Ref" or key.startswith("Fn::") for key in value):
+        return {key: _resolve(item, context) for key, item in value.items()}
     if isinstance(value, dict) and "Ref" in value:
         return context["refs"][value["Ref"]]
     if isinstance(value, dict) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):

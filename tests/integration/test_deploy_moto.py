@@ -177,7 +177,11 @@ def _repair_moto_key_policy(endpoint: str, key_arn: str) -> None:
 
 
 def _function_names(stage: str) -> dict[str, str]:
-    return {name: f"sellerops-{stage}-{name}" for name in ("intake", "tasks", "work", "poll_orders")}
+    """Every function `deploy --no-api` deploys: all but the API handler and the authorizer."""
+    from infra import policy
+
+    return {name: f"sellerops-{stage}-{name}" for name in policy.FUNCTIONS
+            if name not in ("api_handler", "bearer_token")}
 
 
 def _mappings(endpoint: str, function_name: str) -> list[dict]:
@@ -208,6 +212,7 @@ def test_deploy_redeploy_and_destroy_against_moto(moto_endpoint, project, tmp_pa
     try:
         _deploy_and_check(run, moto_endpoint, stage, project, original_config)
         _redeploy_changes_nothing(run, moto_endpoint, stage, project)
+        _redeploy_with_settings(run, moto_endpoint, stage)
         _destroy_keeps_data(run, moto_endpoint, stage, project)
         _destroy_deletes_data(run, moto_endpoint, stage)
     finally:
@@ -233,7 +238,8 @@ def _deploy_and_check(run: Runner, endpoint: str, stage: str, project: Path, ori
 
     stack = _client("cloudformation", endpoint).describe_stacks(StackName=f"sellerops-{stage}")["Stacks"][0]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
-    assert {p["ParameterKey"] for p in stack["Parameters"]} == {"Stage", "ListingsEventBusName"}
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]} == {
+        "Stage": stage, "ListingsEventBusName": "default", "AlertEmail": ""}
     assert json.loads(run("outputs")) == outputs
 
     # The Chalice stage got the outputs, the timeouts and the policy file; the rest is as it was.
@@ -302,7 +308,24 @@ def _deploy_and_check(run: Runner, endpoint: str, stage: str, project: Path, ori
         lam.get_function_configuration(FunctionName=functions["poll_orders"])["FunctionArn"]
     ]
 
+    # Every function's log group exists, kept 30 days (Lambda would keep its lines for ever).
+    assert _retention(endpoint, stage) == {f"/aws/lambda/{name}": 30 for name in functions.values()}
+    assert f"logs: {len(functions)} log groups keep 30 days ({len(functions)} set now)" in out
+
     _repair_moto_key_policy(endpoint, outputs["DataKeyArn"])
+
+
+def _retention(endpoint: str, stage: str) -> dict[str, int | None]:
+    groups = _client("logs", endpoint).describe_log_groups(logGroupNamePrefix=f"/aws/lambda/sellerops-{stage}")
+    return {g["logGroupName"]: g.get("retentionInDays") for g in groups["logGroups"]}
+
+
+def _redeploy_with_settings(run: Runner, endpoint: str, stage: str) -> None:
+    out = run("deploy", "--no-api", "--log-retention-days", "90", "--alert-email", "ops@example.com")
+    assert set(_retention(endpoint, stage).values()) == {90}
+    stack = _client("cloudformation", endpoint).describe_stacks(StackName=f"sellerops-{stage}")["Stacks"][0]
+    parameters = {p["ParameterKey"]: p.get("ParameterValue") for p in stack["Parameters"]}
+    assert parameters["AlertEmail"] == "ops@example.com", out
 
 
 def _redeploy_changes_nothing(run: Runner, endpoint: str, stage: str, project: Path) -> None:
@@ -325,6 +348,7 @@ def _redeploy_changes_nothing(run: Runner, endpoint: str, stage: str, project: P
     assert f"config: stage {stage} in .chalice/config.json is up to date" in out
     assert "token: the API token hash exists" in out
     assert "SELLEROPS_API_TOKEN=" not in out
+    assert f"logs: {len(functions)} log groups keep 30 days\n" in out  # none set again
     assert config_path.read_bytes() == config_before
     assert [p.read_bytes() for p in policy_paths] == policy_before
     assert _client("ssm", endpoint).get_parameter(

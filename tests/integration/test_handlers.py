@@ -194,3 +194,33 @@ def test_one_record_the_store_would_refuse_fails_alone(client, aws_stack, monkey
         wiring.admission.cache_clear()
     failed = {f["itemIdentifier"] for f in response.payload["batchItemFailures"]}
     assert failed <= {event["Records"][0]["messageId"]}, "the valid record is not failed with it"
+
+
+def test_health_asks_aws_once_per_period_however_often_it_is_called(client, aws_stack, monkeypatch):
+    """Given the open /health route. When it is called 20 times within the cache period.
+    Then AWS is asked once; once the period is over, the counts are read again."""
+    from botocore.client import BaseClient
+
+    from chalicelib.core import wiring
+
+    calls = []
+    original = BaseClient._make_api_call
+
+    def counting(self, operation, params):
+        calls.append(operation)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", counting)
+    moment = [1000.0]
+    wiring.reset()
+    wiring.health().clock = lambda: moment[0]
+    first = json.loads(client.http.get("/health").body)
+    per_read = len(calls)
+    assert per_read >= 6, calls  # every queue and dead-letter queue, the state table
+    answers = [json.loads(client.http.get("/health").body) for _ in range(19)]
+    assert len(calls) == per_read and all(answer == first for answer in answers)
+    moment[0] += 15.0
+    again = json.loads(client.http.get("/health").body)
+    # The queue depths again (the registered sellers are read once a minute, not per period).
+    assert calls[per_read:].count("GetQueueAttributes") == calls[:per_read].count("GetQueueAttributes") == 6
+    assert again["time"] >= first["time"]

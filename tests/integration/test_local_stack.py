@@ -312,11 +312,31 @@ def test_write_api_token_hash_stores_only_the_sha256_as_a_secure_string(stack):
 
 
 def test_provision_reports_what_moto_skipped_and_what_it_patched(stack):
-    assert sorted(stack.skipped) == ["IntakeQueuePolicy", "InvoiceBucketPolicy", "SpApiSecret"]
+    alarms = [f"{q.stem}{kind}Alarm" for q in resources.QUEUES for kind in ("DeadLetter", "Backlog")]
+    assert sorted(stack.skipped) == sorted(["IntakeQueuePolicy", "InvoiceBucketPolicy", "SpApiSecret",
+                                            "AlertsTopicPolicy", "AlertEmailSubscription", *alarms])
     assert "BuyerDataTable.TimeToLiveSpecification" in stack.patched
     assert "OrdersTable.PointInTimeRecoverySpecification" in stack.patched
     assert "InvoiceBucket.PublicAccessBlockConfiguration" in stack.patched
     assert "OrdersTable.SSESpecification" in stack.not_applied
+
+
+def test_every_dead_letter_queue_and_every_queue_s_oldest_message_has_its_alarm_to_the_alerts_topic(stack):
+    found = {a["AlarmName"]: a for a in stack.client("cloudwatch").describe_alarms()["MetricAlarms"]
+             if a["AlarmName"].startswith("sellerops-itest-")}
+    topic = stack.outputs["AlertsTopicArn"]
+    assert topic.endswith(":sellerops-itest-alerts")
+    for queue in resources.QUEUES:
+        dead = found[f"sellerops-itest-{queue.suffix}-dead-letters"]
+        assert dead["Namespace"] == "AWS/SQS" and dead["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        assert dead["Dimensions"] == [{"Name": "QueueName", "Value": queue.dlq_name("itest")}]
+        assert dead["Threshold"] == 1 and dead["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        behind = found[f"sellerops-itest-{queue.suffix}-behind"]
+        assert behind["MetricName"] == "ApproximateAgeOfOldestMessage"
+        assert behind["Dimensions"] == [{"Name": "QueueName", "Value": queue.name("itest")}]
+        assert behind["Threshold"] == queue.oldest_message_alarm_seconds
+        assert dead["AlarmActions"] == dead["OKActions"] == behind["AlarmActions"] == [topic]
+    assert len(found) == 2 * len(resources.QUEUES)
 
 
 def test_outputs_name_every_resource_the_app_needs(stack, template):

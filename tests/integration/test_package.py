@@ -64,6 +64,21 @@ def test_package_builds_and_passes_every_check():
     for queue in resources.QUEUES:
         function = sam["Resources"][queue.handler.title()]["Properties"]
         assert (function["Timeout"], function["MemorySize"]) == (queue.timeout_seconds, queue.memory_mb), queue.handler
+    # API Gateway caches the authorizer's answer 60 s, as the README promises (not its default 300 s).
+    authorizers = [scheme["x-amazon-apigateway-authorizer"] for scheme in
+                   sam["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["securityDefinitions"].values()]
+    assert [a["authorizerResultTtlInSeconds"] for a in authorizers] == [60]
+    # Each function's role has the name the key policy knows; each log group its retention.
+    from infra import policy
+
+    for function in policy.FUNCTIONS:
+        chalice_name, logical_id = policy.function_names("dev", function)
+        role = sam["Resources"][f"{''.join(part.title() for part in function.split('_'))}Role"]["Properties"]
+        assert role["RoleName"] == f"sellerops-dev-{function}"
+        group = sam["Resources"][f"{logical_id}LogGroup"]
+        assert group["Properties"] == {"LogGroupName": f"/aws/lambda/{chalice_name}", "RetentionInDays": 30}
+        logging = sam["Resources"][logical_id]["Properties"]["LoggingConfig"]
+        assert logging == {"LogGroup": {"Ref": f"{logical_id}LogGroup"}}
     with zipfile.ZipFile(REPO / "build" / "package" / "deployment.zip") as archive:
         names = archive.namelist()
     assert "app.py" in names and "chalicelib/handlers.py" in names
@@ -216,6 +231,17 @@ def test_the_merge_template_targets_every_sqs_event_and_every_function():
         assert merge[function]["Properties"]["Events"][event]["Properties"]["FunctionResponseTypes"] == [
             "ReportBatchItemFailures"]
     assert {"PollOrders", "APIHandler", "BearerToken", "RestAPI"} <= set(merge)
+    # Each function's role is named as `chalice deploy` names it (the key policy names the roles),
+    # and its log group keeps 30 days.
+    assert merge["TasksRole"] == {"Properties": {"RoleName": "sellerops-dev-tasks"}}
+    assert merge["ApiHandlerRole"] == {"Properties": {"RoleName": "sellerops-dev-api_handler"}}
+    assert merge["APIHandlerLogGroup"]["Properties"] == {"LogGroupName": "/aws/lambda/sellerops-dev",
+                                                         "RetentionInDays": 30}
+    assert merge["Intake"]["Properties"]["LoggingConfig"] == {"LogGroup": {"Ref": "IntakeLogGroup"}}
+    prod = package.merge_template("prod", 90)["Resources"]
+    assert prod["WorkLogGroup"]["Properties"] == {"LogGroupName": "/aws/lambda/sellerops-prod-work",
+                                                  "RetentionInDays": 90}
+    merge = {name: body for name, body in merge.items() if not name.endswith("Role")}
     assert all(merge[name]["Metadata"]["checkov"]["skip"] for name in merge)
     for name, resource in merge.items():
         for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):

@@ -14,6 +14,7 @@ from infra.deploy import (
     DeployError,
     change_set_outcome,
     deployed_functions,
+    function_log_groups,
     function_settings,
     mapping_update,
     means_no_changes,
@@ -233,7 +234,16 @@ def test_a_new_stack_gets_every_parameter_explicitly():
     assert stack_parameters(TEMPLATE, "prod", existing=None) == [
         {"ParameterKey": "Stage", "ParameterValue": "prod"},
         {"ParameterKey": "ListingsEventBusName", "ParameterValue": "default"},
+        {"ParameterKey": "AlertEmail", "ParameterValue": ""},
     ]
+
+
+def test_an_alert_email_given_is_set_and_one_not_given_is_kept():
+    given = stack_parameters(TEMPLATE, "prod", existing=["Stage", "ListingsEventBusName", "AlertEmail"],
+                             given={"AlertEmail": "ops@example.com"})
+    assert {"ParameterKey": "AlertEmail", "ParameterValue": "ops@example.com"} in given
+    kept = stack_parameters(TEMPLATE, "prod", existing=["Stage", "ListingsEventBusName", "AlertEmail"])
+    assert {"ParameterKey": "AlertEmail", "UsePreviousValue": True} in kept
 
 
 def test_an_update_keeps_the_parameters_it_does_not_manage():
@@ -309,6 +319,8 @@ def test_the_sqs_mappings_are_read_from_chalice_s_deployed_file():
         ("sellerops-t-work", "0b6f3c1e-52c4-4a57-9b0e-6e0f1d2a3b4c"),
     ]
     assert set(deployed_functions(DEPLOYED)) == {"intake", "tasks", "work"}
+    assert function_log_groups(DEPLOYED) == ["/aws/lambda/sellerops-t-intake", "/aws/lambda/sellerops-t-tasks",
+                                             "/aws/lambda/sellerops-t-work"]
     assert rest_api_url(DEPLOYED) is None
     assert sqs_event_sources({"resources": []}) == []
 
