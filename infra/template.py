@@ -200,6 +200,11 @@ def _dead_letter_queue(queue: Queue) -> dict[str, Any]:
     }
 
 
+def _deny_insecure_transport(action: str, resource: Any) -> dict[str, Any]:
+    return {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": action,
+            "Resource": resource, "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+
+
 def _intake_queue_policy() -> dict[str, Any]:
     intake_arn = GetAtt(f"{resources.INTAKE.stem}Queue.Arn")
     return {
@@ -223,14 +228,7 @@ def _intake_queue_policy() -> dict[str, Any]:
                     "Resource": intake_arn,
                     "Condition": {"ArnEquals": {"aws:SourceArn": GetAtt("ListingsNotificationsRule.Arn")}},
                 },
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "sqs:*",
-                    "Resource": intake_arn,
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                },
+                _deny_insecure_transport("sqs:*", intake_arn),
             ]},
         },
     }
@@ -288,8 +286,7 @@ def _invoice_bucket_policy() -> dict[str, Any]:
         "Properties": {
             "Bucket": Ref("InvoiceBucket"),
             "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-                {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                 "Resource": both, "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+                _deny_insecure_transport("s3:*", both),
                 {"Sid": "DenyTlsOlderThan12", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
                  "Resource": both, "Condition": {"NumericLessThan": {"s3:TlsVersion": 1.2}}},
             ]},
@@ -340,14 +337,7 @@ def _alerts_topic_policy() -> dict[str, Any]:
                         f"arn:${{AWS::Partition}}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:"
                         f"{resources.PREFIX}-${{Stage}}-*")}},
                 },
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "sns:Publish",
-                    "Resource": topic,
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                },
+                _deny_insecure_transport("sns:Publish", topic),
             ]},
         },
     }
