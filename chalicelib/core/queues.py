@@ -3,6 +3,7 @@ on), and queue depths for /health."""
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterable
 
 from chalicelib import config, resources
@@ -26,13 +27,28 @@ MAX_TASK_BYTES = 16 * 1024
 
 class SqsTaskQueue:
     """Collects tasks during a batch and sends them ten at a time, one request per queue and
-    ten tasks. `queue_of(kind)` names the queue a kind travels on (the registry says)."""
+    ten tasks. `queue_of(kind)` names the queue a kind travels on (the registry says).
+
+    The tasks collected are the running thread's: Lambda runs one invocation at a time per
+    container, but the local stack runs its functions in threads of one process, and one
+    function's flush must never send (or discard) another's tasks, under its own role."""
 
     def __init__(self, queue_of: Callable[[str], resources.Queue],
                  queue_url: Callable[[resources.Queue], str] = config.queue_url):
         self._queue_of = queue_of
         self._queue_url = queue_url
-        self._pending: list[tuple[Task, int]] = []
+        self._local = threading.local()
+
+    @property
+    def _pending(self) -> list[tuple[Task, int]]:
+        if not hasattr(self._local, "pending"):
+            self._local.pending = []
+        pending: list[tuple[Task, int]] = self._local.pending
+        return pending
+
+    @_pending.setter
+    def _pending(self, value: list[tuple[Task, int]]) -> None:
+        self._local.pending = value
 
     def enqueue(self, task: Task, delay: float = 0) -> None:
         self._queue_of(task.kind)  # an unknown kind fails here, where it is made, not later

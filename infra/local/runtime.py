@@ -188,7 +188,7 @@ class LocalRuntime:
                     try:
                         self.run_schedule(schedule.name)
                     except Exception as exc:  # keep the timer alive; the handler logs details
-                        print(f"schedule {schedule.name} failed: {type(exc).__name__}", file=sys.stderr)
+                        print(f"schedule {schedule.name} failed: {_what_failed(exc)}", file=sys.stderr)
 
         for target, name in ((work, "worker"), (schedules, "scheduler")):
             thread = threading.Thread(target=target, name=name, daemon=True)
@@ -200,6 +200,15 @@ class LocalRuntime:
         if self._api_server is not None:
             self._api_server.server.shutdown()
         self.simulator.stop()
+
+
+def _what_failed(exc: Exception) -> str:
+    """The exception's type and, for an AWS error, the operation and the error code: never its
+    message, which may quote data."""
+    error = getattr(exc, "response", None)
+    if isinstance(error, dict) and "Error" in error:
+        return f"{type(exc).__name__} {getattr(exc, 'operation_name', '?')}: {error['Error'].get('Code')}"
+    return type(exc).__name__
 
 
 def _delivery_to(stack: LocalStack):

@@ -78,3 +78,38 @@ def test_the_outcome_of_a_notification_several_flows_consume_is_the_one_that_say
     assert strongest([Outcome.DUPLICATE, Outcome.CREATED, Outcome.STALE]) is Outcome.CREATED
     assert strongest([Outcome.DUPLICATE, Outcome.STALE]) is Outcome.STALE
     assert strongest([]) is Outcome.UNHANDLED
+
+
+def test_a_flush_sends_only_the_tasks_its_own_thread_collected(monkeypatch):
+    """The local stack runs its functions in threads of one process: one function's flush (under
+    its own role) must never send, or discard, the tasks another function is collecting."""
+    import threading
+
+    from chalicelib import resources
+    from chalicelib.core import aws, queues
+
+    sent = []
+
+    class Sqs:
+        def send_message_batch(self, QueueUrl, Entries):  # noqa: N803 (boto3's names)
+            sent.append((threading.current_thread().name, [json.loads(e["MessageBody"])["key"] for e in Entries]))
+            return {"Successful": Entries}
+
+    monkeypatch.setattr(aws, "client", lambda service: Sqs())
+    queue = queues.SqsTaskQueue(lambda kind: resources.TASKS, queue_url=lambda q: "https://sqs/tasks")
+    queue.enqueue(Task("fetch_order", "S1", "main-1"))
+    collected, flushed = threading.Event(), threading.Event()
+
+    def other():
+        queue.enqueue(Task("fetch_order", "S1", "other-1"))
+        collected.set()
+        flushed.wait(5)
+        queue.discard()
+
+    thread = threading.Thread(target=other, name="other")
+    thread.start()
+    collected.wait(5)
+    queue.flush()
+    flushed.set()
+    thread.join(5)
+    assert sent == [("MainThread", ["main-1"])]
