@@ -132,7 +132,12 @@ STATE = Table("state", "State", "STATE_TABLE",
               "rate limiter, polling watermarks, failure records, sellers, calls to Amazon",
               hash_key="pk", range_key="sk", ttl_attribute="expires_at")
 
-TABLES: tuple[Table, ...] = (ORDERS, BUYER_DATA, STATE)
+SHIPMENTS = Table("shipments", "Shipments", "SHIPMENTS_TABLE",
+                  "merchant shipments recorded by the warehouse, and Amazon's answers to their confirmations",
+                  hash_key="order_id",
+                  indexes=(Index("by_pending", "pending_seller", "order_id", projection="KEYS_ONLY"),))
+
+TABLES: tuple[Table, ...] = (ORDERS, BUYER_DATA, STATE, SHIPMENTS)
 
 
 # ---------------------------------------------------------------------------------- the rest

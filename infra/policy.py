@@ -143,6 +143,15 @@ UNITS: dict[str, Unit] = {
                               lambda n: [_statement("BuyerDataExpiry", [UPDATE, DELETE], [n.table("buyer-data")]),
                                          _statement("BuyerDataByExpiry", [QUERY],
                                                     [f"{n.table('buyer-data')}/index/by_expiry"])]),
+    # The shipments flow: an order's shipments, one item per order, changed by conditional writes.
+    "shipments": Unit(("chalicelib/flows/shipments/store.py:DynamoShipments.get",
+                       "chalicelib/flows/shipments/store.py:DynamoShipments.save"),
+                      lambda n: [_statement("ShipmentsTable", [GET, UPDATE], [n.table("shipments")])]),
+    "shipments-read": Unit(("chalicelib/flows/shipments/store.py:DynamoShipments.get",),
+                           lambda n: [_statement("ShipmentsTable", [GET], [n.table("shipments")])]),
+    "shipments-pending": Unit(("chalicelib/flows/shipments/store.py:DynamoShipments.pending",),
+                              lambda n: [_statement("ShipmentsPending", [QUERY],
+                                                    [f"{n.table('shipments')}/index/by_pending"])]),
     # SendMessageBatch is authorized by sqs:SendMessage.
     "send-tasks": Unit(("chalicelib/core/queues.py:SqsTaskQueue.flush",),
                        lambda n: [_statement("QueueTasks", ["sqs:SendMessage"],
@@ -163,13 +172,15 @@ UNITS: dict[str, Unit] = {
 # Each Lambda function of app.py and the units it runs. The API handler and the authorizer read
 # no SP-API credentials and no buyer data; the intake calls no Amazon; a schedule does its one job.
 FUNCTIONS: dict[str, tuple[str, ...]] = {
-    "api_handler": ("state", "orders-read", "queue-depths", "page-token"),
+    # The API handler records shipments and queues their confirmation (shipments:write).
+    "api_handler": ("state", "orders-read", "queue-depths", "page-token", "shipments", "send-tasks"),
     "bearer_token": ("state", "api-token"),
     "intake": ("state", "orders-write", "buyer-data-expiry", "send-tasks"),
-    "tasks": ("state", "orders-write", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api"),
+    "tasks": ("state", "orders-write", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api", "shipments"),
     "work": ("state", "orders-write", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api"),
     "poll_orders": ("state", "send-tasks"),
     "purge_buyer_data": ("state", "buyer-data-expiry"),
+    "sweep_shipments": ("state", "shipments-read", "shipments-pending", "send-tasks"),
 }
 CONSUMERS = {q.handler: q.suffix for q in resources.QUEUES}  # app.py's on_sqs_message handlers
 

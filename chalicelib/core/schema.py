@@ -1,8 +1,8 @@
 """Request bodies checked against the route's JSON schema (the OpenAPI 3.0 subset the routes
 use: type, nullable, required, properties, additionalProperties, enum, string lengths and
-patterns, date and date-time formats, number bounds, array items and lengths, allOf, $ref to
-components/schemas), before anything is written. The first problem found is the answer, with
-the path of the field (`items[2].quantity`)."""
+patterns, date and date-time formats, number bounds, array items and lengths, the number of
+an object's fields, allOf, $ref to components/schemas), before anything is written. The first
+problem found is the answer, with the path of the field (`items[2].quantity`)."""
 from __future__ import annotations
 
 import re
@@ -63,6 +63,8 @@ def _object(value: Any, schema: Mapping[str, Any], components: Mapping[str, Any]
             raise SchemaError(path, f"holds a field it does not take; it takes: {', '.join(properties) or 'none'}")
         elif isinstance(extra, Mapping):
             validate(item, extra, components, _join(path, "*"))
+    if len(value) < schema.get("minProperties", 0) or len(value) > schema.get("maxProperties", len(value)):
+        raise SchemaError(path, schema.get("description") or "has too few or too many fields")
 
 
 def _array(value: Any, schema: Mapping[str, Any], components: Mapping[str, Any], path: str) -> None:

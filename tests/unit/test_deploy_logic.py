@@ -36,6 +36,7 @@ OUTPUTS = {
     "OrdersTableName": "sellerops-prod-orders",
     "BuyerDataTableName": "sellerops-prod-buyer-data",
     "StateTableName": "sellerops-prod-state",
+    "ShipmentsTableName": "sellerops-prod-shipments",
     "IntakeQueueUrl": "https://sqs.eu-west-1.amazonaws.com/111122223333/sellerops-prod-intake",
     "IntakeQueueArn": "arn:aws:sqs:eu-west-1:111122223333:sellerops-prod-intake",
     "IntakeQueueName": "sellerops-prod-intake",
@@ -111,6 +112,7 @@ def test_every_stage_variable_comes_from_a_stack_output():
         "ORDERS_TABLE": "sellerops-prod-orders",
         "BUYER_DATA_TABLE": "sellerops-prod-buyer-data",
         "STATE_TABLE": "sellerops-prod-state",
+        "SHIPMENTS_TABLE": "sellerops-prod-shipments",
         "INTAKE_QUEUE_URL": OUTPUTS["IntakeQueueUrl"],
         "INTAKE_DLQ_URL": OUTPUTS["IntakeDeadLetterQueueUrl"],
         "TASK_QUEUE_URL": OUTPUTS["TaskQueueUrl"],
@@ -209,7 +211,7 @@ def test_each_queue_consumer_gets_its_declared_timeout_and_memory_and_every_func
     }
     assert {name: s["iam_policy_file"] for name, s in settings.items()} == {
         f: f"policy-dev-{f}.json" for f in ("api_handler", "bearer_token", "intake", "tasks", "work", "poll_orders",
-                                            "purge_buyer_data")}
+                                            "purge_buyer_data", "sweep_shipments")}
 
 
 @pytest.mark.parametrize("queue", resources.QUEUES, ids=lambda q: q.suffix)
@@ -444,6 +446,7 @@ def test_destroy_keeps_the_tables_the_bucket_the_key_and_the_secret():
         ("OrdersTable", "sellerops-prod-orders"),
         ("BuyerDataTable", "sellerops-prod-buyer-data"),
         ("StateTable", "sellerops-prod-state"),
+        ("ShipmentsTable", "sellerops-prod-shipments"),
         ("InvoiceBucket", "sellerops-prod-invoices-111122223333"),
         ("SpApiSecret", "sellerops/prod/spapi"),
     ]

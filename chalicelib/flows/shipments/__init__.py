@@ -1,0 +1,42 @@
+"""Shipments: the warehouse records each package it ships (`POST /orders/{orderId}/shipments`),
+checked against the order; sellerops confirms it to Amazon exactly once (Orders API v0
+confirmShipment, through the task queue and the shared limiter) and keeps Amazon's answer.
+
+    rules.py    what may be shipped, what is left, what Amazon's refusals mean (pure)
+    service.py  record, confirm (at most once: core/once.py), sweep
+    store.py    the shipments table (PynamoDB)
+    amazon.py   confirmShipment and the order's packages (python-amazon-sp-api)
+    wiring.py   the ports, built once per container
+    views.py    the HTTPS views; openapi.py their description
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalicelib.core.flow import Flow, Route, Schedule, TaskKind
+from chalicelib.flows.shipments import openapi, service, views, wiring
+
+
+def sweep_shipments(now: datetime) -> dict[str, Any]:
+    """Every 15 minutes: re-queue confirmations whose task was lost."""
+    from chalicelib.core import wiring as core
+
+    return service.sweep_pending(wiring.shipments(), core.state(), core.task_queue(), now)
+
+
+FLOW = Flow(
+    name="shipments",
+    summary="merchant shipments recorded by the warehouse, confirmed to Amazon exactly once",
+    tasks=(TaskKind(service.CONFIRM_SHIPMENT, service.confirm_shipment, wiring.task_ports),),
+    schedules=(Schedule("sweep_shipments", 15, sweep_shipments,
+                        "Queue again the confirmations of shipments still pending."),),
+    routes=(Route("POST", "/orders/{order_id}/shipments", views.record_shipment, "record_shipment",
+                  scope="shipments:write", body_schema={"$ref": "#/components/schemas/ShipmentRequest"},
+                  max_body_bytes=64 * 1024),
+            Route("GET", "/orders/{order_id}/shipments", views.list_order_shipments, "list_order_shipments",
+                  scope="orders:read"),
+            Route("GET", "/shipments/{shipment_id}", views.get_shipment, "get_shipment", scope="orders:read")),
+    openapi_paths=openapi.PATHS,
+    openapi_schemas=openapi.SCHEMAS,
+)

@@ -1,0 +1,100 @@
+"""The shipments flow's part of the OpenAPI document (served at /openapi.json)."""
+from chalicelib.core.openapi import DATE_TIME, DATE_TIME_FILTER, errors, json_response, nullable, read, strict
+
+ORDER_ID = {"type": "string", "pattern": "^[A-Za-z0-9-]{5,40}$", "example": "028-1234567-1234567"}
+SHIPMENT_ID = {"type": "string", "pattern": r"^[A-Za-z0-9-]{5,40}\.[1-9][0-9]{0,3}$",
+               "example": "028-1234567-1234567.1", "description": "<orderId>.<number>"}
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 60, "pattern": r"^[^\u0000-\u001f]+$"}
+_REF = {"$ref": "#/components/schemas/Shipment"}
+
+REQUEST = {
+    "type": "object", "additionalProperties": False,
+    "required": ["carrierCode", "trackingNumber", "shipDate", "items"],
+    "properties": {
+        "carrierCode": {**_TEXT, "description": "Amazon's carrier code (e.g. UPS, DHL, Royal Mail), or Other",
+                        "example": "DHL"},
+        "carrierName": {**_TEXT, "description": "The carrier's name: required when carrierCode is Other"},
+        "trackingNumber": {"type": "string", "minLength": 1, "maxLength": 60, "pattern": "^[A-Za-z0-9 ._/-]+$",
+                           "example": "00340434161234567890"},
+        "shipDate": {**DATE_TIME_FILTER, "description": "When the parcel left (not in the future, not before the "
+                                                        "order was placed)"},
+        "shippingMethod": {**_TEXT, "example": "Standard"},
+        "shipFromSupplySourceId": {**_TEXT},
+        "items": {"type": "array", "minItems": 1, "maxItems": 100, "items": {
+            "type": "object", "additionalProperties": False, "required": ["quantity"],
+            # With quantity, exactly one of orderItemId and sku.
+            "minProperties": 2, "maxProperties": 2,
+            "description": "names the item by orderItemId or by sku, one of them, with its quantity",
+            "properties": {
+                "orderItemId": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,50}$"},
+                "sku": {"type": "string", "minLength": 1, "maxLength": 40, "pattern": r"^[^\u0000-\u001f]+$"},
+                "quantity": {"type": "integer", "minimum": 1, "maximum": 10000}}}},
+    },
+}
+
+_LINE = strict({"orderItemId": {"type": "string"}, "sku": nullable({"type": "string"}),
+                "quantity": {"type": "integer", "minimum": 1}})
+
+SCHEMAS = {
+    "ShipmentRequest": REQUEST,
+    "Shipment": strict({
+        "shipmentId": SHIPMENT_ID, "orderId": ORDER_ID, "sellerId": {"type": "string"},
+        "packageReferenceId": {"type": "string", "description": "What Amazon knows the package by"},
+        "carrierCode": {"type": "string"}, "carrierName": nullable({"type": "string"}),
+        "trackingNumber": {"type": "string"}, "shipDate": DATE_TIME, "shippingMethod": nullable({"type": "string"}),
+        "shipFromSupplySourceId": nullable({"type": "string"}),
+        "items": {"type": "array", "items": _LINE},
+        "recordedAt": DATE_TIME,
+        "confirmation": strict({
+            "state": {"type": "string", "enum": ["pending", "confirmed", "rejected"],
+                      "description": "pending: on its way to Amazon; confirmed: Amazon has it; rejected: Amazon "
+                                     "refused it (a person must look)"},
+            "answeredAt": nullable(DATE_TIME),
+            "amazonAnswer": nullable({"type": "string", "description": "Amazon's refusal, as it said it"}),
+            "explanation": nullable({"type": "string", "description": "What the refusal means, in plain words"}),
+        })}),
+    "OrderShipments": strict({
+        "orderId": ORDER_ID,
+        "items": {"type": "array", "items": strict({
+            "orderItemId": {"type": "string"}, "sku": nullable({"type": "string"}),
+            "ordered": {"type": "integer", "minimum": 0}, "shipped": {"type": "integer", "minimum": 0},
+            "unshipped": {"type": "integer", "minimum": 0}})},
+        "shipments": {"type": "array", "items": _REF}}),
+}
+
+_ORDER_PARAM = [{"name": "orderId", "in": "path", "required": True, "schema": ORDER_ID}]
+
+PATHS = {
+    "/orders/{orderId}/shipments": {
+        "post": {
+            "operationId": "recordShipment",
+            "summary": "Record a package the warehouse shipped; sellerops confirms it to Amazon, once.",
+            "description": "Checked against the order first: an unknown order is a 404; an unknown item, more "
+                           "units than are left to ship (counting the shipments already recorded), a cancelled, "
+                           "pending or FBA order, a ship date in the future or before the purchase is a 409, "
+                           "carrierCode Other without carrierName a 400; nothing is recorded then. Send an "
+                           "Idempotency-Key to retry safely: the same key and body return the same shipment, "
+                           "another body under it is a 409.",
+            "parameters": [*_ORDER_PARAM,
+                           {"name": "Idempotency-Key", "in": "header", "schema": {
+                               "type": "string", "pattern": "^[A-Za-z0-9._:~-]{1,128}$"},
+                            "description": "Your id for this request: the same key and body return the same "
+                                           "shipment, never a second one"}],
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/ShipmentRequest"}}}},
+            "responses": {"200": json_response("The shipment recorded, its confirmation pending", _REF),
+                          **errors(400, 404, 409, 413, 415)}},
+        **read({
+            "operationId": "listOrderShipments",
+            "summary": "An order's shipments and, per item, what is shipped and what is left.",
+            "parameters": _ORDER_PARAM,
+            "responses": {"200": json_response("The order's shipments",
+                                               {"$ref": "#/components/schemas/OrderShipments"}),
+                          **errors(400, 404)}}),
+    },
+    "/shipments/{shipmentId}": read({
+        "operationId": "getShipment",
+        "summary": "One shipment and where its confirmation to Amazon stands.",
+        "parameters": [{"name": "shipmentId", "in": "path", "required": True, "schema": SHIPMENT_ID}],
+        "responses": {"200": json_response("The shipment", _REF), **errors(400, 404)}}),
+}

@@ -1,0 +1,158 @@
+"""Shipments: record what the warehouse shipped (checked against the order), confirm it to Amazon
+exactly once, and sweep for confirmations whose task was lost."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from chalicelib.core.errors import PermanentError, RetryLater
+from chalicelib.core.fields import quote
+from chalicelib.core.once import AlreadyRefused, Call, CallLedger, call_once
+from chalicelib.core.tasks import Outcome, Result, Slots, Task, TaskQueue
+from chalicelib.core.times import iso
+from chalicelib.flows.shipments import rules
+from chalicelib.flows.shipments.rules import OrderFacts, OrderShipments, Shipment, ShipmentRequest, ShipmentState
+
+CONFIRM_SHIPMENT = "confirm_shipment"
+# A pending confirmation older than this, with its task lost (a failed send after recording),
+# is queued again by the sweep; a task still on its way does no harm: confirmations are once.
+SWEEP_AFTER = timedelta(minutes=10)
+
+
+class ShipmentStore(Protocol):
+    def get(self, order_id: str) -> OrderShipments | None: ...
+    def save(self, current: OrderShipments, shipments: tuple[Shipment, ...], now: datetime) -> bool: ...
+    def pending(self, seller_id: str, limit: int = 500) -> list[str]: ...
+
+
+class Orders(Protocol):
+    def facts(self, order_id: str) -> OrderFacts | None: ...
+
+
+class AmazonShipments(Protocol):
+    def confirm_shipment(self, seller_id: str, marketplace_id: str | None, order_id: str,
+                         body: dict[str, Any]) -> None: ...
+    def package_references(self, seller_id: str, marketplace_id: str | None, order_id: str) -> set[str]: ...
+
+
+class Sellers(Protocol):
+    def sellers(self) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class RecordPorts:
+    shipments: ShipmentStore
+    orders: Orders
+    tasks: TaskQueue
+
+
+@dataclass(frozen=True)
+class TaskPorts:
+    shipments: ShipmentStore
+    slots: Slots
+    ledger: CallLedger
+    amazon: AmazonShipments
+
+
+def confirm_task(shipment: Shipment) -> Task:
+    return Task(CONFIRM_SHIPMENT, shipment.seller_id, shipment.shipment_id,
+                {"marketplace_id": shipment.marketplace_id})
+
+
+def record_shipment(ports: RecordPorts, order_id: str, request: ShipmentRequest, now: datetime,
+                    may_see: Any = None) -> Shipment:
+    """Record one shipment of `order_id` and queue its confirmation. Raises `rules.Refused` (the
+    order does not allow it, the request is wrong) and LookupError (no such order); writes
+    nothing then."""
+    for _ in range(5):  # a concurrent shipment of the same order: read again, check again
+        order = ports.orders.facts(order_id)
+        if order is None or (may_see is not None and not may_see(order.seller_id)):
+            raise LookupError(f"no order {order_id} has been received")
+        current = ports.shipments.get(order_id) or OrderShipments(order_id, order.seller_id)
+        shipment = rules.new_shipment(order, current.shipments, request, now)
+        if ports.shipments.save(current, (*current.shipments, shipment), now):
+            ports.tasks.enqueue(confirm_task(shipment))
+            return shipment
+    raise RetryLater(f"order {order_id} is being shipped by several requests at once: try again", delay_seconds=1)
+
+
+def _confirmation_body(shipment: Shipment) -> dict[str, Any]:
+    detail: dict[str, Any] = {
+        "packageReferenceId": shipment.package_reference_id, "carrierCode": shipment.carrier_code,
+        "trackingNumber": shipment.tracking_number, "shipDate": iso(shipment.ship_date).replace(".000000Z", "Z"),
+        "orderItems": [{"orderItemId": line.order_item_id, "quantity": line.quantity} for line in shipment.lines]}
+    if shipment.carrier_name:
+        detail["carrierName"] = shipment.carrier_name
+    if shipment.shipping_method:
+        detail["shippingMethod"] = shipment.shipping_method
+    if shipment.ship_from_supply_source_id:
+        detail["shipFromSupplySourceId"] = shipment.ship_from_supply_source_id
+    return {"marketplaceId": shipment.marketplace_id, "packageDetail": detail}
+
+
+def _settle(ports: TaskPorts, order_id: str, number: int, now: datetime, refusal: str | None) -> Shipment:
+    for _ in range(5):
+        current = ports.shipments.get(order_id)
+        found = current.get(number) if current else None
+        if current is None or found is None:
+            raise PermanentError(f"shipment {quote(order_id)}.{number} is not recorded")
+        if found.state is not ShipmentState.PENDING:
+            return found
+        settled = rules.answered(found, now, refusal)
+        shipments = tuple(settled if s.number == number else s for s in current.shipments)
+        if ports.shipments.save(current, shipments, now):
+            return settled
+    raise RetryLater(f"shipment {order_id}.{number} is being changed by another attempt", delay_seconds=1)
+
+
+def confirm_shipment(task: Task, ports: TaskPorts, now: datetime) -> Result:
+    """confirmShipment, at most once per shipment: the ledger (core/once.py) records the intent
+    first; after an unknown outcome the next attempt reads the order's packages at Amazon."""
+    parsed = rules.parse_shipment_id(task.key)
+    if parsed is None:
+        raise PermanentError(f"{quote(task.key)} is not a shipment id")
+    order_id, number = parsed
+    current = ports.shipments.get(order_id)
+    shipment = current.get(number) if current else None
+    if shipment is None or shipment.seller_id != task.seller_id:
+        raise PermanentError(f"shipment {quote(task.key)} is not recorded for seller {quote(task.seller_id)}")
+    if shipment.state is not ShipmentState.PENDING:
+        return Result(Outcome.SKIPPED, {"shipment_id": shipment.shipment_id})
+    ports.slots.take(task, "confirmShipment", now.timestamp())
+    body = _confirmation_body(shipment)
+    call = Call(shipment.seller_id, "confirmShipment", f"{order_id}#{shipment.package_reference_id}", body)
+
+    def send() -> dict[str, Any]:
+        ports.amazon.confirm_shipment(shipment.seller_id, shipment.marketplace_id, order_id, body)
+        return {"packageReferenceId": shipment.package_reference_id}
+
+    def reconcile() -> dict[str, Any] | None:
+        references = ports.amazon.package_references(shipment.seller_id, shipment.marketplace_id, order_id)
+        return {"packageReferenceId": shipment.package_reference_id} if shipment.package_reference_id in references \
+            else None
+
+    try:
+        call_once(ports.ledger, call, send, reconcile)
+    except AlreadyRefused as refused:
+        settled = _settle(ports, order_id, number, now, refused.reason)
+        return Result(Outcome.ATTENTION, {"shipment_id": settled.shipment_id, "attention": settled.explanation})
+    except PermanentError as refused:
+        settled = _settle(ports, order_id, number, now, refused.reason)
+        return Result(Outcome.ATTENTION, {"shipment_id": settled.shipment_id, "attention": settled.explanation})
+    _settle(ports, order_id, number, now, None)
+    return Result(Outcome.DONE, {"shipment_id": shipment.shipment_id})
+
+
+def sweep_pending(store: ShipmentStore, sellers: Sellers, tasks: TaskQueue, now: datetime) -> dict[str, int]:
+    """Every 15 minutes: queue the confirmation of every shipment pending for a while (its task
+    may have been lost between recording and queueing)."""
+    queued = 0
+    for seller in sellers.sellers():
+        for order_id in store.pending(seller["seller_id"]):
+            current = store.get(order_id)
+            for shipment in current.shipments if current else ():
+                if shipment.state is ShipmentState.PENDING and now - shipment.recorded_at >= SWEEP_AFTER:
+                    tasks.enqueue(confirm_task(shipment))
+                    queued += 1
+    return {"queued": queued}

@@ -1,0 +1,102 @@
+"""The shipments flow's HTTPS views."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from chalicelib.core.auth import principal
+from chalicelib.core.http import BadRequest, Conflict, NotFound
+from chalicelib.core.times import iso, now, parse_iso
+from chalicelib.flows.shipments import rules
+from chalicelib.flows.shipments.rules import OrderFacts, Shipment, ShipmentRequest
+
+_ORDER_ID = re.compile(r"^[A-Za-z0-9-]{5,40}$")
+
+
+def _time(moment: Any) -> str | None:
+    return iso(moment).replace(".000000Z", "Z") if moment is not None else None
+
+
+def shipment_view(s: Shipment) -> dict[str, Any]:
+    return {
+        "shipmentId": s.shipment_id, "orderId": s.order_id, "sellerId": s.seller_id,
+        "packageReferenceId": s.package_reference_id, "carrierCode": s.carrier_code, "carrierName": s.carrier_name,
+        "trackingNumber": s.tracking_number, "shipDate": _time(s.ship_date), "shippingMethod": s.shipping_method,
+        "shipFromSupplySourceId": s.ship_from_supply_source_id,
+        "items": [{"orderItemId": line.order_item_id, "sku": line.sku, "quantity": line.quantity} for line in s.lines],
+        "recordedAt": _time(s.recorded_at),
+        "confirmation": {"state": s.state.value, "answeredAt": _time(s.answered_at),
+                         "amazonAnswer": s.amazon_answer, "explanation": s.explanation},
+    }
+
+
+def _request(body: dict[str, Any]) -> ShipmentRequest:
+    lines = []
+    for index, item in enumerate(body["items"]):
+        if ("orderItemId" in item) == ("sku" in item):
+            raise BadRequest(f"items[{index}]: name the item by orderItemId or by sku, one of them")
+        lines.append((item.get("orderItemId"), item.get("sku"), item["quantity"]))
+    ship_date = parse_iso(body["shipDate"])
+    if ship_date is None:
+        raise BadRequest("shipDate must be a date-time")
+    return ShipmentRequest(body["carrierCode"], body["trackingNumber"], ship_date, tuple(lines),
+                           body.get("carrierName"), body.get("shippingMethod"), body.get("shipFromSupplySourceId"))
+
+
+def _order_id(order_id: str) -> str:
+    if not _ORDER_ID.fullmatch(order_id or ""):
+        raise BadRequest("orderId must be 5–40 letters, digits or hyphens, like 028-1234567-1234567")
+    return order_id
+
+
+def record_shipment(request: Any, body: dict[str, Any], order_id: str) -> dict[str, Any]:
+    from chalicelib.core import wiring as core
+    from chalicelib.flows.shipments import service, wiring
+
+    order_id = _order_id(order_id)
+    try:
+        shipment = service.record_shipment(wiring.record_ports(), order_id, _request(body), now(),
+                                           principal(request).may_see)
+    except LookupError:
+        raise NotFound(f"no order {order_id} has been received") from None
+    except rules.Refused as refused:
+        raise (BadRequest if refused.status == 400 else Conflict)(refused.message) from None
+    # Sent now; if this fails, the shipment stays pending and the sweep queues it again.
+    core.task_queue().flush()
+    return shipment_view(shipment)
+
+
+def _order_facts(request: Any, order_id: str) -> OrderFacts:
+    from chalicelib.flows.shipments import wiring
+
+    facts = wiring.OrderRecords().facts(_order_id(order_id))
+    if facts is None or not principal(request).may_see(facts.seller_id):
+        raise NotFound(f"no order {order_id} has been received")
+    return facts
+
+
+def list_order_shipments(request: Any, order_id: str) -> dict[str, Any]:
+    from chalicelib.flows.shipments import wiring
+
+    facts = _order_facts(request, order_id)
+    current = wiring.shipments().get(facts.order_id)
+    recorded = current.shipments if current else ()
+    quantities = rules.shipped_quantities(facts, recorded)
+    skus = {item_id: sku for item_id, sku, _, _ in facts.items}
+    return {"orderId": facts.order_id,
+            "items": [{"orderItemId": item_id, "sku": skus[item_id], **counts}
+                      for item_id, counts in quantities.items()],
+            "shipments": [shipment_view(s) for s in recorded]}
+
+
+def get_shipment(request: Any, shipment_id: str) -> dict[str, Any]:
+    from chalicelib.flows.shipments import wiring
+
+    parsed = rules.parse_shipment_id(shipment_id)
+    if parsed is None:
+        raise BadRequest("shipmentId must be <orderId>.<number>, like 028-1234567-1234567.1")
+    current = wiring.shipments().get(parsed[0])
+    found = current.get(parsed[1]) if current else None
+    if found is None or not principal(request).may_see(found.seller_id):
+        raise NotFound(f"no shipment {shipment_id} has been recorded")
+    return shipment_view(found)

@@ -1,0 +1,118 @@
+"""End to end through the HTTP API, as a warehouse system would: `replay --serve` with a world of
+orders; the warehouse records shipments (POST /orders/{orderId}/shipments); each reaches the
+Amazon simulator's confirmShipment exactly once with the right items, carrier and tracking;
+Amazon's ORDER_CHANGE brings the order to SHIPPED; retried requests change nothing."""
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from infra.local.scenario import build_scenario
+from tests.e2e.harness import start_served_replay, write_json
+
+pytestmark = pytest.mark.e2e
+
+TOKEN = "e2e-shipments-token"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("shipments")
+    # Placed in the past (a shipment cannot leave before its order was placed, nor in the future).
+    start = (datetime.now(UTC) - timedelta(days=20)).replace(microsecond=0)
+    scenario = build_scenario(seed=11, orders=40, sellers=1, start=start, lost=0, malformed=0, unhandled=0)
+    world = write_json(directory / "world.json", scenario.world)
+    messages = directory / "messages.jsonl"
+    messages.write_text("".join(m + "\n" for m in scenario.messages), encoding="utf-8")
+    process = start_served_replay(world, [messages], "--rate-scale", "100", "--schedule-every", "5",
+                                  token=TOKEN, workdir=directory)
+    try:
+        yield process, scenario
+    finally:
+        process.stop()
+
+
+def _orders(scenario, status, fulfilled_by):
+    return [order_id for order_id, truth in scenario.expected["orders"].items()
+            if truth["status"] == status and truth["fulfilledBy"] == fulfilled_by]
+
+
+def _body(order, *, tracking="00340434161234567890", quantity=None):
+    return {"carrierCode": "DHL", "trackingNumber": tracking, "shippingMethod": "Standard",
+            "shipDate": (datetime.now(UTC) - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "items": [{"orderItemId": item["orderItemId"], "quantity": quantity or item["quantity"]}
+                      for item in order["items"]]}
+
+
+def _until(check, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.5)
+    return check()
+
+
+def test_a_recorded_shipment_reaches_amazon_once_and_the_order_ships(served):
+    process, scenario = served
+    unshipped = _orders(scenario, "UNSHIPPED", "MERCHANT")
+    assert unshipped, "the scenario has unshipped merchant orders"
+    order_id = unshipped[0]
+    order = process.ok(f"/orders/{order_id}")
+    body = _body(order)
+
+    first = process.request("POST", f"/orders/{order_id}/shipments", json=body, headers={"Idempotency-Key": "wms-1"})
+    assert first.status_code == 200, first.text
+    shipment = first.json()
+    assert shipment["shipmentId"] == f"{order_id}.1" and shipment["confirmation"]["state"] in ("pending", "confirmed")
+    # The same request again (a retry): the same shipment, not a second one.
+    again = process.request("POST", f"/orders/{order_id}/shipments", json=body, headers={"Idempotency-Key": "wms-1"})
+    assert again.status_code == 200 and again.json()["shipmentId"] == shipment["shipmentId"]
+    other = process.request("POST", f"/orders/{order_id}/shipments", json=_body(order, tracking="X1"),
+                            headers={"Idempotency-Key": "wms-1"})
+    assert other.status_code == 409 and other.json()["error"] == "Conflict"
+    # Without a key, a second package for the same units is more than is left.
+    over = process.request("POST", f"/orders/{order_id}/shipments", json=_body(order, tracking="X2"))
+    assert over.status_code == 409 and "left to ship" in over.json()["message"], over.text
+
+    confirmed = _until(lambda: process.ok(f"/shipments/{order_id}.1")["confirmation"]["state"] == "confirmed")
+    assert confirmed, process.ok(f"/shipments/{order_id}.1")
+    packages = process.amazon("packages", orderId=order_id)["packages"]
+    assert len(packages) == 1
+    detail = packages[0]["packageDetail"]
+    assert (detail["packageReferenceId"], detail["carrierCode"], detail["trackingNumber"]) == (
+        "1", "DHL", "00340434161234567890")
+    assert detail["orderItems"] == [{"orderItemId": i["orderItemId"], "quantity": i["quantity"]}
+                                    for i in order["items"]]
+    assert len([c for c in process.amazon("calls", operation="confirmShipment")["calls"]
+                if order_id in c["path"]]) == 1
+    # Amazon's ORDER_CHANGE came back through the intake: the order has shipped.
+    assert _until(lambda: process.ok(f"/orders/{order_id}")["status"] == "SHIPPED"), process.ok(f"/orders/{order_id}")
+    listed = process.ok(f"/orders/{order_id}/shipments")
+    assert all(item["unshipped"] == 0 and item["shipped"] == item["ordered"] for item in listed["items"])
+    assert [s["shipmentId"] for s in listed["shipments"]] == [f"{order_id}.1"]
+
+
+def test_what_cannot_be_shipped_is_refused_with_the_reason_and_nothing_recorded(served):
+    process, scenario = served
+    missing = process.request("POST", "/orders/999-0000000-0000000/shipments",
+                              json={"carrierCode": "DHL", "trackingNumber": "1", "shipDate": "2026-01-01T00:00:00Z",
+                                    "items": [{"sku": "X", "quantity": 1}]})
+    assert missing.status_code == 404 and missing.json()["error"] == "NotFound"
+    fba = _orders(scenario, "SHIPPED", "AMAZON") + _orders(scenario, "UNSHIPPED", "AMAZON")
+    assert fba, "the scenario has FBA orders"
+    order = process.ok(f"/orders/{fba[0]}")
+    refused = process.request("POST", f"/orders/{fba[0]}/shipments", json=_body(order))
+    assert refused.status_code == 409 and "fulfilled by Amazon" in refused.json()["message"], refused.text
+    unshipped = _orders(scenario, "UNSHIPPED", "MERCHANT")[1]
+    order = process.ok(f"/orders/{unshipped}")
+    future = {**_body(order), "shipDate": (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    late = process.request("POST", f"/orders/{unshipped}/shipments", json=future)
+    assert late.status_code == 409 and "in the future" in late.json()["message"]
+    both = {**_body(order), "items": [{"orderItemId": "1", "sku": "X", "quantity": 1}]}
+    assert process.request("POST", f"/orders/{unshipped}/shipments", json=both).status_code == 400
+    assert process.ok(f"/orders/{unshipped}/shipments")["shipments"] == []
+    assert process.get(f"/shipments/{unshipped}.1").status_code == 404
