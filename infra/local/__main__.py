@@ -118,6 +118,32 @@ def replay(args) -> int:
     return 0
 
 
+def _warehouse(runtime, api: str, expected: dict, say) -> dict:
+    """The demo's warehouse ships the unshipped merchant orders through the API; their
+    confirmations reach Amazon, whose ORDER_CHANGE comes back through the intake."""
+    from collections import Counter as Tally
+
+    from chalicelib.flows.orders import wiring as orders
+    from infra.local import warehouse
+    from infra.local.api import GatewayRequestHandler
+
+    unshipped = [order_id for order_id, truth in expected["orders"].items()
+                 if truth["status"] == "UNSHIPPED" and truth["fulfilledBy"] == "MERCHANT" and truth["notified"]]
+    say("  warehouse: shipping the unshipped merchant orders through the API ...")
+    GatewayRequestHandler.access_log = False
+    try:
+        shipped = warehouse.ship(api, runtime.token, unshipped)
+    finally:
+        GatewayRequestHandler.access_log = True
+    runtime.worker.drain(timeout=1800)
+    packages = Tally((c["orderId"], c["packageDetail"]["packageReferenceId"])
+                     for c in runtime.simulator.orders.confirmations)
+    now_shipped = sum(1 for order_id in unshipped
+                      if (found := orders.orders().get(order_id)) and found[0].status.value == "SHIPPED")
+    return {"shipped": shipped, "orders": len(unshipped), "confirmed": sum(packages.values()),
+            "duplicates": sum(1 for n in packages.values() if n > 1), "now_shipped": now_shipped}
+
+
 def demo(args) -> int:
     from infra.local.runtime import LocalRuntime, check_port
     from infra.local.scenario import build_scenario
@@ -166,6 +192,7 @@ def demo(args) -> int:
     progress(final=True)  # the last counts, as the summary gives them
     say()
     result = summary(runtime, len(scenario.messages), started)
+    shipping = _warehouse(runtime, api, exp, say)
     say()
     say("Summary")
     orders = result['created'] + result['recovered']
@@ -183,6 +210,12 @@ def demo(args) -> int:
     say(f"  {result['tasks']['fetched']} getOrder calls stored prices, taxes and (encrypted) buyer data; "
         f"{result['tasks']['throttled']} times a task waited for its rate-limit slot; "
         f"Amazon answered 429 {runtime.simulator.stats().get('getOrder', {}).get('429', 0)} times")
+    say(f"  the warehouse recorded {len(shipping['shipped'].recorded)} shipments through the API for "
+        f"{shipping['orders']} unshipped merchant orders ({shipping['shipped'].split} in two parcels, "
+        f"{len(shipping['shipped'].late)} after its ship-by date); Amazon received {shipping['confirmed']} "
+        f"confirmations, {shipping['duplicates']} twice; {shipping['now_shipped']} of those orders are SHIPPED now")
+    for order_id, message in shipping["shipped"].refused:
+        say(f"  refused by the API, nothing recorded (order {order_id}): {message}")
     say(f"  done in {result['seconds']} s")
     sample = next(iter(exp["orders"]))
     seller = next(iter(exp["orders"].values()))["sellerId"]
@@ -193,6 +226,10 @@ def demo(args) -> int:
     say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/orders/{sample}")
     say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" '{api}/orders?sellerId={seller}&status=SHIPPED&limit=5'")
     say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/failures")
+    if shipping["shipped"].recorded:
+        first = shipping["shipped"].recorded[0]
+        say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/shipments/{first}")
+        say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/orders/{first.rsplit('.', 1)[0]}/shipments")
     say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/openapi.json")
     say("  # a token for a warehouse that may read one seller's orders and nothing else (shown once):")
     say(f"  {local_command('tokens', 'create', runtime)} --name warehouse --scopes orders:read --sellers {seller}")

@@ -116,3 +116,31 @@ def test_what_cannot_be_shipped_is_refused_with_the_reason_and_nothing_recorded(
     assert process.request("POST", f"/orders/{unshipped}/shipments", json=both).status_code == 400
     assert process.ok(f"/orders/{unshipped}/shipments")["shipments"] == []
     assert process.get(f"/shipments/{unshipped}.1").status_code == 404
+
+
+def test_the_demo_ships_its_merchant_orders_through_the_api_and_amazon_gets_each_once(tmp_path):
+    """`make demo`'s story, smaller: the warehouse ships the unshipped merchant orders through the
+    API (one keyed wrong and refused), each confirmation reaches Amazon once, the orders ship."""
+    import re
+    import socket
+    import subprocess
+    import sys
+
+    from tests.e2e.harness import REPO_ROOT, child_env
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    done = subprocess.run([sys.executable, "-m", "infra.local", "demo", "--no-serve", "--orders", "60",
+                           "--rate-scale", "50", "--port", str(port)],
+                          cwd=tmp_path, env={**child_env(TOKEN), "PYTHONPATH": str(REPO_ROOT)},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    line = re.search(r"the warehouse recorded (\d+) shipments through the API for (\d+) unshipped merchant orders "
+                     r"\((\d+) in two parcels, (\d+) after its ship-by date\); Amazon received (\d+) confirmations, "
+                     r"(\d+) twice; (\d+) of those orders are SHIPPED now", done.stdout)
+    assert line, done.stdout[-3000:]
+    recorded, orders, split, _, confirmed, twice, shipped = (int(g) for g in line.groups())
+    assert orders > 0 and recorded == orders + split == confirmed and twice == 0 and shipped == orders
+    assert "refused by the API, nothing recorded" in done.stdout and "left to ship" in done.stdout
+    assert "POST /orders" not in done.stdout + done.stderr  # the access log stays out of the story

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from chalicelib.core.errors import PermanentError, RetryLater
 from chalicelib.core.fields import quote
-from chalicelib.core.once import AlreadyRefused, Call, CallLedger, call_once
+from chalicelib.core.once import Call, CallLedger, call_once
 from chalicelib.core.tasks import Outcome, Result, Slots, Task, TaskQueue
 from chalicelib.core.times import iso
 from chalicelib.flows.shipments import rules
@@ -91,9 +91,11 @@ def _confirmation_body(shipment: Shipment) -> dict[str, Any]:
     return {"marketplaceId": shipment.marketplace_id, "packageDetail": detail}
 
 
-def _settle(ports: TaskPorts, order_id: str, number: int, now: datetime, refusal: str | None) -> Shipment:
+def _settle(ports: TaskPorts, order_id: str, number: int, now: datetime, refusal: str | None,
+            read: OrderShipments | None = None) -> Shipment:
+    """Record Amazon's answer, on the order's shipments as last read (read again if they changed)."""
     for _ in range(5):
-        current = ports.shipments.get(order_id)
+        current, read = read or ports.shipments.get(order_id), None
         found = current.get(number) if current else None
         if current is None or found is None:
             raise PermanentError(f"shipment {quote(order_id)}.{number} is not recorded")
@@ -134,13 +136,10 @@ def confirm_shipment(task: Task, ports: TaskPorts, now: datetime) -> Result:
 
     try:
         call_once(ports.ledger, call, send, reconcile)
-    except AlreadyRefused as refused:
-        settled = _settle(ports, order_id, number, now, refused.reason)
+    except PermanentError as refused:  # AlreadyRefused too: Amazon refused it before
+        settled = _settle(ports, order_id, number, now, refused.reason, current)
         return Result(Outcome.ATTENTION, {"shipment_id": settled.shipment_id, "attention": settled.explanation})
-    except PermanentError as refused:
-        settled = _settle(ports, order_id, number, now, refused.reason)
-        return Result(Outcome.ATTENTION, {"shipment_id": settled.shipment_id, "attention": settled.explanation})
-    _settle(ports, order_id, number, now, None)
+    _settle(ports, order_id, number, now, None, current)
     return Result(Outcome.DONE, {"shipment_id": shipment.shipment_id})
 
 

@@ -217,6 +217,14 @@ class Simulator:
         with self.lock:
             self.faults.add(operation, statuses, with_error_body)
 
+    def inject_fault_share(self, operation: str, fault: int | str, share: float, seed: int = 0) -> None:
+        """Answer a share of the calls to `operation` with `fault` (drawn with `seed`), for as long
+        as the simulator runs: the benchmarks' steady failure rate."""
+        if operation not in self._handlers:
+            raise ValueError(f"the simulator does not serve {operation!r}")
+        with self.lock:
+            self.faults.add_share(operation, fault, share, seed)
+
     # counters and the journal
 
     def stats(self) -> dict[str, dict[str, int]]:

@@ -13,6 +13,7 @@ import copy
 import functools
 import json
 import logging
+import random
 import re
 import time
 import uuid
@@ -499,6 +500,7 @@ class Faults:
 
     def __init__(self) -> None:
         self._next: dict[str, deque[tuple[int | str, bool]]] = defaultdict(deque)
+        self._share: dict[str, tuple[int | str, float, random.Random]] = {}
 
     def add(self, operation: str, faults: Iterable[int | str], with_error_body: bool) -> None:
         for fault in faults:
@@ -506,9 +508,20 @@ class Faults:
                 raise ValueError(f"unknown fault {fault!r}")
             self._next[operation].append((fault if isinstance(fault, str) else int(fault), with_error_body))
 
+    def add_share(self, operation: str, fault: int | str, share: float, seed: int) -> None:
+        """Besides the queued ones, this fault on a share of the calls, drawn reproducibly."""
+        if isinstance(fault, str) and fault not in (APPLY_THEN_DROP, APPLY_THEN_500):
+            raise ValueError(f"unknown fault {fault!r}")
+        self._share[operation] = (fault, share, random.Random(seed))
+
     def take(self, operation: str) -> tuple[int | str, bool] | None:
         queue = self._next.get(operation)
-        return queue.popleft() if queue else None
+        if queue:
+            return queue.popleft()
+        share = self._share.get(operation)
+        if share is not None and share[2].random() < share[1]:
+            return share[0], True
+        return None
 
 
 def new_id() -> str:
