@@ -135,7 +135,8 @@ STATE = Table("state", "State", "STATE_TABLE",
 SHIPMENTS = Table("shipments", "Shipments", "SHIPMENTS_TABLE",
                   "merchant shipments recorded by the warehouse, and Amazon's answers to their confirmations",
                   hash_key="order_id",
-                  indexes=(Index("by_pending", "pending_seller", "order_id", projection="KEYS_ONLY"),))
+                  indexes=(Index("by_pending", "pending_seller", "order_id", projection="KEYS_ONLY"),
+                           Index("by_attention", "attention_seller", "order_id", projection="KEYS_ONLY")))
 
 TABLES: tuple[Table, ...] = (ORDERS, BUYER_DATA, STATE, SHIPMENTS)
 

@@ -152,6 +152,11 @@ UNITS: dict[str, Unit] = {
     "shipments-pending": Unit(("chalicelib/flows/shipments/store.py:DynamoShipments.pending",),
                               lambda n: [_statement("ShipmentsPending", [QUERY],
                                                     [f"{n.table('shipments')}/index/by_pending"])]),
+    # /health counts pending and refused shipments (a COUNT query on each sparse index).
+    "shipments-counts": Unit(("chalicelib/flows/shipments/store.py:DynamoShipments.counts",),
+                             lambda n: [_statement("ShipmentsCounts", [QUERY],
+                                                   [f"{n.table('shipments')}/index/{index}"
+                                                    for index in ("by_pending", "by_attention")])]),
     # SendMessageBatch is authorized by sqs:SendMessage.
     "send-tasks": Unit(("chalicelib/core/queues.py:SqsTaskQueue.flush",),
                        lambda n: [_statement("QueueTasks", ["sqs:SendMessage"],
@@ -173,7 +178,8 @@ UNITS: dict[str, Unit] = {
 # no SP-API credentials and no buyer data; the intake calls no Amazon; a schedule does its one job.
 FUNCTIONS: dict[str, tuple[str, ...]] = {
     # The API handler records shipments and queues their confirmation (shipments:write).
-    "api_handler": ("state", "orders-read", "queue-depths", "page-token", "shipments", "send-tasks"),
+    "api_handler": ("state", "orders-read", "queue-depths", "page-token", "shipments", "send-tasks",
+                    "shipments-counts"),
     "bearer_token": ("state", "api-token"),
     "intake": ("state", "orders-write", "buyer-data-expiry", "send-tasks"),
     "tasks": ("state", "orders-write", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api", "shipments"),

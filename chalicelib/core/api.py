@@ -77,6 +77,7 @@ def health(request: Any) -> dict[str, Any]:
 
 
 def read_health() -> dict[str, Any]:
+    from chalicelib import registry
     from chalicelib.core import wiring
     from chalicelib.core.queues import queue_depths
 
@@ -96,6 +97,8 @@ def read_health() -> dict[str, Any]:
         # Whether the intake checks ApplicationId (off until `infra.sellers set-app --application-id`).
         "applicationCheck": admission.application_check,
         "sellers": admission.seller_count,
+        # Each flow's counts: what waits, what needs a person (shipments Amazon refused, ...).
+        "flows": {flow.name: dict(flow.health()) for flow in registry.FLOWS if flow.health is not None},
         # Counts only: when each schedule last ran, and how much it did.
         "schedules": {name: {key: value for key, value in camel(run).items()
                              if key == "at" or (isinstance(value, int) and not isinstance(value, bool))}
@@ -162,6 +165,11 @@ FLOW = Flow(
                                  "description": "false: the intake admits any SP-API application's notifications "
                                                 "(set the deployment's with python -m infra.sellers set-app)"},
             "sellers": {"type": "integer", "minimum": 0, "description": "Sellers registered in this deployment"},
+            "flows": {"type": "object", "description": "Each flow's counts, e.g. shipments: pending (orders whose "
+                                                       "confirmation awaits Amazon) and refused (orders whose latest "
+                                                       "shipment Amazon refused: see GET /orders/{orderId}/shipments)",
+                      "additionalProperties": {"type": "object",
+                                               "additionalProperties": {"type": "integer", "minimum": 0}}},
             "lastNotification": nullable(strict({
                 "at": DATE_TIME, "notificationType": nullable({"type": "string"}),
                 "batchSize": {"type": "integer", "minimum": 0}})),

@@ -82,3 +82,5 @@ class Flow:
     routes: tuple[Route, ...] = ()
     openapi_paths: Mapping[str, Any] = field(default_factory=dict)
     openapi_schemas: Mapping[str, Any] = field(default_factory=dict)
+    # Counts for GET /health (never an id or a name): what waits, what needs a person.
+    health: Callable[[], Mapping[str, int]] | None = None

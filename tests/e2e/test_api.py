@@ -169,7 +169,8 @@ def test_health_shows_counts_and_names_no_seller_or_order(api):
     assert not any(seller in text for seller in sellers(api))
     assert not any(order_id in text for order_id in api.scenario.expected["orders"])
     assert set(health.json()) == {"status", "time", "queues", "deadLetters", "lastNotification", "schedules",
-                                  "applicationCheck", "sellers"}
+                                  "applicationCheck", "sellers", "flows"}
+    assert health.json()["flows"] == {"shipments": {"pending": 0, "refused": 0}}
     assert health.json()["applicationCheck"] is True and health.json()["sellers"] == 2
 
 

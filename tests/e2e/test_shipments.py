@@ -91,6 +91,9 @@ def test_a_recorded_shipment_reaches_amazon_once_and_the_order_ships(served):
                 if order_id in c["path"]]) == 1
     # Amazon's ORDER_CHANGE came back through the intake: the order has shipped.
     assert _until(lambda: process.ok(f"/orders/{order_id}")["status"] == "SHIPPED"), process.ok(f"/orders/{order_id}")
+    shown = process.ok(f"/orders/{order_id}")["shipments"]
+    assert [(s["shipmentId"], s["trackingNumber"], s["confirmation"]["state"]) for s in shown] == [
+        (f"{order_id}.1", "00340434161234567890", "confirmed")]
     listed = process.ok(f"/orders/{order_id}/shipments")
     assert all(item["unshipped"] == 0 and item["shipped"] == item["ordered"] for item in listed["items"])
     assert [s["shipmentId"] for s in listed["shipments"]] == [f"{order_id}.1"]

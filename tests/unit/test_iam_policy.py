@@ -707,7 +707,7 @@ def test_the_detector_finds_the_known_calls(all_needs):
             "ssm:GetParameter", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query",
             "sqs:ReceiveMessage", "logs:PutLogEvents"} <= actions
     index_queries = {n.resource.rsplit("/", 1)[-1] for n in all_needs if "/index/" in n.resource}
-    assert index_queries == set(iam_policy.ORDERS_INDEXES) | {"by_expiry", "by_pending"}
+    assert index_queries == set(iam_policy.ORDERS_INDEXES) | {"by_expiry", "by_pending", "by_attention"}
 
 
 def every_function_document(stage: str = STAGE, **narrowing) -> dict:

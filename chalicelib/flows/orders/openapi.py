@@ -96,6 +96,9 @@ SCHEMAS = {
             "reason": {"type": "string", "description": "Why the order needs a person (its money from Amazon "
                                                         "could not be taken as exact); money stays null until then"},
             "since": DATE_TIME})),
+        "shipments": {"type": "array", "items": {"$ref": "#/components/schemas/Shipment"},
+                      "description": "The packages the warehouse recorded (POST /orders/{orderId}/shipments) "
+                                     "and where each confirmation to Amazon stands"},
         "invoice": {"nullable": True, "type": "object",
                     "description": "Reserved for the invoicing flow: null until then"},
         "payment": {"nullable": True, "type": "object",

@@ -168,7 +168,9 @@ def get_order(request: Any, order_id: str) -> dict[str, Any]:
     found = wiring.orders().get(order_id)
     if found is None or not principal(request).may_see(found[0].seller_id):
         raise NotFound(f"no order {order_id} has been received")
-    return order_view(found[0])
+    from chalicelib.flows.shipments.views import shipments_of  # the warehouse's packages, from their flow
+
+    return {**order_view(found[0]), "shipments": shipments_of(order_id)}
 
 
 def list_orders(request: Any) -> dict[str, Any]:

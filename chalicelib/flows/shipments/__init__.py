@@ -25,6 +25,17 @@ def sweep_shipments(now: datetime) -> dict[str, Any]:
     return service.sweep_pending(wiring.shipments(), core.state(), core.task_queue(), now)
 
 
+def health() -> dict[str, int]:
+    """For /health: orders with a confirmation awaiting Amazon, and with a refusal to look at."""
+    from chalicelib.core import wiring as core
+
+    totals = {"pending": 0, "refused": 0}
+    for seller in core.state().sellers():
+        for name, count in wiring.shipments().counts(seller["seller_id"]).items():
+            totals[name] += count
+    return totals
+
+
 FLOW = Flow(
     name="shipments",
     summary="merchant shipments recorded by the warehouse, confirmed to Amazon exactly once",
@@ -39,4 +50,5 @@ FLOW = Flow(
             Route("GET", "/shipments/{shipment_id}", views.get_shipment, "get_shipment", scope="orders:read")),
     openapi_paths=openapi.PATHS,
     openapi_schemas=openapi.SCHEMAS,
+    health=health,
 )

@@ -2,7 +2,8 @@
 (JSON) and a `version`. Every change is one conditional write on that version, so two requests
 racing for an order's last units never both record them: the loser reads again and is checked
 again. `pending_seller` (the seller id while a shipment awaits Amazon's answer, absent otherwise)
-feeds a sparse index that the sweep reads to re-queue confirmations whose task was lost.
+feeds a sparse index that the sweep reads to re-queue confirmations whose task was lost;
+`attention_seller` (while Amazon's refusal of the latest shipment stands) one that /health counts.
 """
 from __future__ import annotations
 
@@ -39,6 +40,14 @@ def _models() -> _ShipmentModels:
         pending_seller = UnicodeAttribute(hash_key=True)
         order_id = UnicodeAttribute(range_key=True)
 
+    class Attention(GlobalSecondaryIndex):
+        class Meta:
+            index_name = "by_attention"
+            projection = KeysOnlyProjection()
+
+        attention_seller = UnicodeAttribute(hash_key=True)
+        order_id = UnicodeAttribute(range_key=True)
+
     class ShipmentsRow(Model):
         class Meta:
             table_name = config.table_name(resources.SHIPMENTS)
@@ -48,9 +57,11 @@ def _models() -> _ShipmentModels:
         version = NumberAttribute()
         shipments = JSONAttribute()
         pending_seller = UnicodeAttribute(null=True)
+        attention_seller = UnicodeAttribute(null=True)
         updated_at = UnicodeAttribute()
 
         by_pending = Pending()
+        by_attention = Attention()
 
     return _ShipmentModels(ShipmentsRow)
 
@@ -99,9 +110,12 @@ class DynamoShipments:
         """Store `shipments` as the order's, unless another change came first (False: read again)."""
         Row = _models().row
         pending = any(s.state is ShipmentState.PENDING for s in shipments)
+        # Amazon refused the latest shipment and none was recorded since: a person must look.
+        attention = bool(shipments) and max(shipments, key=lambda s: s.number).state is ShipmentState.REJECTED
         actions = [Row.seller_id.set(current.seller_id), Row.version.set(current.version + 1),
                    Row.shipments.set([_to_json(s) for s in shipments]), Row.updated_at.set(iso(now)),
-                   Row.pending_seller.set(current.seller_id) if pending else Row.pending_seller.remove()]
+                   Row.pending_seller.set(current.seller_id) if pending else Row.pending_seller.remove(),
+                   Row.attention_seller.set(current.seller_id) if attention else Row.attention_seller.remove()]
         condition = Row.order_id.does_not_exist() if current.version == 0 else Row.version == current.version
         with unless_refused() as written:
             Row(current.order_id).update(actions=actions, condition=condition)
@@ -110,3 +124,8 @@ class DynamoShipments:
     def pending(self, seller_id: str, limit: int = 500) -> list[str]:
         """Orders of a seller with a shipment awaiting Amazon's answer."""
         return [row.order_id for row in _models().row.by_pending.query(seller_id, limit=limit)]
+
+    def counts(self, seller_id: str) -> dict[str, int]:
+        """How many of a seller's orders have a confirmation pending, and a refusal to look at."""
+        Row = _models().row
+        return {"pending": Row.by_pending.count(seller_id), "refused": Row.by_attention.count(seller_id)}

@@ -30,6 +30,14 @@ def shipment_view(s: Shipment) -> dict[str, Any]:
     }
 
 
+def shipments_of(order_id: str) -> list[dict[str, Any]]:
+    """An order's shipments, as GET /orders/{orderId} shows them."""
+    from chalicelib.flows.shipments import wiring
+
+    current = wiring.shipments().get(order_id)
+    return [shipment_view(s) for s in current.shipments] if current else []
+
+
 def _request(body: dict[str, Any]) -> ShipmentRequest:
     lines = []
     for index, item in enumerate(body["items"]):

@@ -84,6 +84,13 @@ def test_a_confirmation_applied_by_amazon_then_timed_out_is_confirmed_once(amazo
 
 
 def test_a_refusal_by_amazon_is_kept_explained_and_never_sent_again(amazon, order):
+    from chalicelib.flows.shipments import wiring
+
+    def refused() -> int:
+        with running("api_handler"):  # what /health counts
+            return wiring.shipments().counts(SELLER)["refused"]
+
+    before = refused()
     shipment = record(order)
     amazon.orders.orders[order["orderId"]].order["fulfillment"]["fulfillmentStatus"] = "CANCELLED"  # meanwhile
     result = confirm(shipment)
@@ -93,8 +100,10 @@ def test_a_refusal_by_amazon_is_kept_explained_and_never_sent_again(amazon, orde
     assert "CANCELLED" in kept.amazon_answer and "cancelled meanwhile" in kept.explanation
     assert confirm(shipment).outcome is Outcome.SKIPPED
     assert len([c for c in amazon.calls("confirmShipment") if order["orderId"] in c["path"]]) == 1
+    assert refused() == before + 1
     # Its units are free again: the corrected shipment can be recorded.
     assert record(order).number == 2
+    assert refused() == before  # a shipment recorded since: no longer waiting for a person
 
 
 def test_more_than_is_left_is_refused_before_anything_is_recorded(amazon, order):
