@@ -154,6 +154,16 @@ class Served:
             self.process.stdout.close()
 
 
+def serve_scenario(directory: Path, scenario: Any, *options: str, token: str,
+                   extra_messages: tuple[str, ...] = ()) -> Served:
+    """`replay --serve` of a built scenario: its world and its messages (and `extra_messages`)
+    written in `directory`, then served as a user would run it."""
+    world = write_json(directory / "world.json", scenario.world)
+    messages = directory / "messages.jsonl"
+    messages.write_text("".join(m + "\n" for m in [*scenario.messages, *extra_messages]), encoding="utf-8")
+    return start_served_replay(world, [messages], *options, token=token, workdir=directory)
+
+
 def start_served_replay(world: Path, files: Iterable[Path], *options: str, token: str, workdir: Path,
                         timeout: float = 120) -> Served:
     """Start `replay --serve` and wait for its two JSON lines: the summary, then

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 import pytest
 
 from infra.local.scenario import build_scenario
-from tests.e2e.harness import start_served_replay, write_json
+from tests.e2e.harness import serve_scenario
 
 pytestmark = pytest.mark.e2e
 
@@ -31,10 +31,7 @@ def api(tmp_path_factory):
     directory = tmp_path_factory.mktemp("api")
     start = (datetime.now(UTC) - timedelta(days=5)).replace(microsecond=0)
     scenario = build_scenario(seed=21, orders=14, sellers=2, start=start, lost=0, malformed=0, unhandled=0)
-    world = write_json(directory / "world.json", scenario.world)
-    messages = directory / "messages.jsonl"
-    messages.write_text("".join(m + "\n" for m in [*scenario.messages, *JUNK]), encoding="utf-8")
-    served = start_served_replay(world, [messages], "--rate-scale", "100", token=TOKEN, workdir=directory)
+    served = serve_scenario(directory, scenario, "--rate-scale", "100", token=TOKEN, extra_messages=tuple(JUNK))
     served.scenario = scenario  # type: ignore[attr-defined]
     try:
         yield served

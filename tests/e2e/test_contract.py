@@ -27,7 +27,7 @@ import pytest
 import requests
 
 from infra.local.scenario import build_scenario
-from tests.e2e.harness import REPO_ROOT, start_served_replay, write_json
+from tests.e2e.harness import REPO_ROOT, serve_scenario, write_json
 
 pytestmark = pytest.mark.e2e
 
@@ -40,10 +40,7 @@ def served(tmp_path_factory):
     directory = tmp_path_factory.mktemp("contract")
     start = (datetime.now(UTC) - timedelta(days=6)).replace(microsecond=0)
     scenario = build_scenario(seed=17, orders=16, sellers=2, start=start)
-    world = write_json(directory / "world.json", scenario.world)
-    messages = directory / "messages.jsonl"
-    messages.write_text("".join(m + "\n" for m in scenario.messages), encoding="utf-8")
-    process = start_served_replay(world, [messages], "--rate-scale", "100", "--poll", token=TOKEN, workdir=directory)
+    process = serve_scenario(directory, scenario, "--rate-scale", "100", "--poll", token=TOKEN)
     process.scenario = scenario  # type: ignore[attr-defined]
     process.directory = directory  # type: ignore[attr-defined]
     try:

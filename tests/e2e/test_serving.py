@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from infra.local.scenario import build_scenario
-from tests.e2e.harness import start_served_replay, write_json
+from tests.e2e.harness import serve_scenario
 
 pytestmark = pytest.mark.e2e
 
@@ -20,11 +20,7 @@ def served(tmp_path_factory):
     directory = tmp_path_factory.mktemp("serving")
     start = (datetime.now(UTC) - timedelta(days=3)).replace(microsecond=0)
     scenario = build_scenario(seed=5, orders=6, sellers=1, start=start, lost=1, malformed=0, unhandled=0)
-    world = write_json(directory / "world.json", scenario.world)
-    messages = directory / "messages.jsonl"
-    messages.write_text("".join(m + "\n" for m in scenario.messages), encoding="utf-8")
-    process = start_served_replay(world, [messages], "--rate-scale", "100", "--schedule-every", "1",
-                                  token=TOKEN, workdir=directory)
+    process = serve_scenario(directory, scenario, "--rate-scale", "100", "--schedule-every", "1", token=TOKEN)
     try:
         yield process, scenario
     finally:

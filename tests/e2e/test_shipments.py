@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from infra.local.scenario import build_scenario
-from tests.e2e.harness import start_served_replay, write_json
+from tests.e2e.harness import serve_scenario
 
 pytestmark = pytest.mark.e2e
 
@@ -23,11 +23,7 @@ def served(tmp_path_factory):
     # Placed in the past (a shipment cannot leave before its order was placed, nor in the future).
     start = (datetime.now(UTC) - timedelta(days=20)).replace(microsecond=0)
     scenario = build_scenario(seed=11, orders=40, sellers=1, start=start, lost=0, malformed=0, unhandled=0)
-    world = write_json(directory / "world.json", scenario.world)
-    messages = directory / "messages.jsonl"
-    messages.write_text("".join(m + "\n" for m in scenario.messages), encoding="utf-8")
-    process = start_served_replay(world, [messages], "--rate-scale", "100", "--schedule-every", "5",
-                                  token=TOKEN, workdir=directory)
+    process = serve_scenario(directory, scenario, "--rate-scale", "100", "--schedule-every", "5", token=TOKEN)
     try:
         yield process, scenario
     finally:
