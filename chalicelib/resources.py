@@ -136,7 +136,8 @@ SHIPMENTS = Table("shipments", "Shipments", "SHIPMENTS_TABLE",
                   "merchant shipments recorded by the warehouse, and Amazon's answers to their confirmations",
                   hash_key="order_id",
                   indexes=(Index("by_pending", "pending_seller", "order_id", projection="KEYS_ONLY"),
-                           Index("by_attention", "attention_seller", "order_id", projection="KEYS_ONLY")))
+                           Index("by_attention", "attention_seller", "order_id", projection="KEYS_ONLY"),
+                           Index("by_seller_updated", "seller_id", "updated_key")))
 
 TABLES: tuple[Table, ...] = (ORDERS, BUYER_DATA, STATE, SHIPMENTS)
 

@@ -152,6 +152,9 @@ UNITS: dict[str, Unit] = {
     "shipments-pending": Unit(("chalicelib/flows/shipments/store.py:DynamoShipments.pending",),
                               lambda n: [_statement("ShipmentsPending", [QUERY],
                                                     [f"{n.table('shipments')}/index/by_pending"])]),
+    "shipments-list": Unit(("chalicelib/flows/shipments/store.py:DynamoShipments.list",),
+                           lambda n: [_statement("ShipmentsBySeller", [QUERY],
+                                                 [f"{n.table('shipments')}/index/by_seller_updated"])]),
     # /health counts pending and refused shipments (a COUNT query on each sparse index).
     "shipments-counts": Unit(("chalicelib/flows/shipments/store.py:DynamoShipments.counts",),
                              lambda n: [_statement("ShipmentsCounts", [QUERY],
@@ -179,7 +182,7 @@ UNITS: dict[str, Unit] = {
 FUNCTIONS: dict[str, tuple[str, ...]] = {
     # The API handler records shipments and queues their confirmation (shipments:write).
     "api_handler": ("state", "orders-read", "queue-depths", "page-token", "shipments", "send-tasks",
-                    "shipments-counts"),
+                    "shipments-counts", "shipments-list"),
     "bearer_token": ("state", "api-token"),
     "intake": ("state", "orders-write", "buyer-data-expiry", "send-tasks"),
     "tasks": ("state", "orders-write", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api", "shipments"),

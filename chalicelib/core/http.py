@@ -16,11 +16,14 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from chalice import Response
 
 from chalicelib.core.errors import PermanentError
+from chalicelib.core.openapi import DATE_TIME_FILTER
+from chalicelib.core.times import iso
 
 JSON = {"Content-Type": "application/json"}
 
@@ -203,3 +206,31 @@ def whole_number(params: Mapping[str, str], name: str, default: int, low: int, h
     if not _WHOLE_NUMBER.fullmatch(text) or not low <= int(text) <= high:
         raise BadRequest(f"{name} must be a whole number from {low} to {high}")
     return int(text)
+
+
+# A filter's moment as the OpenAPI's DATE_TIME_FILTER pattern writes it.
+_DATE_TIME_FILTER = re.compile(DATE_TIME_FILTER["pattern"].strip("^$"))
+
+
+def date_time(params: Mapping[str, str], name: str) -> datetime | None:
+    """A filter's moment, written as the OpenAPI's pattern says: date, T, time, zone."""
+    text = params.get(name)
+    if text is None:
+        return None
+    example = "e.g. 2026-11-01T00:00:00Z"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(f"{name} must be an ISO 8601 date-time, {example}") from None
+    if moment.tzinfo is None:
+        raise BadRequest(f"{name} needs a time zone, {example}")
+    try:
+        in_range = 2000 <= moment.year <= 2199 and bool(iso(moment))
+    except OverflowError:
+        in_range = False
+    if not in_range:
+        raise BadRequest(f"{name} must be a date-time in the years 2000 to 2199, {example}")
+    if not _DATE_TIME_FILTER.fullmatch(text):
+        raise BadRequest(f"{name} must be an ISO 8601 date-time written in full (YYYY-MM-DDThh:mm:ss and a zone), "
+                         f"{example}")
+    return moment

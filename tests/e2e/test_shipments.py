@@ -143,3 +143,25 @@ def test_the_demo_ships_its_merchant_orders_through_the_api_and_amazon_gets_each
     assert orders > 0 and recorded == orders + split == confirmed and twice == 0 and shipped == orders
     assert "refused by the API, nothing recorded" in done.stdout and "left to ship" in done.stdout
     assert "POST /orders" not in done.stdout + done.stderr  # the access log stays out of the story
+
+
+def test_a_seller_s_shipments_are_listed_by_state_and_time(served):
+    process, scenario = served
+    seller = next(iter(scenario.expected["orders"].values()))["sellerId"]
+    confirmed = _until(lambda: process.ok("/shipments", {"sellerId": seller, "status": "confirmed"})["shipments"])
+    assert confirmed and all(s["confirmation"]["state"] == "confirmed" and s["sellerId"] == seller for s in confirmed)
+    assert process.ok("/shipments", {"sellerId": seller, "status": "rejected"})["shipments"] == []
+    later = (datetime.now(UTC) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert process.ok("/shipments", {"sellerId": seller, "since": later})["shipments"] == []
+    # One page at a time, to the end.
+    seen, token = [], None
+    for _ in range(20):
+        page = process.ok("/shipments", {"sellerId": seller, "limit": 1, **({"nextToken": token} if token else {})})
+        seen += [s["shipmentId"] for s in page["shipments"]]
+        token = page["nextToken"]
+        if not token:
+            break
+    assert sorted(seen) == sorted(s["shipmentId"] for s in process.ok("/shipments", {"sellerId": seller})["shipments"])
+    assert process.get("/shipments", {"sellerId": "A0000000000000"}).status_code == 404
+    assert process.get("/shipments", {"sellerId": seller, "status": "shipped"}).status_code == 400
+    assert process.get("/shipments").status_code == 400

@@ -6,8 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.core.auth import principal
-from chalicelib.core.http import BadRequest, NotFound, only, query, whole_number
-from chalicelib.core.openapi import DATE_TIME_FILTER
+from chalicelib.core.http import BadRequest, NotFound, date_time, only, query, whole_number
 from chalicelib.core.times import iso
 from chalicelib.flows.orders.rules import Order, OrderStatus
 
@@ -97,34 +96,9 @@ def _amazon_updated_at(order: Order) -> str:
     return order.change_key.split("#", 1)[0]
 
 
-_DATE_TIME = re.compile(DATE_TIME_FILTER["pattern"].strip("^$"))
 LIST_PARAMETERS = {"sellerId", "status", "marketplaceId", "storedSince", "amazonUpdatedSince", "limit", "nextToken"}
 _MARKETPLACE_ID = re.compile(r"[A-Z0-9]{10,14}")
 _SELLER_ID = re.compile(r"[A-Z0-9]{6,32}")
-
-
-def _moment(params: dict[str, str], name: str) -> datetime | None:
-    """A filter's moment, written as the OpenAPI's pattern says: date, T, time, zone."""
-    text = params.get(name)
-    if text is None:
-        return None
-    example = "e.g. 2026-11-01T00:00:00Z"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise BadRequest(f"{name} must be an ISO 8601 date-time, {example}") from None
-    if moment.tzinfo is None:
-        raise BadRequest(f"{name} needs a time zone, {example}")
-    try:
-        in_range = 2000 <= moment.year <= 2199 and bool(iso(moment))
-    except OverflowError:
-        in_range = False
-    if not in_range:
-        raise BadRequest(f"{name} must be a date-time in the years 2000 to 2199, {example}")
-    if not _DATE_TIME.fullmatch(text):
-        raise BadRequest(f"{name} must be an ISO 8601 date-time written in full (YYYY-MM-DDThh:mm:ss and a zone), "
-                         f"{example}")
-    return moment
 
 
 def parse_list_params(params: dict[str, str] | None, sellers: list[str]) -> dict[str, Any]:
@@ -153,8 +127,8 @@ def parse_list_params(params: dict[str, str] | None, sellers: list[str]) -> dict
     if marketplace_id is not None and not _MARKETPLACE_ID.fullmatch(marketplace_id):
         raise BadRequest("marketplaceId must be 10 to 14 capital letters and digits, like A1PA6795UKMFR9")
     return {"seller_id": seller_id, "status": status, "marketplace_id": marketplace_id,
-            "stored_since": _moment(params, "storedSince"),
-            "amazon_updated_since": _moment(params, "amazonUpdatedSince"),
+            "stored_since": date_time(params, "storedSince"),
+            "amazon_updated_since": date_time(params, "amazonUpdatedSince"),
             "limit": whole_number(params, "limit", 50, 1, 100)}
 
 

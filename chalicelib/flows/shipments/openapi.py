@@ -1,5 +1,16 @@
 """The shipments flow's part of the OpenAPI document (served at /openapi.json)."""
-from chalicelib.core.openapi import DATE_TIME, DATE_TIME_FILTER, errors, json_response, nullable, read, strict
+from chalicelib.core.openapi import (
+    DATE_TIME,
+    DATE_TIME_FILTER,
+    LIMIT,
+    NEXT_TOKEN,
+    SELLER_ID,
+    errors,
+    json_response,
+    nullable,
+    read,
+    strict,
+)
 
 ORDER_ID = {"type": "string", "pattern": "^[A-Za-z0-9-]{5,40}$", "example": "028-1234567-1234567"}
 SHIPMENT_ID = {"type": "string", "pattern": r"^[A-Za-z0-9-]{5,40}\.[1-9][0-9]{0,3}$",
@@ -92,6 +103,22 @@ PATHS = {
                                                {"$ref": "#/components/schemas/OrderShipments"}),
                           **errors(400, 404)}}),
     },
+    "/shipments": read({
+        "operationId": "listShipments",
+        "summary": "A seller's shipments, those of the most recently changed orders first.",
+        "description": "status and since filter within each page: a page may hold fewer shipments than limit, "
+                       "even none, and still have a nextToken.",
+        "parameters": [
+            {"name": "sellerId", "in": "query", "required": True, "schema": SELLER_ID},
+            {"name": "status", "in": "query", "schema": {"type": "string",
+                                                         "enum": ["pending", "confirmed", "rejected"]}},
+            {"name": "since", "in": "query", "schema": DATE_TIME_FILTER,
+             "description": "Only shipments recorded or answered by Amazon at or after this time"},
+            {"name": "limit", "in": "query", "schema": LIMIT},
+            {"name": "nextToken", "in": "query", "schema": NEXT_TOKEN}],
+        "responses": {"200": json_response("A page of shipments", strict({
+            "shipments": {"type": "array", "items": _REF}, "nextToken": nullable({"type": "string"})})),
+            **errors(400, 404)}}),
     "/shipments/{shipmentId}": read({
         "operationId": "getShipment",
         "summary": "One shipment and where its confirmation to Amazon stands.",

@@ -14,7 +14,7 @@ from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
-from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib import config, resources
@@ -48,6 +48,14 @@ def _models() -> _ShipmentModels:
         attention_seller = UnicodeAttribute(hash_key=True)
         order_id = UnicodeAttribute(range_key=True)
 
+    class BySellerUpdated(GlobalSecondaryIndex):
+        class Meta:
+            index_name = "by_seller_updated"
+            projection = AllProjection()
+
+        seller_id = UnicodeAttribute(hash_key=True)
+        updated_key = UnicodeAttribute(range_key=True)
+
     class ShipmentsRow(Model):
         class Meta:
             table_name = config.table_name(resources.SHIPMENTS)
@@ -59,8 +67,10 @@ def _models() -> _ShipmentModels:
         pending_seller = UnicodeAttribute(null=True)
         attention_seller = UnicodeAttribute(null=True)
         updated_at = UnicodeAttribute()
+        updated_key = UnicodeAttribute(null=True)  # <updated at>#<order id>: a total order for listing
 
         by_pending = Pending()
+        by_seller_updated = BySellerUpdated()
         by_attention = Attention()
 
     return _ShipmentModels(ShipmentsRow)
@@ -114,6 +124,7 @@ class DynamoShipments:
         attention = bool(shipments) and max(shipments, key=lambda s: s.number).state is ShipmentState.REJECTED
         actions = [Row.seller_id.set(current.seller_id), Row.version.set(current.version + 1),
                    Row.shipments.set([_to_json(s) for s in shipments]), Row.updated_at.set(iso(now)),
+                   Row.updated_key.set(f"{iso(now)}#{current.order_id}"),
                    Row.pending_seller.set(current.seller_id) if pending else Row.pending_seller.remove(),
                    Row.attention_seller.set(current.seller_id) if attention else Row.attention_seller.remove()]
         condition = Row.order_id.does_not_exist() if current.version == 0 else Row.version == current.version
@@ -124,6 +135,24 @@ class DynamoShipments:
     def pending(self, seller_id: str, limit: int = 500) -> list[str]:
         """Orders of a seller with a shipment awaiting Amazon's answer."""
         return [row.order_id for row in _models().row.by_pending.query(seller_id, limit=limit)]
+
+    def list(self, seller_id: str, since: datetime | None, limit: int,
+             start: dict[str, Any] | None) -> tuple[list[OrderShipments], dict[str, Any] | None]:
+        """A seller's orders with shipments, the most recently changed first, one DynamoDB page at
+        a time: the page and the key the next one starts after (None on the last page)."""
+        Row = _models().row
+        results = Row.by_seller_updated.query(
+            seller_id, range_key_condition=Row.updated_key >= iso(since) if since else None,
+            scan_index_forward=False, page_size=limit, last_evaluated_key=start)
+        try:
+            page = next(results.page_iter)
+        except StopIteration:
+            return [], None
+        rows = [Row.from_raw_data(item) for item in page.get("Items", [])]
+        return ([OrderShipments(row.order_id, row.seller_id,
+                                tuple(_from_json(row.order_id, row.seller_id, s) for s in row.shipments or []),
+                                int(row.version)) for row in rows],
+                results.page_iter.last_evaluated_key)
 
     def counts(self, seller_id: str) -> dict[str, int]:
         """How many of a seller's orders have a confirmation pending, and a refusal to look at."""

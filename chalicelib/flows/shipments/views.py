@@ -5,10 +5,10 @@ import re
 from typing import Any
 
 from chalicelib.core.auth import principal
-from chalicelib.core.http import BadRequest, Conflict, NotFound
+from chalicelib.core.http import BadRequest, Conflict, NotFound, date_time, only, query, whole_number
 from chalicelib.core.times import iso, now, parse_iso
 from chalicelib.flows.shipments import rules
-from chalicelib.flows.shipments.rules import OrderFacts, Shipment, ShipmentRequest
+from chalicelib.flows.shipments.rules import OrderFacts, Shipment, ShipmentRequest, ShipmentState
 
 _ORDER_ID = re.compile(r"^[A-Za-z0-9-]{5,40}$")
 
@@ -95,6 +95,36 @@ def list_order_shipments(request: Any, order_id: str) -> dict[str, Any]:
             "items": [{"orderItemId": item_id, "sku": skus[item_id], **counts}
                       for item_id, counts in quantities.items()],
             "shipments": [shipment_view(s) for s in recorded]}
+
+
+def list_shipments(request: Any) -> dict[str, Any]:
+    """A seller's shipments, those of the most recently changed orders first; `status` and
+    `since` filter within each page (a page may hold fewer, even none, and have a next one)."""
+    from chalicelib.core import pages
+    from chalicelib.core import wiring as core
+    from chalicelib.flows.shipments import wiring
+
+    params = query(request)
+    only(params, {"sellerId", "status", "since", "limit", "nextToken"})
+    seller_id = params.get("sellerId") or ""
+    if not seller_id:
+        raise BadRequest("sellerId is required: GET /shipments lists one seller's shipments")
+    if not re.fullmatch(r"[A-Z0-9]{6,32}", seller_id):
+        raise BadRequest("sellerId must be 6 to 32 capital letters and digits, like A2EUQ1WTGCTBG2")
+    who = principal(request)
+    if not who.may_see(seller_id) or seller_id not in {s["seller_id"] for s in core.state().sellers()}:
+        raise NotFound(f"no seller {seller_id} is served by this deployment")
+    status = params.get("status")
+    if status is not None and status not in {s.value for s in ShipmentState}:
+        raise BadRequest(f"status must be one of {', '.join(s.value for s in ShipmentState)}")
+    since = date_time(params, "since")
+    limit = whole_number(params, "limit", 50, 1, 100)
+    bound_to = {"route": "list_shipments", "seller": seller_id, "status": status, "since": params.get("since")}
+    rows, last = wiring.shipments().list(seller_id, since, limit, pages.open_(params.get("nextToken"), bound_to))
+    found = [s for row in rows for s in sorted(row.shipments, key=lambda s: -s.number)
+             if (status is None or s.state.value == status)
+             and (since is None or max(s.recorded_at, s.answered_at or s.recorded_at) >= since)]
+    return {"shipments": [shipment_view(s) for s in found], "nextToken": pages.seal(last, bound_to)}
 
 
 def get_shipment(request: Any, shipment_id: str) -> dict[str, Any]:
