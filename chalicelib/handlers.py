@@ -117,6 +117,8 @@ def _run_schedule(schedule: Schedule) -> dict[str, Any]:
 def content_types(route: Route) -> list[str]:
     """What a route accepts as a body's Content-Type: JSON for a route that takes a body (else
     Chalice's 415, in our shape); anything for the others, which read no body."""
+    if route.body_type is not None:
+        return [route.body_type]
     return ["application/json"] if route.body_schema is not None else ["*/*"]
 
 
@@ -152,6 +154,8 @@ def _checked_then_run(route: Route, request: Any, method: str, uri_params: dict[
     arguments = dict(uri_params)
     if route.body_schema is not None:
         arguments["body"] = _body(route, request)  # refused here, nothing is claimed or written
+    elif route.body_type is not None:
+        arguments["body"] = _text(route, request)
 
     def run() -> Response:
         return _as_response(respond(route.view, request, **arguments))
@@ -205,6 +209,16 @@ def _body(route: Route, request: Any) -> Any:
         raise BadRequest(f"the body does not match the route's schema: {problem}",
                          details={"field": problem.path}) from None
     return body
+
+
+def _text(route: Route, request: Any) -> str:
+    raw = _raw(request)
+    if len(raw) > route.max_body_bytes:
+        raise PayloadTooLarge(f"the body may be at most {route.max_body_bytes} bytes")
+    try:
+        return raw.decode("utf-8-sig")  # a spreadsheet's byte-order mark is not part of the text
+    except UnicodeDecodeError:
+        raise BadRequest("the body is not UTF-8 text") from None
 
 
 def _no_constant(name: str) -> Any:

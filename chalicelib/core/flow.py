@@ -68,6 +68,7 @@ class Route:
     scope: str | None = None
     needs_token: bool = True
     body_schema: Mapping[str, Any] | None = None
+    body_type: str | None = None  # a text body of this content type ("text/csv"), given to the view as a str
     max_body_bytes: int = 256 * 1024
     idempotent: bool = True
 

@@ -22,7 +22,7 @@ def served(tmp_path_factory):
     directory = tmp_path_factory.mktemp("shipments")
     # Placed in the past (a shipment cannot leave before its order was placed, nor in the future).
     start = (datetime.now(UTC) - timedelta(days=20)).replace(microsecond=0)
-    scenario = build_scenario(seed=11, orders=40, sellers=1, start=start, lost=0, malformed=0, unhandled=0)
+    scenario = build_scenario(seed=11, orders=60, sellers=1, start=start, lost=0, malformed=0, unhandled=0)
     process = serve_scenario(directory, scenario, "--rate-scale", "100", "--schedule-every", "5", token=TOKEN)
     try:
         yield process, scenario
@@ -165,3 +165,40 @@ def test_a_seller_s_shipments_are_listed_by_state_and_time(served):
     assert process.get("/shipments", {"sellerId": "A0000000000000"}).status_code == 404
     assert process.get("/shipments", {"sellerId": seller, "status": "shipped"}).status_code == 400
     assert process.get("/shipments").status_code == 400
+
+
+def test_a_warehouse_file_is_applied_once_and_a_file_with_a_problem_applies_nothing(served):
+    process, scenario = served
+    unshipped = _orders(scenario, "UNSHIPPED", "MERCHANT")[2:5]
+    assert len(unshipped) == 3, "the scenario has enough unshipped merchant orders"
+    rows = ["Order ID;Order Item ID;Quantity;Carrier Code;Tracking Number;Ship Date"]
+    stamp = (datetime.now(UTC) - timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for n, order_id in enumerate(unshipped):
+        for item in process.ok(f"/orders/{order_id}")["items"]:
+            rows.append(f"{order_id};{item['orderItemId']};{item['quantity']};UPS;1Z{n:06d};{stamp}")
+    good = "\n".join(rows) + "\n"
+    first_item = process.ok(f"/orders/{unshipped[0]}")["items"][0]["orderItemId"]
+    wrong = good + f"{unshipped[0]};{first_item};1;UPS;1Z9;{stamp}\n"
+
+    def post(text):
+        return process.request("POST", "/shipments/import", data=text.encode(),
+                               headers={"Content-Type": "text/csv"})
+
+    refused = post(wrong)  # the last row is one unit more than the order has
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["details"]["rows"][0]["line"] == len(rows) + 1 and "left to ship" in refused.text
+    assert all(process.ok(f"/orders/{o}/shipments")["shipments"] == [] for o in unshipped)  # nothing applied
+    malformed = post(good.replace("UPS", "", 1).replace(stamp, "soon", 1))
+    assert malformed.status_code == 400 and {r["column"] for r in malformed.json()["details"]["rows"]} >= {
+        "carrier_code", "ship_date"}
+
+    first = post(good)
+    assert first.status_code == 200, first.text
+    assert (first.json()["applied"], first.json()["alreadyRecorded"]) == (3, 0)
+    again = post(good)  # the same file again changes nothing
+    assert (again.json()["applied"], again.json()["alreadyRecorded"]) == (0, 3)
+    assert sorted(again.json()["shipments"]) == sorted(first.json()["shipments"])
+    for order_id in unshipped:
+        assert _until(lambda o=order_id: process.ok(f"/orders/{o}")["status"] == "SHIPPED")
+        assert len(process.amazon("packages", orderId=order_id)["packages"]) == 1
+    assert process.request("POST", "/shipments/import", json={"rows": []}).status_code == 415

@@ -47,6 +47,8 @@ FLOW = Flow(
                   max_body_bytes=64 * 1024),
             Route("GET", "/orders/{order_id}/shipments", views.list_order_shipments, "list_order_shipments",
                   scope="orders:read"),
+            Route("POST", "/shipments/import", views.import_shipments, "import_shipments", scope="shipments:write",
+                  body_type="text/csv", max_body_bytes=1024 * 1024),
             Route("GET", "/shipments", views.list_shipments, "list_shipments", scope="orders:read"),
             Route("GET", "/shipments/{shipment_id}", views.get_shipment, "get_shipment", scope="orders:read")),
     openapi_paths=openapi.PATHS,

@@ -103,6 +103,30 @@ PATHS = {
                                                {"$ref": "#/components/schemas/OrderShipments"}),
                           **errors(400, 404)}}),
     },
+    "/shipments/import": {"post": {
+        "operationId": "importShipments",
+        "summary": "Record the packages of a warehouse's CSV export, one row per package line.",
+        "description": "Columns by header name, in any order (order_id, order_item_id or sku, quantity, carrier_code, "
+                       "carrier_name, tracking_number, ship_date, shipping_method, ship_from_supply_source_id; "
+                       "`Order ID` and `orderId` work too), comma, semicolon or tab separated, UTF-8. Rows with the "
+                       "same order and tracking number are one package. Every package is checked against its "
+                       "order (counting the file's earlier packages) before any is recorded: a file with a "
+                       "problem applies nothing, and the answer lists each problem with its line and column "
+                       "(400 a row is wrong in itself, 409 rows that do not fit their orders). A package already "
+                       "recorded (same order and tracking number) is not recorded again: the same file imported "
+                       "twice changes nothing.",
+        "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {
+            "type": "string", "pattern": "^[A-Za-z0-9._:~-]{1,128}$"}}],
+        "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string", "example": (
+            "order_id,order_item_id,quantity,carrier_code,tracking_number,ship_date\n"
+            "028-1234567-1234567,12345678901234,1,DHL,00340434161234567890,2026-11-20T14:30:00Z\n")}}}},
+        "responses": {"200": json_response("What the file recorded", strict({
+            "applied": {"type": "integer", "minimum": 0},
+            "alreadyRecorded": {"type": "integer", "minimum": 0,
+                                "description": "Packages of the file recorded before (not recorded again)"},
+            "shipments": {"type": "array", "items": SHIPMENT_ID}})),
+            **errors(400, 409, 413, 415)}},
+    },
     "/shipments": read({
         "operationId": "listShipments",
         "summary": "A seller's shipments, those of the most recently changed orders first.",

@@ -11,7 +11,8 @@ from chalicelib.core.fields import quote
 from chalicelib.core.once import Call, CallLedger, call_once
 from chalicelib.core.tasks import Outcome, Result, Slots, Task, TaskQueue
 from chalicelib.core.times import iso
-from chalicelib.flows.shipments import rules
+from chalicelib.flows.shipments import imports, rules
+from chalicelib.flows.shipments.imports import RowProblem
 from chalicelib.flows.shipments.rules import OrderFacts, OrderShipments, Shipment, ShipmentRequest, ShipmentState
 
 CONFIRM_SHIPMENT = "confirm_shipment"
@@ -75,6 +76,55 @@ def record_shipment(ports: RecordPorts, order_id: str, request: ShipmentRequest,
             ports.tasks.enqueue(confirm_task(shipment))
             return shipment
     raise RetryLater(f"order {order_id} is being shipped by several requests at once: try again", delay_seconds=1)
+
+
+class ImportRefused(Exception):
+    """The file is not applied, not a row of it: `problems` says what, line by line; `malformed`
+    when a row is wrong in itself (else the rows do not fit their orders)."""
+
+    def __init__(self, problems: list[RowProblem], malformed: bool):
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = problems
+        self.malformed = malformed
+
+
+def import_shipments(ports: RecordPorts, text: str, now: datetime, may_see: Any = None) -> dict[str, Any]:
+    """A warehouse export (shipments/imports.py): every package checked against its order,
+    counting the file's earlier packages, before any is recorded; a file with a problem applies
+    nothing. A package already recorded (same order and tracking number) is not recorded again,
+    so the same file imported twice changes nothing."""
+    packages, problems = imports.parse(text)
+    if problems:
+        raise ImportRefused(problems, malformed=True)
+    orders: dict[str, tuple[OrderFacts | None, list[Shipment]]] = {}
+    planned: list[imports.Package] = []
+    already: list[str] = []
+    for package in packages:
+        if package.order_id not in orders:
+            facts = ports.orders.facts(package.order_id)
+            if facts is not None and may_see is not None and not may_see(facts.seller_id):
+                facts = None
+            current = ports.shipments.get(package.order_id) if facts else None
+            orders[package.order_id] = (facts, list(current.shipments) if current else [])
+        facts, recorded = orders[package.order_id]
+        if facts is None:
+            problems.append(RowProblem(package.line, "order_id", f"no order {package.order_id} has been received"))
+            continue
+        same = next((s for s in recorded if s.tracking_number == package.request.tracking_number
+                     and s.state is not ShipmentState.REJECTED), None)
+        if same is not None:
+            already.append(same.shipment_id)
+            continue
+        try:
+            recorded.append(rules.new_shipment(facts, tuple(recorded), package.request, now))
+        except rules.Refused as refused:
+            problems.append(RowProblem(package.line, None, refused.message))
+            continue
+        planned.append(package)
+    if problems:
+        raise ImportRefused(problems[:100], malformed=False)
+    recorded_now = [record_shipment(ports, p.order_id, p.request, now, may_see).shipment_id for p in planned]
+    return {"applied": len(recorded_now), "alreadyRecorded": len(already), "shipments": recorded_now + already}
 
 
 def _confirmation_body(shipment: Shipment) -> dict[str, Any]:

@@ -74,6 +74,24 @@ def record_shipment(request: Any, body: dict[str, Any], order_id: str) -> dict[s
     return shipment_view(shipment)
 
 
+def import_shipments(request: Any, body: str) -> dict[str, Any]:
+    from chalicelib.core import wiring as core
+    from chalicelib.flows.shipments import service, wiring
+
+    try:
+        done = service.import_shipments(wiring.record_ports(), body, now(), principal(request).may_see)
+    except service.ImportRefused as refused:
+        problems = [p.to_dict() for p in refused.problems]
+        message = f"{len(problems)} problem(s) in the file; nothing was applied: {problems[0]['message']}"
+        if refused.malformed:
+            raise BadRequest(message, details={"rows": problems}) from None
+        raise Conflict(message, details={"rows": problems}) from None
+    except rules.Refused as refused:  # an order changed between the check and the write
+        raise Conflict(f"{refused.message}; the packages before it were recorded: import the file again") from None
+    core.task_queue().flush()
+    return done
+
+
 def _order_facts(request: Any, order_id: str) -> OrderFacts:
     from chalicelib.flows.shipments import wiring
 
