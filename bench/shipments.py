@@ -13,7 +13,6 @@ Targets: span <= 1.15 x the bound, < 1% of confirmShipment calls answered 429, 0
 """
 from __future__ import annotations
 
-import copy
 import time
 import uuid
 from collections import Counter
@@ -29,22 +28,6 @@ SELLER, MARKETPLACE = "A2EUQ1WTGCTBG2", "A1F83G8C2ARO7P"
 # List prices, eu-west-1 (README "What it costs"): per request.
 PRICES = {"dynamodb:write": 1.41e-6, "dynamodb:read": 0.28e-6, "sqs": 0.40e-6, "kms": 3e-6,
           "lambda": 0.20e-6}
-
-
-def _unshipped(order_id: str) -> dict[str, Any]:
-    from infra.local.amazon import load_model
-
-    model = load_model("orders_2026-01-01.json")
-    order = copy.deepcopy(model["paths"]["/orders/2026-01-01/orders/{orderId}"]["get"]["responses"]["200"]
-                          ["examples"]["application/json"]["order"])
-    created = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    order.update(orderId=order_id, createdTime=created, lastUpdatedTime=created)
-    order["salesChannel"]["marketplaceId"] = MARKETPLACE
-    order["fulfillment"].update(fulfillmentStatus="UNSHIPPED", fulfilledBy="MERCHANT")
-    order.pop("packages", None)
-    for item in order["orderItems"]:
-        item["fulfillment"] = {"quantityFulfilled": 0, "quantityUnfulfilled": item["quantityOrdered"]}
-    return order
 
 
 def _cost(calls: Counter[str]) -> float:
@@ -67,6 +50,7 @@ def run(shipments: int = 1000, rate_scale: float = 1.5, timeout_share: float = 0
     from chalicelib.flows.shipments.rules import ShipmentRequest, ShipmentState
     from infra.local import moto_speedups
     from infra.local.amazon import APPLY_THEN_DROP
+    from infra.local.amazon.orders import unshipped_example
 
     moto_speedups.apply()
     world = {"applicationId": "amzn1.sellerapps.app.bench", "orders": [],
@@ -75,7 +59,8 @@ def run(shipments: int = 1000, rate_scale: float = 1.5, timeout_share: float = 0
     counter = ApiCallCounter().install()
     try:
         now = datetime.now(UTC)
-        raw_orders = [_unshipped(f"203-{n:07d}-{uuid.uuid4().int % 10**7:07d}") for n in range(shipments)]
+        raw_orders = [unshipped_example(f"203-{n:07d}-{uuid.uuid4().int % 10**7:07d}", now - timedelta(days=1))
+                      for n in range(shipments)]
         for raw in raw_orders:
             runtime.simulator.upsert_order(SELLER, raw)
             lines = tuple(OrderLine(str(i["orderItemId"]), (i.get("product") or {}).get("sellerSku"),

@@ -190,12 +190,18 @@ def _raw(request: Any) -> bytes:
     return raw if isinstance(raw, bytes) else str(raw).encode()
 
 
-def _body(route: Route, request: Any) -> Any:
-    from chalicelib.core.schema import SchemaError, validate
-
+def _sized(route: Route, request: Any) -> bytes:
+    """The body, refused when it is larger than the route takes."""
     raw = _raw(request)
     if len(raw) > route.max_body_bytes:
         raise PayloadTooLarge(f"the body may be at most {route.max_body_bytes} bytes")
+    return raw
+
+
+def _body(route: Route, request: Any) -> Any:
+    from chalicelib.core.schema import SchemaError, validate
+
+    raw = _sized(route, request)
     try:
         body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant) if raw else None
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -212,11 +218,8 @@ def _body(route: Route, request: Any) -> Any:
 
 
 def _text(route: Route, request: Any) -> str:
-    raw = _raw(request)
-    if len(raw) > route.max_body_bytes:
-        raise PayloadTooLarge(f"the body may be at most {route.max_body_bytes} bytes")
     try:
-        return raw.decode("utf-8-sig")  # a spreadsheet's byte-order mark is not part of the text
+        return _sized(route, request).decode("utf-8-sig")  # a spreadsheet's byte-order mark is not part of the text
     except UnicodeDecodeError:
         raise BadRequest("the body is not UTF-8 text") from None
 

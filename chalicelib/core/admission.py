@@ -49,8 +49,12 @@ class Admission:
         return self._current()[0] is not None
 
     @property
+    def sellers(self) -> frozenset[str]:
+        return self._current()[1]
+
+    @property
     def seller_count(self) -> int:
-        return len(self._current()[1])
+        return len(self.sellers)
 
     def admit(self, notification: Notification) -> None:
         application_id, sellers = self._current()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 from chalice import Response
 
 from chalicelib.core.errors import PermanentError
-from chalicelib.core.openapi import DATE_TIME_FILTER
+from chalicelib.core.openapi import DATE_TIME_FILTER, ORDER_ID, SELLER_ID
 from chalicelib.core.times import iso
 
 JSON = {"Content-Type": "application/json"}
@@ -206,6 +206,35 @@ def whole_number(params: Mapping[str, str], name: str, default: int, low: int, h
     if not _WHOLE_NUMBER.fullmatch(text) or not low <= int(text) <= high:
         raise BadRequest(f"{name} must be a whole number from {low} to {high}")
     return int(text)
+
+
+_ORDER_ID = re.compile(ORDER_ID["pattern"].strip("^$"))
+_SELLER_ID = re.compile(SELLER_ID["pattern"].strip("^$"))
+
+
+def order_id(value: str | None) -> str:
+    """An order id from a path, as the OpenAPI's ORDER_ID pattern writes it."""
+    if not _ORDER_ID.fullmatch(value or ""):
+        raise BadRequest("orderId must be 5–40 letters, digits or hyphens, like 028-1234567-1234567")
+    return str(value)
+
+
+def is_order_id(value: str) -> bool:
+    return bool(_ORDER_ID.fullmatch(value))
+
+
+def seller_id(params: Mapping[str, str], lists: str, served: Iterable[str]) -> str:
+    """The required `sellerId` of a list route: one of `served` (the sellers this deployment
+    serves and the caller may see; another is a 404 either way, so a token limited to some
+    sellers cannot tell which others exist)."""
+    value = params.get("sellerId")
+    if not value:
+        raise BadRequest(f"sellerId is required: {lists}")
+    if not _SELLER_ID.fullmatch(value):
+        raise BadRequest("sellerId must be 6 to 32 capital letters and digits, like A2EUQ1WTGCTBG2")
+    if value not in set(served):
+        raise NotFound(f"no seller {value} is served by this deployment")
+    return value
 
 
 # A filter's moment as the OpenAPI's DATE_TIME_FILTER pattern writes it.

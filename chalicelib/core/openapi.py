@@ -39,6 +39,8 @@ DATE_TIME_FILTER = {**DATE_TIME, "pattern": r"^2[01][0-9]{2}-(0[1-9]|1[0-2])-(0[
                                             r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
                                             r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"}
 SELLER_ID = {"type": "string", "pattern": "^[A-Z0-9]{6,32}$", "example": "A2EUQ1WTGCTBG2"}
+# Amazon order ids are 3-7-7 digits; a little wider is accepted (other channels use other shapes).
+ORDER_ID = {"type": "string", "pattern": "^[A-Za-z0-9-]{5,40}$", "example": "028-1234567-1234567"}
 MARKETPLACE_ID = {"type": "string", "pattern": "^[A-Z0-9]{10,14}$", "example": "A1PA6795UKMFR9"}
 LIMIT = {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}
 NEXT_TOKEN = {"type": "string", "minLength": 1, "maxLength": 4096,

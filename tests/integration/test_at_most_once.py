@@ -5,7 +5,6 @@ connection, as a timeout looks to us; the next attempt finds the package at Amaz
 with PACKAGES) and does not confirm it again."""
 from __future__ import annotations
 
-import copy
 import uuid
 from typing import Any
 
@@ -14,22 +13,14 @@ from sp_api.api import OrdersV0, OrdersV20260101
 
 from chalicelib.core.errors import RetryLater
 from chalicelib.core.once import Call, call_once
-from infra.local.amazon import APPLY_THEN_DROP, load_model
+from infra.local.amazon import APPLY_THEN_DROP
+from infra.local.amazon.orders import unshipped_example
 
 SELLER, TOKEN = "A2EUQ1WTGCTBG2", "Atzr|at-most-once"
 UK = "A1F83G8C2ARO7P"
 
 
-def unshipped_order(order_id: str) -> dict[str, Any]:
-    model = load_model("orders_2026-01-01.json")
-    order = copy.deepcopy(model["paths"]["/orders/2026-01-01/orders/{orderId}"]["get"]["responses"]["200"]
-                          ["examples"]["application/json"]["order"])
-    order.update(orderId=order_id, lastUpdatedTime="2024-12-25T16:30:00Z")
-    order["fulfillment"].update(fulfillmentStatus="UNSHIPPED", fulfilledBy="MERCHANT")
-    order.pop("packages", None)
-    for item in order["orderItems"]:
-        item["fulfillment"] = {"quantityFulfilled": 0, "quantityUnfulfilled": item["quantityOrdered"]}
-    return order
+unshipped_order = unshipped_example  # the model's example order, unshipped
 
 
 @pytest.fixture

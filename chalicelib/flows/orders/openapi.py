@@ -6,6 +6,7 @@ from chalicelib.core.openapi import (
     MARKETPLACE_ID,
     MONEY_REF,
     NEXT_TOKEN,
+    ORDER_ID,
     SELLER_ID,
     errors,
     json_response,
@@ -16,7 +17,6 @@ from chalicelib.core.openapi import (
 
 STATUSES = ["PENDING", "PENDING_AVAILABILITY", "UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED", "CANCELLED",
             "UNFULFILLABLE"]
-ORDER_ID = {"type": "string", "pattern": "^[A-Za-z0-9-]{5,40}$", "example": "028-1234567-1234567"}
 _STRING = {"type": "string"}
 _NULLABLE_STRING = nullable(_STRING)
 _NULLABLE_TIME = nullable(DATE_TIME)

@@ -5,13 +5,11 @@ import re
 from datetime import datetime
 from typing import Any
 
+from chalicelib.core import http
 from chalicelib.core.auth import principal
 from chalicelib.core.http import BadRequest, NotFound, date_time, only, query, whole_number
 from chalicelib.core.times import iso
 from chalicelib.flows.orders.rules import Order, OrderStatus
-
-# Amazon order ids: 3-7-7 digits; we accept a little wider (other channels use other shapes).
-_ORDER_ID = re.compile(r"[A-Za-z0-9-]{5,40}")
 
 
 def _iso_or_none(moment: datetime | None) -> str | None:
@@ -98,7 +96,6 @@ def _amazon_updated_at(order: Order) -> str:
 
 LIST_PARAMETERS = {"sellerId", "status", "marketplaceId", "storedSince", "amazonUpdatedSince", "limit", "nextToken"}
 _MARKETPLACE_ID = re.compile(r"[A-Z0-9]{10,14}")
-_SELLER_ID = re.compile(r"[A-Z0-9]{6,32}")
 
 
 def parse_list_params(params: dict[str, str] | None, sellers: list[str]) -> dict[str, Any]:
@@ -110,13 +107,7 @@ def parse_list_params(params: dict[str, str] | None, sellers: list[str]) -> dict
         raise BadRequest("updatedSince is gone, it did not say whose time it was: use storedSince (when sellerops "
                          "stored the order) or amazonUpdatedSince (when Amazon last changed it)")
     only(params, LIST_PARAMETERS)
-    seller_id = params.get("sellerId")
-    if not seller_id:
-        raise BadRequest("sellerId is required: GET /orders lists one seller's orders")
-    if not _SELLER_ID.fullmatch(seller_id):
-        raise BadRequest("sellerId must be 6 to 32 capital letters and digits, like A2EUQ1WTGCTBG2")
-    if seller_id not in sellers:
-        raise NotFound(f"no seller {seller_id} is served by this deployment")
+    seller = http.seller_id(params, "GET /orders lists one seller's orders", sellers)
     status = None
     if "status" in params:
         try:
@@ -126,7 +117,7 @@ def parse_list_params(params: dict[str, str] | None, sellers: list[str]) -> dict
     marketplace_id = params.get("marketplaceId")
     if marketplace_id is not None and not _MARKETPLACE_ID.fullmatch(marketplace_id):
         raise BadRequest("marketplaceId must be 10 to 14 capital letters and digits, like A1PA6795UKMFR9")
-    return {"seller_id": seller_id, "status": status, "marketplace_id": marketplace_id,
+    return {"seller_id": seller, "status": status, "marketplace_id": marketplace_id,
             "stored_since": date_time(params, "storedSince"),
             "amazon_updated_since": date_time(params, "amazonUpdatedSince"),
             "limit": whole_number(params, "limit", 50, 1, 100)}
@@ -137,8 +128,7 @@ def parse_list_params(params: dict[str, str] | None, sellers: list[str]) -> dict
 def get_order(request: Any, order_id: str) -> dict[str, Any]:
     from chalicelib.flows.orders import wiring
 
-    if not _ORDER_ID.fullmatch(order_id or ""):
-        raise BadRequest("orderId must be 5–40 letters, digits or hyphens, like 028-1234567-1234567")
+    order_id = http.order_id(order_id)
     found = wiring.orders().get(order_id)
     if found is None or not principal(request).may_see(found[0].seller_id):
         raise NotFound(f"no order {order_id} has been received")

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from chalicelib.core.fields import quote
+from chalicelib.core.http import is_order_id
 from chalicelib.flows.shipments.rules import ShipmentRequest
 
 MAX_ROWS = 5000
 REQUIRED = ("order_id", "quantity", "carrier_code", "tracking_number", "ship_date")
 OPTIONAL = ("order_item_id", "sku", "carrier_name", "shipping_method", "ship_from_supply_source_id")
-_ORDER_ID = re.compile(r"^[A-Za-z0-9-]{5,40}$")
 _ITEM_ID = re.compile(r"^[A-Za-z0-9-]{1,50}$")
 _TRACKING = re.compile(r"^[A-Za-z0-9 ._/-]{1,60}$")
 
@@ -118,7 +118,7 @@ def _row(row: list[str], line: int, index: dict[str, int],
 
     problems: list[RowProblem] = []
     order_id, tracking, item_id, sku = cell("order_id"), cell("tracking_number"), cell("order_item_id"), cell("sku")
-    if not _ORDER_ID.fullmatch(order_id):
+    if not is_order_id(order_id):
         problems.append(RowProblem(line, "order_id", f"{quote(order_id)} is not an Amazon order id"))
     if not _TRACKING.fullmatch(tracking):
         problems.append(RowProblem(line, "tracking_number", f"{quote(tracking)} is not a tracking number "

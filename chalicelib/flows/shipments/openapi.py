@@ -4,6 +4,7 @@ from chalicelib.core.openapi import (
     DATE_TIME_FILTER,
     LIMIT,
     NEXT_TOKEN,
+    ORDER_ID,
     SELLER_ID,
     errors,
     json_response,
@@ -12,7 +13,6 @@ from chalicelib.core.openapi import (
     strict,
 )
 
-ORDER_ID = {"type": "string", "pattern": "^[A-Za-z0-9-]{5,40}$", "example": "028-1234567-1234567"}
 SHIPMENT_ID = {"type": "string", "pattern": r"^[A-Za-z0-9-]{5,40}\.[1-9][0-9]{0,3}$",
                "example": "028-1234567-1234567.1", "description": "<orderId>.<number>"}
 _TEXT = {"type": "string", "minLength": 1, "maxLength": 60, "pattern": r"^[^\u0000-\u001f]+$"}

@@ -1,16 +1,14 @@
 """The shipments flow's HTTPS views."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from chalicelib.core import http
 from chalicelib.core.auth import principal
 from chalicelib.core.http import BadRequest, Conflict, NotFound, date_time, only, query, whole_number
 from chalicelib.core.times import iso, now, parse_iso
 from chalicelib.flows.shipments import rules
 from chalicelib.flows.shipments.rules import OrderFacts, Shipment, ShipmentRequest, ShipmentState
-
-_ORDER_ID = re.compile(r"^[A-Za-z0-9-]{5,40}$")
 
 
 def _time(moment: Any) -> str | None:
@@ -51,17 +49,11 @@ def _request(body: dict[str, Any]) -> ShipmentRequest:
                            body.get("carrierName"), body.get("shippingMethod"), body.get("shipFromSupplySourceId"))
 
 
-def _order_id(order_id: str) -> str:
-    if not _ORDER_ID.fullmatch(order_id or ""):
-        raise BadRequest("orderId must be 5–40 letters, digits or hyphens, like 028-1234567-1234567")
-    return order_id
-
-
 def record_shipment(request: Any, body: dict[str, Any], order_id: str) -> dict[str, Any]:
     from chalicelib.core import wiring as core
     from chalicelib.flows.shipments import service, wiring
 
-    order_id = _order_id(order_id)
+    order_id = http.order_id(order_id)
     try:
         shipment = service.record_shipment(wiring.record_ports(), order_id, _request(body), now(),
                                            principal(request).may_see)
@@ -95,7 +87,7 @@ def import_shipments(request: Any, body: str) -> dict[str, Any]:
 def _order_facts(request: Any, order_id: str) -> OrderFacts:
     from chalicelib.flows.shipments import wiring
 
-    facts = wiring.OrderRecords().facts(_order_id(order_id))
+    facts = wiring.OrderRecords().facts(http.order_id(order_id))
     if facts is None or not principal(request).may_see(facts.seller_id):
         raise NotFound(f"no order {order_id} has been received")
     return facts
@@ -124,14 +116,9 @@ def list_shipments(request: Any) -> dict[str, Any]:
 
     params = query(request)
     only(params, {"sellerId", "status", "since", "limit", "nextToken"})
-    seller_id = params.get("sellerId") or ""
-    if not seller_id:
-        raise BadRequest("sellerId is required: GET /shipments lists one seller's shipments")
-    if not re.fullmatch(r"[A-Z0-9]{6,32}", seller_id):
-        raise BadRequest("sellerId must be 6 to 32 capital letters and digits, like A2EUQ1WTGCTBG2")
     who = principal(request)
-    if not who.may_see(seller_id) or seller_id not in {s["seller_id"] for s in core.state().sellers()}:
-        raise NotFound(f"no seller {seller_id} is served by this deployment")
+    seller_id = http.seller_id(params, "GET /shipments lists one seller's shipments",
+                               [s["seller_id"] for s in core.state().sellers() if who.may_see(s["seller_id"])])
     status = params.get("status")
     if status is not None and status not in {s.value for s in ShipmentState}:
         raise BadRequest(f"status must be one of {', '.join(s.value for s in ShipmentState)}")

@@ -66,6 +66,23 @@ V0_STATUS = {"PENDING": "Pending", "PENDING_AVAILABILITY": "PendingAvailability"
 
 
 @functools.cache
+def unshipped_example(order_id: str, created: datetime | None = None) -> dict[str, Any]:
+    """The example order of Amazon's getOrder model as an unshipped merchant order, nothing of
+    it shipped yet (what tests and benchmarks confirm shipments against); `created` moves its
+    creation and last update to that time."""
+    model = load_model(MODEL)
+    order = copy.deepcopy(model["paths"]["/orders/2026-01-01/orders/{orderId}"]["get"]["responses"]["200"]
+                          ["examples"]["application/json"]["order"])
+    order.update(orderId=order_id, lastUpdatedTime="2024-12-25T16:30:00Z")
+    if created is not None:
+        order.update(createdTime=format_time(created), lastUpdatedTime=format_time(created))
+    order["fulfillment"].update(fulfillmentStatus="UNSHIPPED", fulfilledBy="MERCHANT")
+    order.pop("packages", None)
+    for item in order["orderItems"]:
+        item["fulfillment"] = {"quantityFulfilled": 0, "quantityUnfulfilled": item["quantityOrdered"]}
+    return order
+
+
 def required_order_fields() -> tuple[str, ...]:
     return tuple(load_model(MODEL)["definitions"]["Order"]["required"])
 
