@@ -48,9 +48,10 @@ package: install
 check-templates: package
 	$(PY) -m infra.package --stage $(STAGE) --check-only
 
-## Deploy into your AWS account: infra stack, Chalice app, ReportBatchItemFailures (safe to re-run)
+## Deploy into your AWS account: infra stack, Chalice app, ReportBatchItemFailures (safe to re-run);
+## ALERT_EMAIL=you@example.com subscribes an address to the alarms and the ship-by alerts
 deploy: install
-	$(PY) -m infra.deploy deploy --stage $(STAGE)
+	$(PY) -m infra.deploy deploy --stage $(STAGE) $(if $(ALERT_EMAIL),--alert-email '$(ALERT_EMAIL)')
 
 ## Remove the functions and the stack; keeps the invoice archive and tables that hold data
 destroy: install

@@ -8,8 +8,10 @@ them into the Chalice stage).
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 from chalicelib import resources
+from chalicelib.core.times import parse_duration
 from chalicelib.resources import Queue, Table
 
 SERVICE_NAME = "sellerops"
@@ -84,6 +86,20 @@ def order_poll_overlap_seconds() -> int:
 def first_poll_window_days() -> float:
     """How far back the backstop reads for a seller and marketplace it has never polled."""
     return float(os.environ.get("FIRST_POLL_WINDOW_DAYS", "1"))
+
+
+def ship_by_alert_window() -> timedelta:
+    """How long before an order's latest ship date the ship-by alerts warn (ISO 8601, e.g. PT12H)."""
+    text = os.environ.get("SHIP_BY_ALERT_WITHIN", "PT12H")
+    window = parse_duration(text)
+    if window is None or window > timedelta(days=30):
+        raise RuntimeError(f"SHIP_BY_ALERT_WITHIN={text[:20]!r} is not a duration up to P30D, like PT12H")
+    return window
+
+
+def alerts_topic_arn() -> str:
+    """The SNS topic of the alarms and the seller's alerts (the stack's AlertsTopicArn)."""
+    return _get(resources.ALERTS_TOPIC.env)
 
 
 def deploy_api() -> bool:

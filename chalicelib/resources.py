@@ -87,7 +87,8 @@ class Index:
     name: str
     hash_key: str
     range_key: str | None = None
-    projection: str = "ALL"  # or KEYS_ONLY
+    projection: str = "ALL"  # or KEYS_ONLY, or INCLUDE (the keys and `included`)
+    included: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,11 @@ class Table:
 ORDERS = Table("orders", "Orders", "ORDERS_TABLE", "orders, their timelines and money",
                hash_key="order_id",
                indexes=(Index("by_seller_updated", "seller_id", "updated_key"),
-                        Index("by_seller_status", "seller_status", "updated_key")))
+                        Index("by_seller_status", "seller_status", "updated_key"),
+                        # Sparse: merchant orders Amazon has not marked shipped, by their latest
+                        # ship date (the ship-by alerts and GET /shipments/due).
+                        Index("by_ship_by", "ship_by_seller", "ship_by_key", projection="INCLUDE",
+                              included=("ship_by_alerted",))))
 # Buyer data is kept 30 days past delivery, then deleted by the purge schedule (TTL is a second
 # net), and has no point-in-time recovery: a backup would keep it 35 days longer.
 BUYER_DATA = Table("buyer-data", "BuyerData", "BUYER_DATA_TABLE",
@@ -169,7 +174,8 @@ API_TOKEN_HASH = Named("ApiTokenHash", "ApiTokenHashParameterName", "API_TOKEN_H
 # Alarms (dead letters, queues falling behind) and, with the flows, the seller's alerts. Its
 # subscriptions are the seller's (the stack's AlertEmail parameter, or any SNS subscription).
 ALERTS_TOPIC = Named("AlertsTopic", "AlertsTopicArn", "ALERTS_TOPIC_ARN",
-                     "alarms: dead letters and queues falling behind", "{prefix}-{stage}-alerts")
+                     "alarms (dead letters, queues falling behind) and ship-by alerts",
+                     "{prefix}-{stage}-alerts")
 PAGE_TOKEN_KEY = Named("PageTokenKey", "PageTokenKeyParameterName", "PAGE_TOKEN_KEY_PARAMETER",
                        "the key that seals the API's page tokens", "/{prefix}/{stage}/page-token-key")
 
@@ -193,5 +199,6 @@ def output_variables() -> list[tuple[str, str]]:
     pairs = [(table.output, table.env) for table in TABLES]
     for q in QUEUES:
         pairs += [(f"{q.stem}QueueUrl", q.url_env), (f"{q.stem}DeadLetterQueueUrl", q.dlq_url_env)]
-    pairs += [(r.output, r.env) for r in (INVOICE_BUCKET, DATA_KEY, SPAPI_SECRET, API_TOKEN_HASH, PAGE_TOKEN_KEY)]
+    pairs += [(r.output, r.env) for r in (INVOICE_BUCKET, DATA_KEY, SPAPI_SECRET, API_TOKEN_HASH, PAGE_TOKEN_KEY,
+                                          ALERTS_TOPIC)]
     return pairs

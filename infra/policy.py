@@ -113,6 +113,7 @@ class _Names:
 
 GET, PUT, UPDATE, DELETE, QUERY = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
                                    "dynamodb:DeleteItem", "dynamodb:Query")
+BATCH_GET = "dynamodb:BatchGetItem"
 
 # Each adapter, and what it may do. The detector (tests/unit/test_iam_policy.py) finds every AWS
 # call of the deployed code at its site; each site belongs to a unit; each unit's statements grant
@@ -129,6 +130,16 @@ UNITS: dict[str, Unit] = {
     "orders-write": Unit(tuple(f"chalicelib/flows/orders/store.py:DynamoOrders.{method}" for method in (
                          "get", "apply_change", "add_to_timeline", "save_details", "needs_attention")),
                          lambda n: [_statement("OrdersTable", [GET, UPDATE], [n.table("orders")])]),
+    # Merchant orders Amazon waits for, by latest ship date (the ship-by alerts, /shipments/due, /health).
+    "orders-due": Unit(("chalicelib/flows/orders/store.py:DynamoOrders.due",
+                        "chalicelib/flows/orders/store.py:DynamoOrders.count_due"),
+                       lambda n: [_statement("OrdersDue", [QUERY], [f"{n.table('orders')}/index/by_ship_by"])]),
+    "orders-many": Unit(("chalicelib/flows/orders/store.py:DynamoOrders.read_many",),
+                        lambda n: [_statement("OrdersTogether", [BATCH_GET], [n.table("orders")])]),
+    # The ship-by alerts sent for an order (at most once per threshold).
+    "orders-alerted": Unit(("chalicelib/flows/orders/store.py:DynamoOrders.mark_alerted",
+                            "chalicelib/flows/orders/store.py:DynamoOrders.unmark_alerted"),
+                           lambda n: [_statement("OrdersAlerted", [UPDATE], [n.table("orders")])]),
     # Buyer data in clear: sealed and opened under data keys of the data key (KMS, directly).
     "buyer-data": Unit(("chalicelib/flows/orders/store.py:DynamoBuyerData.save",
                         "chalicelib/flows/orders/store.py:DynamoBuyerData.get",
@@ -160,6 +171,16 @@ UNITS: dict[str, Unit] = {
                              lambda n: [_statement("ShipmentsCounts", [QUERY],
                                                    [f"{n.table('shipments')}/index/{index}"
                                                     for index in ("by_pending", "by_attention")])]),
+    "shipments-many": Unit(("chalicelib/flows/shipments/store.py:DynamoShipments.read_many",),
+                           lambda n: [_statement("ShipmentsTogether", [BATCH_GET], [n.table("shipments")])]),
+    # The seller's alerts. The data key encrypts the topic: publishing uses it through SNS.
+    "alerts": Unit(("chalicelib/core/alerts.py:SnsAlerts.publish",),
+                   lambda n: [_statement("PublishAlerts", ["sns:Publish"], [n.arn("sns", f"{n.prefix}-alerts")]),
+                              _statement("AlertsTopicKey", ["kms:GenerateDataKey", "kms:Decrypt"],
+                                         [n.arn("kms", "key/*")],
+                                         {**_alias(n), "StringLike": {"kms:ViaService": [
+                                             f"sns.{n.region}.amazonaws.com" if n.region != "*"
+                                             else "sns.*.amazonaws.com"]}})]),
     # SendMessageBatch is authorized by sqs:SendMessage.
     "send-tasks": Unit(("chalicelib/core/queues.py:SqsTaskQueue.flush",),
                        lambda n: [_statement("QueueTasks", ["sqs:SendMessage"],
@@ -182,7 +203,7 @@ UNITS: dict[str, Unit] = {
 FUNCTIONS: dict[str, tuple[str, ...]] = {
     # The API handler records shipments and queues their confirmation (shipments:write).
     "api_handler": ("state", "orders-read", "queue-depths", "page-token", "shipments", "send-tasks",
-                    "shipments-counts", "shipments-list"),
+                    "shipments-counts", "shipments-list", "orders-due", "orders-many", "shipments-many"),
     "bearer_token": ("state", "api-token"),
     "intake": ("state", "orders-write", "buyer-data-expiry", "send-tasks"),
     "tasks": ("state", "orders-write", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api", "shipments"),
@@ -190,6 +211,7 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
     "poll_orders": ("state", "send-tasks"),
     "purge_buyer_data": ("state", "buyer-data-expiry"),
     "sweep_shipments": ("state", "shipments-read", "shipments-pending", "send-tasks"),
+    "alert_ship_by": ("state", "orders-due", "orders-alerted", "alerts"),
 }
 CONSUMERS = {q.handler: q.suffix for q in resources.QUEUES}  # app.py's on_sqs_message handlers
 

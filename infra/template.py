@@ -148,7 +148,8 @@ def _table(table: Table) -> dict[str, Any]:
             "IndexName": index.name,
             "KeySchema": [{"AttributeName": index.hash_key, "KeyType": "HASH"}]
             + ([{"AttributeName": index.range_key, "KeyType": "RANGE"}] if index.range_key else []),
-            "Projection": {"ProjectionType": index.projection},
+            "Projection": {"ProjectionType": index.projection,
+                           **({"NonKeyAttributes": list(index.included)} if index.included else {})},
         } for index in table.indexes]
     if table.ttl_attribute:
         properties["TimeToLiveSpecification"] = {"AttributeName": table.ttl_attribute, "Enabled": True}

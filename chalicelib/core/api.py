@@ -166,8 +166,10 @@ FLOW = Flow(
                                                 "(set the deployment's with python -m infra.sellers set-app)"},
             "sellers": {"type": "integer", "minimum": 0, "description": "Sellers registered in this deployment"},
             "flows": {"type": "object", "description": "Each flow's counts, e.g. shipments: pending (orders whose "
-                                                       "confirmation awaits Amazon) and refused (orders whose latest "
-                                                       "shipment Amazon refused: see GET /orders/{orderId}/shipments)",
+                                                       "confirmation awaits Amazon), refused (orders whose latest "
+                                                       "shipment Amazon refused: see GET /orders/{orderId}/shipments), "
+                                                       "due (merchant orders to ship within the alert window, late "
+                                                       "ones included) and late (see GET /shipments/due)",
                       "additionalProperties": {"type": "object",
                                                "additionalProperties": {"type": "integer", "minimum": 0}}},
             "lastNotification": nullable(strict({

@@ -44,6 +44,13 @@ def count(queue: str, outcome: str) -> None:
     metrics().add_metric(name=name, unit=MetricUnit.Count, value=1)
 
 
+def gauge(name: str, value: float) -> None:
+    """A level measured now (orders due to ship, ...), in the service's namespace."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    metrics().add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
 def observe(event: Any, get_response: Callable[[Any], Any]) -> Any:  # Chalice's MiddlewareFuncType
     """Chalice middleware for every handler: fresh log keys, metrics flushed at the end."""
     logger().clear_state()

@@ -2,7 +2,8 @@
 that string order is time order (DynamoDB sort keys and conditions compare strings)."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 
 
 def utc(moment: datetime) -> datetime:
@@ -22,3 +23,27 @@ def parse_iso(value: str | None) -> datetime | None:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+_DURATION = re.compile(r"P(?:(\d{1,4})D)?(?:T(?:(\d{1,5})H)?(?:(\d{1,6})M)?(?:(\d{1,7})S)?)?")
+
+
+def parse_duration(text: str | None) -> timedelta | None:
+    """An ISO 8601 duration in days, hours, minutes and seconds (`PT24H`, `P2D`, `PT90M`,
+    `P1DT12H`); None when `text` is not one (years and months have no fixed length)."""
+    found = _DURATION.fullmatch(text or "")
+    if found is None or not any(found.groups()) or (text or "").endswith("T"):
+        return None
+    days, hours, minutes, seconds = (int(part or 0) for part in found.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+def format_duration(span: timedelta) -> str:
+    """The ISO 8601 duration `parse_duration` reads back (`PT12H`, `P1DT6H`)."""
+    days, rest = divmod(int(span.total_seconds()), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    time = "".join(f"{value}{unit}" for value, unit in ((hours, "H"), (minutes, "M"), (seconds, "S")) if value)
+    if not days and not time:
+        return "PT0S"
+    return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")

@@ -118,6 +118,17 @@ def replay(args) -> int:
     return 0
 
 
+def _ship_by_check(runtime, inbox: str, say) -> dict:
+    """The ship-by schedule, once: what it counted, and the digest as the seller's inbox got it."""
+    say("  ship-by check: the alert_ship_by schedule counts the orders Amazon waits for ...")
+    result = runtime.run_schedule("alert_ship_by")
+    for subject, text in runtime.read_alerts(inbox):
+        say(f"    e-mail to the seller: \"{subject}\"")
+        for line in [line for line in text.splitlines() if line.startswith("  ")][:3]:
+            say(f"      {line.strip()}")
+    return result
+
+
 def _warehouse(runtime, api: str, expected: dict, say) -> dict:
     """The demo's warehouse ships the unshipped merchant orders through the API; their
     confirmations reach Amazon, whose ORDER_CHANGE comes back through the intake."""
@@ -192,7 +203,10 @@ def demo(args) -> int:
     progress(final=True)  # the last counts, as the summary gives them
     say()
     result = summary(runtime, len(scenario.messages), started)
+    inbox = runtime.alerts_inbox()
+    ship_by = _ship_by_check(runtime, inbox, say)
     shipping = _warehouse(runtime, api, exp, say)
+    after = runtime.run_schedule("alert_ship_by")
     say()
     say("Summary")
     orders = result['created'] + result['recovered']
@@ -216,6 +230,9 @@ def demo(args) -> int:
         f"confirmations, {shipping['duplicates']} twice; {shipping['now_shipped']} of those orders are SHIPPED now")
     for order_id, message in shipping["shipped"].refused:
         say(f"  refused by the API, nothing recorded (order {order_id}): {message}")
+    say(f"  ship-by alerts: {ship_by['late']} merchant orders were late to ship before the warehouse ran, one "
+        f"digest named them; {after['late']} still are, and the next run sent {len(runtime.read_alerts(inbox))} "
+        f"e-mails (each order is alerted once per threshold; GET /shipments/due lists them)")
     say(f"  done in {result['seconds']} s")
     sample = next(iter(exp["orders"]))
     seller = next(iter(exp["orders"].values()))["sellerId"]
@@ -230,6 +247,7 @@ def demo(args) -> int:
         first = shipping["shipped"].recorded[0]
         say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/shipments/{first}")
         say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/orders/{first.rsplit('.', 1)[0]}/shipments")
+    say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" '{api}/shipments/due?sellerId={seller}&within=PT24H'")
     say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/openapi.json")
     say("  # a token for a warehouse that may read one seller's orders and nothing else (shown once):")
     say(f"  {local_command('tokens', 'create', runtime)} --name warehouse --scopes orders:read --sellers {seller}")

@@ -77,6 +77,8 @@ def resources_of(service: str, operation: str, params: dict[str, Any], region: s
     if service == "secretsmanager" and "SecretId" in params:
         secret = params["SecretId"]
         return [secret if secret.startswith("arn:") else f"{arn}secret:{secret}{_SAMPLE_SECRET_SUFFIX}"]
+    if service == "sns" and "TopicArn" in params:
+        return [params["TopicArn"]]
     if service == "kms":
         return [f"{arn}key/the-data-key"]  # by alias or by its ciphertext: the stage's data key
     return [f"{arn}*"]

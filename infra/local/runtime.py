@@ -149,6 +149,27 @@ class LocalRuntime:
                  "region": self.stack.region, "resources": [], "detail": {}}
         return getattr(self.app, name)(event, None)
 
+    def alerts_inbox(self) -> str:
+        """A queue subscribed to the alerts topic, standing for the seller's e-mail address (the
+        local stack delivers no e-mail): its URL."""
+        sqs = self.stack.client("sqs")
+        url = sqs.create_queue(QueueName=f"{resources.PREFIX}-local-alerts-inbox")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.stack.client("sns").subscribe(TopicArn=self.stack.outputs[resources.ALERTS_TOPIC.output],
+                                           Protocol="sqs", Endpoint=arn)
+        return url
+
+    def read_alerts(self, inbox: str) -> list[tuple[str, str]]:
+        """The (subject, text) of the messages the alerts topic delivered to `inbox`, taken off it."""
+        sqs = self.stack.client("sqs")
+        found = []
+        while messages := sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", []):
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                found.append((str(envelope.get("Subject") or ""), str(envelope.get("Message") or "")))
+                sqs.delete_message(QueueUrl=inbox, ReceiptHandle=message["ReceiptHandle"])
+        return found
+
     def dead_lettered(self) -> dict[str, int]:
         sqs = self.stack.client("sqs")
         out = self.stack.outputs

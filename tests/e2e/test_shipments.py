@@ -202,3 +202,38 @@ def test_a_warehouse_file_is_applied_once_and_a_file_with_a_problem_applies_noth
         assert _until(lambda o=order_id: process.ok(f"/orders/{o}")["status"] == "SHIPPED")
         assert len(process.amazon("packages", orderId=order_id)["packages"]) == 1
     assert process.request("POST", "/shipments/import", json={"rows": []}).status_code == 415
+
+
+def test_orders_due_to_ship_are_listed_counted_and_alerted_once(served):
+    """The scenario's orders were placed weeks ago: its unshipped merchant orders are all late."""
+    process, scenario = served
+    seller = next(iter(scenario.expected["orders"].values()))["sellerId"]
+    unshipped = {*_orders(scenario, "UNSHIPPED", "MERCHANT"), *_orders(scenario, "PARTIALLY_SHIPPED", "MERCHANT")}
+    # Each is listed at most once, the most urgent first; the other tests ship some meanwhile.
+    listed, token = [], None
+    for _ in range(50):
+        page = process.ok("/shipments/due", {"sellerId": seller, "within": "PT24H", "limit": 7,
+                                             **({"nextToken": token} if token else {})})
+        listed += page["orders"]
+        token = page["nextToken"]
+        if not token:
+            break
+    assert page["within"] == "PT24H"
+    ids = [o["orderId"] for o in listed]
+    assert len(ids) == len(set(ids)) and set(ids) <= unshipped and len(ids) >= len(unshipped) - 6
+    dates = [o["latestShipDate"] for o in listed]
+    assert dates == sorted(dates) and all(o["late"] and o["shipBy"].endswith(" ago") for o in listed)
+    assert all(i["unshipped"] == i["ordered"] - i["shipped"] for o in listed for i in o["items"])
+    # Counted in /health, and the schedule alerts each once: its later runs find nothing new.
+    health = process.ok("/health")
+    assert health["flows"]["shipments"]["late"] >= len(ids) - 6
+    run = _until(lambda: process.ok("/health")["schedules"].get("alert_ship_by"))
+    assert run["late"] >= 1
+    first_at = run["at"]
+    later = _until(lambda: (r := process.ok("/health")["schedules"]["alert_ship_by"])["at"] > first_at and r)
+    assert later["alerted"] == 0
+    alerted = process.ok("/shipments/due", {"sellerId": seller, "within": "PT0S"})["orders"]
+    assert alerted and all(o["alerted"] == ["late"] for o in alerted)
+    assert process.get("/shipments/due", {"sellerId": seller, "within": "P1M"}).status_code == 400
+    assert process.get("/shipments/due", {"sellerId": seller, "within": "P31D"}).status_code == 400
+    assert process.get("/shipments/due").status_code == 400

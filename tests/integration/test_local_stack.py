@@ -30,6 +30,7 @@ ENV_KEYS = {
     "ORDERS_TABLE",
     "BUYER_DATA_TABLE",
     "SHIPMENTS_TABLE",
+    "ALERTS_TOPIC_ARN",
     "STATE_TABLE",
     "INTAKE_QUEUE_URL",
     "INTAKE_DLQ_URL",
@@ -81,7 +82,7 @@ def test_orders_table_is_keyed_by_order_id_with_both_seller_indexes(stack):
     assert _key_schema(table) == {"order_id": "HASH"}
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     indexes = {i["IndexName"]: i for i in table["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {"by_seller_updated", "by_seller_status"}
+    assert set(indexes) == {"by_seller_updated", "by_seller_status", "by_ship_by"}
     assert _key_schema(indexes["by_seller_updated"]) == {
         "seller_id": "HASH",
         "updated_key": "RANGE",
@@ -90,7 +91,9 @@ def test_orders_table_is_keyed_by_order_id_with_both_seller_indexes(stack):
         "seller_status": "HASH",
         "updated_key": "RANGE",
     }
-    assert all(i["Projection"]["ProjectionType"] == "ALL" for i in indexes.values())
+    assert {name: i["Projection"]["ProjectionType"] for name, i in indexes.items()} == {
+        "by_seller_updated": "ALL", "by_seller_status": "ALL", "by_ship_by": "INCLUDE"}
+    assert indexes["by_ship_by"]["Projection"]["NonKeyAttributes"] == ["ship_by_alerted"]
 
 
 def test_buyer_data_table_is_keyed_by_order_id_and_expires_items(stack):

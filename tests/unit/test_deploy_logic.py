@@ -54,6 +54,7 @@ OUTPUTS = {
     "SpApiSecretName": "sellerops/prod/spapi",
     "ApiTokenHashParameterName": "/sellerops/prod/api-token-hash",
     "PageTokenKeyParameterName": "/sellerops/prod/page-token-key",
+    "AlertsTopicArn": "arn:aws:sns:eu-west-1:111122223333:sellerops-prod-alerts",
 }
 
 CONFIG = {
@@ -124,6 +125,7 @@ def test_every_stage_variable_comes_from_a_stack_output():
         "SPAPI_SECRET_ID": "sellerops/prod/spapi",
         "API_TOKEN_HASH_PARAMETER": "/sellerops/prod/api-token-hash",
         "PAGE_TOKEN_KEY_PARAMETER": "/sellerops/prod/page-token-key",
+        "ALERTS_TOPIC_ARN": OUTPUTS["AlertsTopicArn"],
         "SELLEROPS_STAGE": "prod",
     }
 
@@ -211,7 +213,7 @@ def test_each_queue_consumer_gets_its_declared_timeout_and_memory_and_every_func
     }
     assert {name: s["iam_policy_file"] for name, s in settings.items()} == {
         f: f"policy-dev-{f}.json" for f in ("api_handler", "bearer_token", "intake", "tasks", "work", "poll_orders",
-                                            "purge_buyer_data", "sweep_shipments")}
+                                            "purge_buyer_data", "sweep_shipments", "alert_ship_by")}
 
 
 @pytest.mark.parametrize("queue", resources.QUEUES, ids=lambda q: q.suffix)

@@ -68,6 +68,8 @@ RESOURCE_HINTS: dict[tuple[str, str, str], tuple[str, tuple[str, ...]]] = {
     ("chalicelib/core/datakeys.py", "DataKeys._key", "kms:GenerateDataKey"): ("kms", (f"alias/sellerops-{STAGE}",)),
     ("chalicelib/core/datakeys.py", "DataKeys._decrypted", "kms:Decrypt"): ("kms", (f"alias/sellerops-{STAGE}",)),
     ("chalicelib/core/datakeys.py", "DataKeys.open_", "kms:Decrypt"): ("kms", (f"alias/sellerops-{STAGE}",)),
+    # The alerts topic (config.alerts_topic_arn, the stack's AlertsTopicArn output).
+    ("chalicelib/core/alerts.py", "SnsAlerts.publish", "sns:Publish"): ("sns", (f"sellerops-{STAGE}-alerts",)),
 }
 
 # IAM authorizes these operations with another action.
@@ -549,9 +551,10 @@ def app_needs(function: str) -> list[Need]:
 
 
 def implied_needs(needs: list[Need]) -> list[Need]:
-    """infra/template.yaml encrypts the tables and the SP-API secret with the data key, and
-    infra/deploy.py the SSM SecureStrings: reading them makes DynamoDB, Secrets Manager and SSM
-    call kms:Decrypt with the caller's permissions, on its behalf."""
+    """infra/template.yaml encrypts the tables, the SP-API secret and the alerts topic with the
+    data key, and infra/deploy.py the SSM SecureStrings: reading them makes DynamoDB, Secrets
+    Manager and SSM call kms:Decrypt with the caller's permissions, on its behalf, and
+    publishing to the topic makes SNS call GenerateDataKey and Decrypt."""
     data_key = _dev_config("data_key_id", [])
     implied = []
     for service, why in (("dynamodb", "DynamoDB reading the tables, encrypted with the data key"),
@@ -559,6 +562,9 @@ def implied_needs(needs: list[Need]) -> list[Need]:
                          ("ssm", "SSM decrypting a SecureString under the data key")):
         if any(n.action.startswith(f"{service}:") for n in needs):
             implied.append(Need("kms:Decrypt", SAMPLE_KEY_ARN, why, data_key, via=f"{service}.{REGION}.amazonaws.com"))
+    if any(n.action == "sns:Publish" for n in needs):
+        implied += [Need(action, SAMPLE_KEY_ARN, "SNS encrypting a message for the alerts topic", data_key,
+                         via=f"sns.{REGION}.amazonaws.com") for action in ("kms:GenerateDataKey", "kms:Decrypt")]
     return implied
 
 

@@ -232,6 +232,19 @@ def apply_change(current: Order | None, change: OrderChange, now: datetime) -> O
     )
 
 
+# Amazon waits for the seller to ship these (PENDING orders are not yet to be shipped).
+AWAITING_SHIPMENT = frozenset({OrderStatus.UNSHIPPED, OrderStatus.PARTIALLY_SHIPPED})
+
+
+def awaits_merchant_shipping(status: OrderStatus, fulfillment_channel: str | None) -> bool | None:
+    """Whether Amazon waits for the seller to ship the order (its ship-by date counts): a
+    merchant-fulfilled order not yet wholly shipped. None when only the channel would tell and
+    it is not known."""
+    if status not in AWAITING_SHIPMENT or fulfillment_channel == "AFN":
+        return False
+    return True if fulfillment_channel == "MFN" else None
+
+
 def change_id(status: OrderStatus, at: datetime) -> str:
     """What makes two notifications the same change: the status and the time Amazon says the
     order changed. Amazon may send one change again under a new NotificationId."""

@@ -31,7 +31,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
 )
 from pynamodb.exceptions import DoesNotExist
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib import config, resources
@@ -49,6 +49,7 @@ from chalicelib.flows.orders.rules import (
     OrderStatus,
     Package,
     TimelineEntry,
+    awaits_merchant_shipping,
     change_id,
 )
 
@@ -86,6 +87,14 @@ def _order_models() -> _OrderModels:
         seller_status = UnicodeAttribute(hash_key=True)
         updated_key = UnicodeAttribute(range_key=True)
 
+    class ByShipBy(GlobalSecondaryIndex):
+        class Meta:
+            index_name = "by_ship_by"
+            projection = IncludeProjection(["ship_by_alerted"])
+
+        ship_by_seller = UnicodeAttribute(hash_key=True)
+        ship_by_key = UnicodeAttribute(range_key=True)
+
     class OrderRow(Model):
         class Meta:
             table_name = config.table_name(resources.ORDERS)
@@ -114,9 +123,15 @@ def _order_models() -> _OrderModels:
         details_as_of = UnicodeAttribute(null=True)
         attention = JSONAttribute(null=True)  # {"reason", "since"}: its money could not be taken as exact
         applied_changes = NumberAttribute(default=0)  # atomic counter: 1 after the creating change
+        # The seller while Amazon waits for the seller to ship it (rules.awaits_merchant_shipping),
+        # absent otherwise; and <latest ship date>#<order id>: the sparse index by_ship_by.
+        ship_by_seller = UnicodeAttribute(null=True)
+        ship_by_key = UnicodeAttribute(null=True)
+        ship_by_alerted = UnicodeSetAttribute(null=True)  # the ship-by alerts sent for it: due, late
 
         by_seller_updated = BySellerUpdated()
         by_seller_status = BySellerStatus()
+        by_ship_by = ByShipBy()
 
     class ByExpiry(GlobalSecondaryIndex):
         class Meta:
@@ -266,6 +281,14 @@ def _order_from_row(row: Any) -> Order:  # Any: an OrderRow, a class built at ru
 
 
 @dataclass(frozen=True)
+class DueOrder:
+    order_id: str
+    seller_id: str
+    latest_ship_date: datetime
+    alerted: frozenset[str]  # the ship-by alerts sent for it
+
+
+@dataclass(frozen=True)
 class Applied:
     order: Order
     created: bool
@@ -311,6 +334,13 @@ class DynamoOrders:
             actions.append(Row.windows.set(_windows_to_json(change.ship_by, change.deliver_by)))
         if change.lines:
             actions.append(Row.lines.set(_lines_to_json(change.lines)))
+        awaits = awaits_merchant_shipping(change.status, change.fulfillment_channel)
+        if awaits is False:
+            actions.append(Row.ship_by_seller.remove())
+        elif awaits:
+            actions.append(Row.ship_by_seller.set(change.seller_id))
+        if change.ship_by[1] is not None:
+            actions.append(Row.ship_by_key.set(f"{iso(change.ship_by[1])}#{change.order_id}"))
         row = Row(change.order_id)
         with unless_refused() as written:
             # An order never changes seller: a change naming another seller is refused like a stale one.
@@ -318,8 +348,57 @@ class DynamoOrders:
                        | ((Row.change_key < change.key) & (Row.seller_id == change.seller_id)))
         if not written.ok:
             return None
+        if awaits is None and awaits_merchant_shipping(change.status, row.fulfillment_channel) \
+                and row.ship_by_seller is None:
+            # The change did not say who fulfils it; the stored order does (a second write, rare:
+            # Amazon's notifications and getOrder name the channel).
+            with unless_refused():
+                row.update(actions=[Row.ship_by_seller.set(change.seller_id)],
+                           condition=Row.change_key == change.key)
         details_status = OrderStatus(row.details_status) if row.details_status else None
         return Applied(order=_order_from_row(row), created=row.applied_changes == 1, details_status=details_status)
+
+    def due(self, seller_id: str, before: datetime, limit: int,
+            start: dict[str, Any] | None) -> tuple[list[DueOrder], dict[str, Any] | None]:
+        """A seller's merchant orders Amazon still waits for, whose latest ship date is before
+        `before`, the most urgent first, with the ship-by alerts already sent for each, and the
+        key the next page starts after (None on the last page). One request per page."""
+        Row = _order_models().order
+        results = Row.by_ship_by.query(seller_id, range_key_condition=Row.ship_by_key < iso(before),
+                                       page_size=limit, last_evaluated_key=start)
+        try:
+            page = next(results.page_iter)
+        except StopIteration:
+            return [], None
+        found = []
+        for item in page.get("Items", []):
+            moment, _, order_id = item["ship_by_key"]["S"].partition("#")
+            found.append(DueOrder(order_id, seller_id, datetime.fromisoformat(moment),
+                                  frozenset(item.get("ship_by_alerted", {}).get("SS", ()))))
+        return found, results.page_iter.last_evaluated_key
+
+    def mark_alerted(self, order_id: str, threshold: str) -> bool:
+        """Note that the `threshold` ship-by alert of the order is being sent: False when it was
+        already (at most once per order and threshold, whatever runs at once)."""
+        Row = _order_models().order
+        with unless_refused() as written:
+            Row(order_id).update(actions=[Row.ship_by_alerted.add({threshold})],
+                                 condition=Row.order_id.exists() & ~Row.ship_by_alerted.contains(threshold))
+        return written.ok
+
+    def unmark_alerted(self, order_id: str, threshold: str) -> None:
+        """The alert could not be sent (SNS refused it): the next run sends it."""
+        Row = _order_models().order
+        Row(order_id).update(actions=[Row.ship_by_alerted.delete({threshold})])
+
+    def count_due(self, seller_id: str, before: datetime) -> int:
+        Row = _order_models().order
+        return int(Row.by_ship_by.count(seller_id, range_key_condition=Row.ship_by_key < iso(before)))
+
+    def read_many(self, order_ids: list[str]) -> dict[str, Order]:
+        """Orders by id (up to 100), read together; those not stored are left out."""
+        Row = _order_models().order
+        return {row.order_id: _order_from_row(row) for row in Row.batch_get(order_ids)} if order_ids else {}
 
     def get(self, order_id: str, *,
             consistent: bool = False) -> tuple[Order, OrderStatus | None, frozenset[str]] | None:

@@ -3,7 +3,8 @@ checked against the order; sellerops confirms it to Amazon exactly once (Orders 
 confirmShipment, through the task queue and the shared limiter) and keeps Amazon's answer.
 
     rules.py    what may be shipped, what is left, what Amazon's refusals mean (pure)
-    service.py  record, confirm (at most once: core/once.py), sweep
+    shipby.py   which ship-by alert an order has earned, and the digest (pure)
+    service.py  record, confirm (at most once: core/once.py), sweep, ship-by alerts
     store.py    the shipments table (PynamoDB)
     amazon.py   confirmShipment and the order's packages (python-amazon-sp-api)
     wiring.py   the ports, built once per container
@@ -25,15 +26,31 @@ def sweep_shipments(now: datetime) -> dict[str, Any]:
     return service.sweep_pending(wiring.shipments(), core.state(), core.task_queue(), now)
 
 
-def health() -> dict[str, int]:
-    """For /health: orders with a confirmation awaiting Amazon, and with a refusal to look at."""
-    from chalicelib.core import wiring as core
+def alert_ship_by(now: datetime) -> dict[str, Any]:
+    """Every 15 minutes: count the orders due to ship and late (metrics ShipByDue, ShipByLate)
+    and publish a digest of those newly due or late to the alerts topic."""
+    from chalicelib import config
+    from chalicelib.core.observability import gauge
 
+    result = service.alert_ship_by(wiring.alert_ports(), now, config.ship_by_alert_window())
+    gauge("ShipByDue", result["due"])
+    gauge("ShipByLate", result["late"])
+    return result
+
+
+def health() -> dict[str, int]:
+    """For /health: orders with a confirmation awaiting Amazon, with a refusal to look at, due to
+    ship within the alert window (late ones included), and late."""
+    from chalicelib import config
+    from chalicelib.core import wiring as core
+    from chalicelib.core.times import now
+
+    sellers = sorted(core.admission().sellers)  # read once a minute, as /health's seller count
     totals = {"pending": 0, "refused": 0}
-    for seller_id in sorted(core.admission().sellers):  # read once a minute, as /health's seller count
+    for seller_id in sellers:
         for name, count in wiring.shipments().counts(seller_id).items():
             totals[name] += count
-    return totals
+    return {**totals, **service.due_counts(wiring.due_index(), sellers, now(), config.ship_by_alert_window())}
 
 
 FLOW = Flow(
@@ -41,7 +58,9 @@ FLOW = Flow(
     summary="merchant shipments recorded by the warehouse, confirmed to Amazon exactly once",
     tasks=(TaskKind(service.CONFIRM_SHIPMENT, service.confirm_shipment, wiring.task_ports),),
     schedules=(Schedule("sweep_shipments", 15, sweep_shipments,
-                        "Queue again the confirmations of shipments still pending."),),
+                        "Queue again the confirmations of shipments still pending."),
+               Schedule("alert_ship_by", 15, alert_ship_by,
+                        "Count the orders due to ship and late; e-mail a digest of those newly so.")),
     routes=(Route("POST", "/orders/{order_id}/shipments", views.record_shipment, "record_shipment",
                   scope="shipments:write", body_schema={"$ref": "#/components/schemas/ShipmentRequest"},
                   max_body_bytes=64 * 1024),
@@ -50,6 +69,7 @@ FLOW = Flow(
             Route("POST", "/shipments/import", views.import_shipments, "import_shipments", scope="shipments:write",
                   body_type="text/csv", max_body_bytes=1024 * 1024),
             Route("GET", "/shipments", views.list_shipments, "list_shipments", scope="orders:read"),
+            Route("GET", "/shipments/due", views.list_due, "list_due", scope="orders:read"),
             Route("GET", "/shipments/{shipment_id}", views.get_shipment, "get_shipment", scope="orders:read")),
     openapi_paths=openapi.PATHS,
     openapi_schemas=openapi.SCHEMAS,

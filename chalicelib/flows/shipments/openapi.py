@@ -46,6 +46,11 @@ REQUEST = {
 _LINE = strict({"orderItemId": {"type": "string"}, "sku": nullable({"type": "string"}),
                 "quantity": {"type": "integer", "minimum": 1}})
 
+_QUANTITIES = strict({
+    "orderItemId": {"type": "string"}, "sku": nullable({"type": "string"}),
+    "ordered": {"type": "integer", "minimum": 0}, "shipped": {"type": "integer", "minimum": 0},
+    "unshipped": {"type": "integer", "minimum": 0}})
+
 SCHEMAS = {
     "ShipmentRequest": REQUEST,
     "Shipment": strict({
@@ -66,10 +71,7 @@ SCHEMAS = {
         })}),
     "OrderShipments": strict({
         "orderId": ORDER_ID,
-        "items": {"type": "array", "items": strict({
-            "orderItemId": {"type": "string"}, "sku": nullable({"type": "string"}),
-            "ordered": {"type": "integer", "minimum": 0}, "shipped": {"type": "integer", "minimum": 0},
-            "unshipped": {"type": "integer", "minimum": 0}})},
+        "items": {"type": "array", "items": _QUANTITIES},
         "shipments": {"type": "array", "items": _REF}}),
 }
 
@@ -142,6 +144,37 @@ PATHS = {
             {"name": "nextToken", "in": "query", "schema": NEXT_TOKEN}],
         "responses": {"200": json_response("A page of shipments", strict({
             "shipments": {"type": "array", "items": _REF}, "nextToken": nullable({"type": "string"})})),
+            **errors(400, 404)}}),
+    "/shipments/due": read({
+        "operationId": "listDueShipments",
+        "summary": "Merchant orders Amazon waits for, whose latest ship date is within `within` or past.",
+        "description": "The most urgent first (late ones first), with what is left to ship per item (counting the "
+                       "shipments recorded) and the state of their confirmations. Amazon counts a confirmation "
+                       "after the latest ship date in the Late Shipment Rate. The same orders feed /health "
+                       "(flows.shipments.due and late), the ShipByDue and ShipByLate metrics and the digest the "
+                       "alert_ship_by schedule sends to the alerts topic.",
+        "parameters": [
+            {"name": "sellerId", "in": "query", "required": True, "schema": SELLER_ID},
+            {"name": "within", "in": "query", "schema": {
+                "type": "string", "pattern": r"^P([0-9]{1,4}D)?(T([0-9]{1,5}H)?([0-9]{1,6}M)?([0-9]{1,7}S)?)?$",
+                "example": "PT24H"},
+             "description": "An ISO 8601 duration up to P30D (days, hours, minutes, seconds); default: the "
+                            "deployment's alert window (SHIP_BY_ALERT_WITHIN, PT12H)"},
+            {"name": "limit", "in": "query", "schema": LIMIT},
+            {"name": "nextToken", "in": "query", "schema": NEXT_TOKEN}],
+        "responses": {"200": json_response("A page of orders due to ship", strict({
+            "asOf": DATE_TIME, "within": {"type": "string"},
+            "orders": {"type": "array", "items": strict({
+                "orderId": ORDER_ID, "sellerId": {"type": "string"}, "marketplaceId": nullable({"type": "string"}),
+                "status": {"type": "string"}, "latestShipDate": DATE_TIME,
+                "late": {"type": "boolean", "description": "The latest ship date has passed"},
+                "shipBy": {"type": "string", "example": "3 h 05 min from now"},
+                "items": {"type": "array", "items": _QUANTITIES},
+                "shipments": strict({state: {"type": "integer", "minimum": 0}
+                                     for state in ("pending", "confirmed", "rejected")}),
+                "alerted": {"type": "array", "items": {"type": "string", "enum": ["due", "late"]},
+                            "description": "The ship-by alerts already sent for it"}})},
+            "nextToken": nullable({"type": "string"})})),
             **errors(400, 404)}}),
     "/shipments/{shipmentId}": read({
         "operationId": "getShipment",

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from chalicelib.core.alerts import AlertNotSent
 from chalicelib.core.errors import PermanentError, RetryLater
 from chalicelib.core.fields import quote
 from chalicelib.core.once import Call, CallLedger, call_once
 from chalicelib.core.tasks import Outcome, Result, Slots, Task, TaskQueue
 from chalicelib.core.times import iso
-from chalicelib.flows.shipments import imports, rules
+from chalicelib.flows.shipments import imports, rules, shipby
 from chalicelib.flows.shipments.imports import RowProblem
 from chalicelib.flows.shipments.rules import OrderFacts, OrderShipments, Shipment, ShipmentRequest, ShipmentState
 
@@ -205,3 +206,71 @@ def sweep_pending(store: ShipmentStore, sellers: Sellers, tasks: TaskQueue, now:
                     tasks.enqueue(confirm_task(shipment))
                     queued += 1
     return {"queued": queued}
+
+
+# --- ship-by alerts -----------------------------------------------------------------------
+
+DUE_PAGE = 500
+MAX_DUE_PER_SELLER = 20_000  # per run; more than that and the digest says "and N more" anyway
+
+
+class DueIndex(Protocol):
+    """The orders Amazon waits for the seller to ship, by latest ship date (orders/store.py)."""
+
+    def due(self, seller_id: str, before: datetime, limit: int,
+            start: dict[str, Any] | None) -> tuple[list[Any], dict[str, Any] | None]: ...
+    def count_due(self, seller_id: str, before: datetime) -> int: ...
+    def mark_alerted(self, order_id: str, threshold: str) -> bool: ...
+    def unmark_alerted(self, order_id: str, threshold: str) -> None: ...
+
+
+class Publisher(Protocol):
+    def publish(self, subject: str, message: str) -> None: ...  # raises AlertNotSent
+
+
+@dataclass(frozen=True)
+class AlertPorts:
+    due: DueIndex
+    sellers: Sellers
+    publisher: Publisher
+
+
+def due_counts(due: DueIndex, seller_ids: list[str], now: datetime, window: timedelta) -> dict[str, int]:
+    """For /health and the metric: orders due within the window (late ones included), and late."""
+    return {"due": sum(due.count_due(s, now + window) for s in seller_ids),
+            "late": sum(due.count_due(s, now) for s in seller_ids)}
+
+
+def alert_ship_by(ports: AlertPorts, now: datetime, window: timedelta) -> dict[str, int]:
+    """The schedule: count the orders due and late, and publish one digest of those that crossed
+    a threshold since the last run. Each order's alert is marked before the digest is sent (at
+    most once per order and threshold, even with two runs at once); if the topic refuses the
+    digest, the marks are taken back and the next run sends it."""
+    counts = {"due": 0, "late": 0}
+    alerts: list[shipby.Alert] = []
+    for seller in ports.sellers.sellers():
+        start: dict[str, Any] | None = None
+        seen = 0
+        while seen < MAX_DUE_PER_SELLER:
+            page, start = ports.due.due(seller["seller_id"], now + window, DUE_PAGE, start)
+            seen += len(page)
+            for order in page:
+                crossed = shipby.threshold(order.latest_ship_date, now, window)
+                if crossed is not None:
+                    counts["due"] += 1
+                    counts["late"] += crossed is shipby.Threshold.LATE
+                alert = shipby.to_alert(order.seller_id, order.order_id, order.latest_ship_date, order.alerted,
+                                        now, window)
+                if alert is not None and ports.due.mark_alerted(alert.order_id, alert.threshold.value):
+                    alerts.append(alert)
+            if start is None:
+                break
+    if alerts:
+        subject, text = shipby.digest(alerts, now, window)
+        try:
+            ports.publisher.publish(subject, text)
+        except AlertNotSent:
+            for alert in alerts:
+                ports.due.unmark_alerted(alert.order_id, alert.threshold.value)
+            raise
+    return {**counts, "alerted": len(alerts)}

@@ -105,6 +105,12 @@ def _from_json(order_id: str, seller_id: str, data: dict[str, Any]) -> Shipment:
         data.get("amazon_answer"), data.get("explanation"))
 
 
+def _of_row(row: Any) -> OrderShipments:
+    return OrderShipments(row.order_id, row.seller_id,
+                          tuple(_from_json(row.order_id, row.seller_id, s) for s in row.shipments or []),
+                          int(row.version))
+
+
 class DynamoShipments:
     def get(self, order_id: str) -> OrderShipments | None:
         Row = _models().row
@@ -112,9 +118,13 @@ class DynamoShipments:
             row = Row.get(order_id, consistent_read=True)
         except DoesNotExist:
             return None
-        return OrderShipments(order_id, row.seller_id,
-                              tuple(_from_json(order_id, row.seller_id, s) for s in row.shipments or []),
-                              int(row.version))
+        return _of_row(row)
+
+    def read_many(self, order_ids: list[str]) -> dict[str, OrderShipments]:
+        """The shipments of these orders (up to 100), read together; orders with none are left out."""
+        if not order_ids:
+            return {}
+        return {row.order_id: _of_row(row) for row in _models().row.batch_get(order_ids)}
 
     def save(self, current: OrderShipments, shipments: tuple[Shipment, ...], now: datetime) -> bool:
         """Store `shipments` as the order's, unless another change came first (False: read again)."""
@@ -149,10 +159,7 @@ class DynamoShipments:
         except StopIteration:
             return [], None
         rows = [Row.from_raw_data(item) for item in page.get("Items", [])]
-        return ([OrderShipments(row.order_id, row.seller_id,
-                                tuple(_from_json(row.order_id, row.seller_id, s) for s in row.shipments or []),
-                                int(row.version)) for row in rows],
-                results.page_iter.last_evaluated_key)
+        return [_of_row(row) for row in rows], results.page_iter.last_evaluated_key
 
     def counts(self, seller_id: str) -> dict[str, int]:
         """How many of a seller's orders have a confirmation pending, and a refusal to look at."""

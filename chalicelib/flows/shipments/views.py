@@ -1,13 +1,14 @@
 """The shipments flow's HTTPS views."""
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from chalicelib.core import http
 from chalicelib.core.auth import principal
 from chalicelib.core.http import BadRequest, Conflict, NotFound, date_time, only, query, whole_number
-from chalicelib.core.times import iso, now, parse_iso
-from chalicelib.flows.shipments import rules
+from chalicelib.core.times import format_duration, iso, now, parse_duration, parse_iso
+from chalicelib.flows.shipments import rules, shipby
 from chalicelib.flows.shipments.rules import OrderFacts, Shipment, ShipmentRequest, ShipmentState
 
 
@@ -143,3 +144,56 @@ def get_shipment(request: Any, shipment_id: str) -> dict[str, Any]:
     if found is None or not principal(request).may_see(found.seller_id):
         raise NotFound(f"no shipment {shipment_id} has been recorded")
     return shipment_view(found)
+
+
+def _window(params: dict[str, str]) -> timedelta:
+    from chalicelib import config
+
+    text = params.get("within")
+    if text is None:
+        return config.ship_by_alert_window()
+    window = parse_duration(text)
+    if window is None or window > timedelta(days=30):
+        raise BadRequest("within must be an ISO 8601 duration up to P30D, like PT24H, P2D or PT90M")
+    return window
+
+
+def list_due(request: Any) -> dict[str, Any]:
+    """Merchant orders Amazon waits for whose latest ship date is within `within` or past, the
+    most urgent first, with what is left to ship per item."""
+    from chalicelib.core import pages
+    from chalicelib.core import wiring as core
+    from chalicelib.flows.shipments import wiring
+
+    params = query(request)
+    only(params, {"sellerId", "within", "limit", "nextToken"})
+    who = principal(request)
+    seller_id = http.seller_id(params, "GET /shipments/due lists one seller's orders due to ship",
+                               [s["seller_id"] for s in core.state().sellers() if who.may_see(s["seller_id"])])
+    window = _window(params)
+    limit = whole_number(params, "limit", 50, 1, 100)
+    at = now()
+    bound_to = {"route": "list_due", "seller": seller_id, "within": params.get("within")}
+    due, last = wiring.due_index().due(seller_id, at + window, limit, pages.open_(params.get("nextToken"), bound_to))
+    ids = [d.order_id for d in due]
+    facts = wiring.OrderRecords().facts_of_many(ids)
+    recorded = wiring.shipments().read_many(ids)
+    found = []
+    for d in due:
+        order = facts.get(d.order_id)
+        if order is None:
+            continue
+        shipments = recorded[d.order_id].shipments if d.order_id in recorded else ()
+        skus = {item_id: sku for item_id, sku, _, _ in order.items}
+        late = d.latest_ship_date <= at
+        found.append({
+            "orderId": d.order_id, "sellerId": d.seller_id, "marketplaceId": order.marketplace_id,
+            "status": order.status, "latestShipDate": _time(d.latest_ship_date), "late": late,
+            "shipBy": f"{shipby.span(d.latest_ship_date - at)} {'ago' if late else 'from now'}",
+            "items": [{"orderItemId": item_id, "sku": skus[item_id], **counts}
+                      for item_id, counts in rules.shipped_quantities(order, shipments).items()],
+            "shipments": {state.value: sum(1 for s in shipments if s.state is state) for state in ShipmentState},
+            "alerted": sorted(d.alerted)})
+    return {"asOf": _time(at), "within": params.get("within") or format_duration(window), "orders": found,
+            "nextToken": pages.seal(last, bound_to)}
+

@@ -1,10 +1,23 @@
 """The shipments flow's ports, built once per container on first use."""
 from __future__ import annotations
 
+from typing import Any
+
 from chalicelib.core import wiring
+from chalicelib.flows.orders.rules import Order
 from chalicelib.flows.shipments.rules import OrderFacts
-from chalicelib.flows.shipments.service import RecordPorts, TaskPorts
+from chalicelib.flows.shipments.service import AlertPorts, RecordPorts, TaskPorts
 from chalicelib.flows.shipments.store import DynamoShipments
+
+
+def facts_of(order: Order) -> OrderFacts:
+    # The items ORDER_CHANGE named, else getOrder's (an order the backstop found).
+    items = [(line.order_item_id, line.sku, line.quantity) for line in order.lines] or [
+        (line.order_item_id, line.sku, line.quantity) for line in (order.details.lines if order.details else ())]
+    shipped = {line.order_item_id: line.quantity_shipped for line in order.lines}
+    return OrderFacts(order.order_id, order.seller_id, order.marketplace_id, order.status.value,
+                      order.fulfillment_channel, order.purchase_date,
+                      tuple((item_id, sku, quantity, shipped.get(item_id, 0)) for item_id, sku, quantity in items))
 
 
 class OrderRecords:
@@ -14,16 +27,12 @@ class OrderRecords:
         from chalicelib.flows.orders import wiring as orders
 
         found = orders.orders().get(order_id, consistent=True)
-        if found is None:
-            return None
-        order = found[0]
-        # The items ORDER_CHANGE named, else getOrder's (an order the backstop found).
-        items = [(line.order_item_id, line.sku, line.quantity) for line in order.lines] or [
-            (line.order_item_id, line.sku, line.quantity) for line in (order.details.lines if order.details else ())]
-        shipped = {line.order_item_id: line.quantity_shipped for line in order.lines}
-        return OrderFacts(order.order_id, order.seller_id, order.marketplace_id, order.status.value,
-                          order.fulfillment_channel, order.purchase_date,
-                          tuple((item_id, sku, quantity, shipped.get(item_id, 0)) for item_id, sku, quantity in items))
+        return facts_of(found[0]) if found is not None else None
+
+    def facts_of_many(self, order_ids: list[str]) -> dict[str, OrderFacts]:
+        from chalicelib.flows.orders import wiring as orders
+
+        return {order_id: facts_of(order) for order_id, order in orders.orders().read_many(order_ids).items()}
 
 
 @wiring.cached
@@ -42,3 +51,16 @@ def task_ports() -> TaskPorts:
 
     return TaskPorts(shipments=shipments(), slots=wiring.slots(), ledger=wiring.state(),
                      amazon=SpApiShipments(wiring.spapi()))
+
+
+def due_index() -> Any:  # the orders flow's store: its by_ship_by index
+    from chalicelib.flows.orders import wiring as orders
+
+    return orders.orders()
+
+
+@wiring.cached
+def alert_ports() -> AlertPorts:
+    from chalicelib.core.alerts import SnsAlerts
+
+    return AlertPorts(due=due_index(), sellers=wiring.state(), publisher=SnsAlerts())
