@@ -16,12 +16,13 @@ from chalicelib.core import api
 from chalicelib.core.envelope import Notification, subtype
 from chalicelib.core.flow import Consumer, Flow, Route, Schedule, TaskKind
 from chalicelib.core.openapi import document
-from chalicelib.flows import orders, shipments
+from chalicelib.flows import fulfillment, orders, shipments
 
 FLOWS: tuple[Flow, ...] = (
     api.FLOW,
     orders.FLOW,
     shipments.FLOW,
+    fulfillment.FLOW,
 )
 
 

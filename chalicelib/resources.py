@@ -144,7 +144,11 @@ SHIPMENTS = Table("shipments", "Shipments", "SHIPMENTS_TABLE",
                            Index("by_attention", "attention_seller", "order_id", projection="KEYS_ONLY"),
                            Index("by_seller_updated", "seller_id", "updated_key")))
 
-TABLES: tuple[Table, ...] = (ORDERS, BUYER_DATA, STATE, SHIPMENTS)
+FULFILLMENT_ORDERS = Table("fulfillment-orders", "FulfillmentOrders", "FULFILLMENT_ORDERS_TABLE",
+                           "Multi-Channel Fulfillment orders sent to Amazon, and what Amazon says of them",
+                           hash_key="fulfillment_order_id")
+
+TABLES: tuple[Table, ...] = (ORDERS, BUYER_DATA, STATE, SHIPMENTS, FULFILLMENT_ORDERS)
 
 
 # ---------------------------------------------------------------------------------- the rest

@@ -181,6 +181,17 @@ UNITS: dict[str, Unit] = {
                                          {**_alias(n), "StringLike": {"kms:ViaService": [
                                              f"sns.{n.region}.amazonaws.com" if n.region != "*"
                                              else "sns.*.amazonaws.com"]}})]),
+    # Multi-Channel Fulfillment orders: one item each, changed by conditional writes.
+    "fulfillment": Unit(("chalicelib/flows/fulfillment/store.py:DynamoFulfillmentOrders.",),
+                        lambda n: [_statement("FulfillmentOrdersTable", [GET, UPDATE],
+                                              [n.table("fulfillment-orders")])]),
+    # An MCF order's recipient, sealed as buyer data is, by the API handler that receives it
+    # (it seals, never opens: GenerateDataKey only).
+    "recipient-seal": Unit(("chalicelib/flows/orders/store.py:DynamoBuyerData.seal_new",
+                            "chalicelib/core/datakeys.py:DataKeys.seal", "chalicelib/core/datakeys.py:DataKeys._key"),
+                           lambda n: [_statement("RecipientData", [PUT], [n.table("buyer-data")]),
+                                      _statement("RecipientDataKeys", ["kms:GenerateDataKey"],
+                                                 [n.arn("kms", "key/*")], _alias(n))]),
     # SendMessageBatch is authorized by sqs:SendMessage.
     "send-tasks": Unit(("chalicelib/core/queues.py:SqsTaskQueue.flush",),
                        lambda n: [_statement("QueueTasks", ["sqs:SendMessage"],
@@ -203,10 +214,12 @@ UNITS: dict[str, Unit] = {
 FUNCTIONS: dict[str, tuple[str, ...]] = {
     # The API handler records shipments and queues their confirmation (shipments:write).
     "api_handler": ("state", "orders-read", "queue-depths", "page-token", "shipments", "send-tasks",
-                    "shipments-counts", "shipments-list", "orders-due", "orders-many", "shipments-many"),
+                    "shipments-counts", "shipments-list", "orders-due", "orders-many", "shipments-many",
+                    "fulfillment", "recipient-seal"),
     "bearer_token": ("state", "api-token"),
-    "intake": ("state", "orders-write", "buyer-data-expiry", "send-tasks"),
-    "tasks": ("state", "orders-write", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api", "shipments"),
+    "intake": ("state", "orders-write", "buyer-data-expiry", "send-tasks", "fulfillment"),
+    "tasks": ("state", "orders-write", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api", "shipments",
+              "fulfillment"),
     "work": ("state", "orders-write", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api"),
     "poll_orders": ("state", "send-tasks"),
     "purge_buyer_data": ("state", "buyer-data-expiry"),

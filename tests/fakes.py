@@ -344,3 +344,23 @@ class FakeTokens:
             return False
         self.rows[token_id] = replace(record, revoked_at=iso(at))
         return True
+
+
+class FakeFulfillmentOrders:
+    """The fulfillment-orders table: one record per sellerFulfillmentOrderId, versioned."""
+
+    def __init__(self, strict: bool = False):
+        self.rows: dict[str, Any] = {}
+        self.strict = strict
+
+    def get(self, fulfillment_order_id: str) -> Any:
+        return self.rows.get(fulfillment_order_id)
+
+    def save(self, order: Any, now: datetime) -> bool:
+        if self.strict:
+            refuse_like_dynamodb({"fulfillment_order_id": (order.fulfillment_order_id, 2048)}, order)
+        stored = self.rows.get(order.fulfillment_order_id)
+        if (stored is None) != (order.version == 0) or (stored is not None and stored.version != order.version):
+            return False
+        self.rows[order.fulfillment_order_id] = replace(order, version=order.version + 1)
+        return True

@@ -26,6 +26,7 @@ SCOPES: dict[str, str] = {
     "orders:read": "read orders and their status, money and timeline",
     "failures:read": "read why messages failed (GET /failures)",
     "shipments:write": "record shipments (warehouse systems)",
+    "fulfillment:write": "send orders of other channels to Amazon's warehouses, and cancel them (MCF)",
     "stock:write": "set stock counts and post adjustments",
     "invoices:read": "read and download invoices and credit notes",
     "books:read": "read settlements and accounting exports",

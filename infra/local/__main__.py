@@ -16,6 +16,7 @@ import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 
 def _outcomes() -> Counter:
@@ -118,6 +119,27 @@ def replay(args) -> int:
     return 0
 
 
+def _shop(runtime, api: str, expected: dict, say) -> Any:
+    """The web shop sends its orders to Amazon's warehouses (MCF) through the API, cancels the
+    last one while Amazon allows, and follows the others until Amazon has shipped them."""
+    from infra.local import shop
+    from infra.local.api import GatewayRequestHandler
+
+    say("  web shop: sending its orders to Amazon's warehouses (Multi-Channel Fulfillment) ...")
+
+    def work() -> None:
+        runtime.worker.drain(timeout=30)
+
+    GatewayRequestHandler.access_log = False
+    try:
+        run = shop.send(api, runtime.token, expected.get("shop_orders", []))
+        shop.cancel_last(api, runtime.token, run, work)
+        shop.follow(api, runtime.token, run, work)
+    finally:
+        GatewayRequestHandler.access_log = True
+    return run
+
+
 def _ship_by_check(runtime, inbox: str, say) -> dict:
     """The ship-by schedule, once: what it counted, and the digest as the seller's inbox got it."""
     say("  ship-by check: the alert_ship_by schedule counts the orders Amazon waits for ...")
@@ -207,6 +229,7 @@ def demo(args) -> int:
     ship_by = _ship_by_check(runtime, inbox, say)
     shipping = _warehouse(runtime, api, exp, say)
     after = runtime.run_schedule("alert_ship_by")
+    mcf = _shop(runtime, api, exp, say)
     say()
     say("Summary")
     orders = result['created'] + result['recovered']
@@ -230,6 +253,16 @@ def demo(args) -> int:
         f"confirmations, {shipping['duplicates']} twice; {shipping['now_shipped']} of those orders are SHIPPED now")
     for order_id, message in shipping["shipped"].refused:
         say(f"  refused by the API, nothing recorded (order {order_id}): {message}")
+    shipped_mcf = [o for o in mcf.final.values() if o.get("amazonStatus") == "Complete"]
+    tracking = [p["trackingNumber"] for o in shipped_mcf for s in o.get("shipments", []) for p in s["packages"]]
+    say(f"  the web shop sent {len(mcf.sent)} orders to Amazon's warehouses (MCF; the same request again "
+        f"answered {', '.join(map(str, mcf.again)) or '-'}: no second order); {len(shipped_mcf)} shipped with "
+        f"tracking {', '.join(tracking) or '-'}, {len(mcf.cancelled)} cancelled while Amazon allowed it")
+    for order_id, message in mcf.refused:
+        say(f"  refused for the web shop (order {order_id}): {message}")
+    seeds = exp.get("fulfillment_seeds", [])
+    say(f"  an order made in Seller Central before ({', '.join(seeds)}) is followed from Amazon's notification, "
+        "with its return: GET /fulfillment-orders/" + (seeds[0] if seeds else ""))
     say(f"  ship-by alerts: {ship_by['late']} merchant orders were late to ship before the warehouse ran, one "
         f"digest named them; {after['late']} still are, and the next run sent {len(runtime.read_alerts(inbox))} "
         f"e-mails (each order is alerted once per threshold; GET /shipments/due lists them)")
@@ -248,6 +281,8 @@ def demo(args) -> int:
         say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/shipments/{first}")
         say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/orders/{first.rsplit('.', 1)[0]}/shipments")
     say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" '{api}/shipments/due?sellerId={seller}&within=PT24H'")
+    if mcf.sent:
+        say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/fulfillment-orders/{mcf.sent[0]}")
     say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/openapi.json")
     say("  # a token for a warehouse that may read one seller's orders and nothing else (shown once):")
     say(f"  {local_command('tokens', 'create', runtime)} --name warehouse --scopes orders:read --sellers {seller}")

@@ -37,6 +37,7 @@ OUTPUTS = {
     "BuyerDataTableName": "sellerops-prod-buyer-data",
     "StateTableName": "sellerops-prod-state",
     "ShipmentsTableName": "sellerops-prod-shipments",
+    "FulfillmentOrdersTableName": "sellerops-prod-fulfillment-orders",
     "IntakeQueueUrl": "https://sqs.eu-west-1.amazonaws.com/111122223333/sellerops-prod-intake",
     "IntakeQueueArn": "arn:aws:sqs:eu-west-1:111122223333:sellerops-prod-intake",
     "IntakeQueueName": "sellerops-prod-intake",
@@ -114,6 +115,7 @@ def test_every_stage_variable_comes_from_a_stack_output():
         "BUYER_DATA_TABLE": "sellerops-prod-buyer-data",
         "STATE_TABLE": "sellerops-prod-state",
         "SHIPMENTS_TABLE": "sellerops-prod-shipments",
+        "FULFILLMENT_ORDERS_TABLE": "sellerops-prod-fulfillment-orders",
         "INTAKE_QUEUE_URL": OUTPUTS["IntakeQueueUrl"],
         "INTAKE_DLQ_URL": OUTPUTS["IntakeDeadLetterQueueUrl"],
         "TASK_QUEUE_URL": OUTPUTS["TaskQueueUrl"],
@@ -449,6 +451,7 @@ def test_destroy_keeps_the_tables_the_bucket_the_key_and_the_secret():
         ("BuyerDataTable", "sellerops-prod-buyer-data"),
         ("StateTable", "sellerops-prod-state"),
         ("ShipmentsTable", "sellerops-prod-shipments"),
+        ("FulfillmentOrdersTable", "sellerops-prod-fulfillment-orders"),
         ("InvoiceBucket", "sellerops-prod-invoices-111122223333"),
         ("SpApiSecret", "sellerops/prod/spapi"),
     ]

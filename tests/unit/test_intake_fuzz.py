@@ -26,7 +26,7 @@ from chalicelib.core.errors import PermanentError
 from chalicelib.core.flow import Consumer
 from chalicelib.core.intake import handle_message
 from chalicelib.core.tasks import Task
-from tests.fakes import FakeOrders, FakeTasks
+from tests.fakes import FakeFulfillmentOrders, FakeOrders, FakeTasks
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "spapi" / "notifications"
 EXAMPLES = [example for p in sorted(FIXTURES.glob("*.json"))
@@ -114,11 +114,16 @@ def mutated(draw) -> str | bytes:
 
 
 def _consumers(orders: FakeOrders, tasks: FakeTasks):
-    """The registry's consumers, on fakes."""
+    """The registry's consumers, each on its flow's fakes."""
+    from chalicelib.flows.fulfillment import service as fulfillment
     from chalicelib.flows.orders.service import IntakePorts
 
+    ports = {"chalicelib.flows.orders.service": lambda: IntakePorts(orders, tasks),
+             "chalicelib.flows.fulfillment.service":
+                 lambda: fulfillment.IntakePorts(FakeFulfillmentOrders(strict=True), tasks)}
+
     def consumers_of(notification):
-        return [Consumer(c.notification_type, c.handle, lambda: IntakePorts(orders, tasks), c.subtype)
+        return [Consumer(c.notification_type, c.handle, ports[c.handle.__module__], c.subtype)
                 for c in registry.consumers_of(notification)]
     return consumers_of
 

@@ -63,7 +63,7 @@ def test_the_key_policy_names_the_roles_of_the_functions_that_use_the_key_direct
     statements = _key_policy()
     direct = statements["FunctionsSealBuyerData"]["Condition"]["ArnEquals"]["aws:PrincipalArn"]
     named = {role["Fn::Sub"].rsplit("/", 1)[-1] for role in direct}
-    assert named == {f"sellerops-${{Stage}}-{f}" for f in ("tasks", "work")}
+    assert named == {f"sellerops-${{Stage}}-{f}" for f in ("api_handler", "tasks", "work")}
     assert named == {policy.role_name("${Stage}", f) for f in policy.direct_key_users()}
     through = statements["AccountUsesTheKeyThroughServices"]["Condition"]["StringLike"]["kms:ViaService"]
     admitted = {service["Fn::Sub"].split(".")[0] for service in through}

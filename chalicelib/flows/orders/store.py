@@ -518,6 +518,19 @@ class DynamoBuyerData:
         with unless_refused():
             row.save(condition=Row.order_id.does_not_exist() | (Row.as_of <= iso(as_of)))
 
+    def seal_new(self, seller_id: str, key: str, personal: dict[str, Any], expires_at: datetime) -> bool:
+        """Seal personal data under `key` unless something is there already (False then): for a
+        writer that may seal but never open (the API handler, for an MCF order's recipient)."""
+        Row = _order_models().buyer
+        row = Row(key, seller_id=seller_id,
+                  ciphertext=self._keys.seal(json.dumps(personal, separators=(",", ":"), sort_keys=True).encode(),
+                                             self._context(seller_id, key)),
+                  as_of=iso(datetime.now(UTC)), expires_at=expires_at,
+                  expiry_day=utc(expires_at).date().isoformat())
+        with unless_refused() as written:
+            row.save(condition=Row.order_id.does_not_exist())
+        return written.ok
+
     def shorten(self, order_id: str, expires_at: datetime, delivered_at: datetime,
                 now: datetime | None = None) -> bool:
         """The order was delivered: its buyer data expires at `expires_at`, if that is sooner."""

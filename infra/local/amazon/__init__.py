@@ -4,12 +4,13 @@
     tokens.py         Login with Amazon (seller and grantless tokens)
     orders.py         Orders API v2026-01-01 (searchOrders, getOrder) and v0 confirmShipment
     notifications.py  Notifications API v1 (destinations, subscriptions) and pushing notifications
+    fulfillment_outbound.py  Fulfillment Outbound 2020-07-01 (Multi-Channel Fulfillment), on its clock
 
 The next flows add theirs beside them, each an `Api` subclass over the model copied into models/:
 listings.py (Listings Items: patchListingsItem), feeds.py (createFeedDocument, createFeed,
 getFeeds; FEED_PROCESSING_FINISHED), reports.py (getReports, getReportDocument;
-REPORT_PROCESSING_FINISHED), finances.py (listTransactions), fba_inventory.py
-(getInventorySummaries) and fulfillment_outbound.py (Multi-Channel Fulfillment).
+REPORT_PROCESSING_FINISHED), finances.py (listTransactions) and fba_inventory.py
+(getInventorySummaries).
 
 The embedded stack, the e2e tests and the benchmarks point python-amazon-sp-api at this server
 instead of Amazon. It answers like Amazon where our code can tell the difference: requests
@@ -55,6 +56,7 @@ from infra.local.amazon.core import (
     parse_parameters,
     validate_body,
 )
+from infra.local.amazon.fulfillment_outbound import FulfillmentOutboundApi
 from infra.local.amazon.notifications import (
     ENDPOINT_HOSTS,
     INVALID_INPUT_MESSAGE,
@@ -94,7 +96,8 @@ class Simulator:
         self.lwa = Lwa()
         self.orders = OrdersApi(self, search_lag_seconds)
         self.notifications = NotificationsApi(self, region, sqs_policy_ok)
-        self.apis: tuple[Api, ...] = (self.orders, self.notifications)
+        self.fulfillment = FulfillmentOutboundApi(self)
+        self.apis: tuple[Api, ...] = (self.orders, self.notifications, self.fulfillment)
         self.journal = Journal()
         self.faults = Faults()
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
@@ -104,6 +107,8 @@ class Simulator:
         self._scopes = {model: scope for api in self.apis if (scope := getattr(api, "grantless_scope", None))
                         for model in api.models}
         self._servers: list[tuple[ApiServer, threading.Thread]] = []
+        self._ticking = threading.Event()
+        self._clock: threading.Thread | None = None
         self.load_world(world or {})
 
     # lifecycle
@@ -119,9 +124,26 @@ class Simulator:
                                       name="amazon-simulator" + ("-views" if views else ""), daemon=True)
             thread.start()
             self._servers.append((server, thread))
+        self._ticking.clear()
+        self._clock = threading.Thread(target=self._tick_until_stopped, name="amazon-simulator-clock", daemon=True)
+        self._clock.start()
         return self.url
 
+    def _tick_until_stopped(self) -> None:
+        """Amazon's own doings over time (a fulfillment order moving through its steps)."""
+        while not self._ticking.wait(0.2):
+            try:
+                self.fulfillment.tick()
+            except Exception:  # a simulator bug must not stop its clock
+                import logging
+
+                logging.getLogger(__name__).exception("the simulator's clock failed")
+
     def stop(self) -> None:
+        self._ticking.set()
+        if self._clock is not None:
+            self._clock.join()
+            self._clock = None
         for server, thread in self._servers:
             server.shutdown()
             server.server_close()

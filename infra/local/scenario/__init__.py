@@ -13,7 +13,8 @@
 - `expected`: the ground truth a test compares against after ingesting every message.
 
 The story is told in parts, one module each, in this order: common.py (marketplaces, catalogue,
-sellers), orders.py (the orders' lives), messiness.py (how delivery messes them up). A flow adds
+sellers), orders.py (the orders' lives), fulfillment.py (the web shop's orders that Amazon's
+warehouses ship, MCF), messiness.py (how delivery messes them up). A flow adds
 its part as a module with a `tell(story, ...)` function, called from `build_scenario`, that adds
 its world keys, notifications and truths to the `Story` (never another part's keys).
 
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from infra.local.scenario import fulfillment as fulfillment_part
 from infra.local.scenario import messiness
 from infra.local.scenario import orders as orders_part
 from infra.local.scenario.common import (
@@ -100,6 +102,7 @@ def build_scenario(
     story.world["applicationId"] = story.application_id
 
     orders_part.tell(story, orders=orders, lost=lost)
+    fulfillment_part.tell(story)
 
     delivered = messiness.deliver(story, duplicate_rate=duplicate_rate, shuffle_window=shuffle_window,
                                   malformed=malformed, unhandled=unhandled, reorder_rate=reorder_rate)

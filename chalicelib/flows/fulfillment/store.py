@@ -1,0 +1,79 @@
+"""The fulfillment flow's storage (PynamoDB): one item per fulfillment order, keyed by the
+seller's `sellerFulfillmentOrderId`, holding the record as JSON and a `version` every change
+conditions on (no recipient: that is sealed apart, with the buyer data)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import DoesNotExist
+from pynamodb.models import Model
+
+from chalicelib import config, resources
+from chalicelib.core.dynamo import models_builder, unless_refused
+from chalicelib.core.times import iso, parse_iso
+from chalicelib.flows.fulfillment.rules import FulfillmentOrder, Item, State
+
+
+@dataclass(frozen=True)
+class _FulfillmentModels:
+    order: Any  # built at run time (the table name comes from the environment)
+
+
+@models_builder
+@cache
+def _fulfillment_models() -> _FulfillmentModels:
+    class FulfillmentOrderRow(Model):
+        class Meta:
+            table_name = config.table_name(resources.FULFILLMENT_ORDERS)
+
+        fulfillment_order_id = UnicodeAttribute(hash_key=True)
+        seller_id = UnicodeAttribute()
+        version = NumberAttribute()
+        data = JSONAttribute()
+        updated_at = UnicodeAttribute()
+
+    return _FulfillmentModels(FulfillmentOrderRow)
+
+
+def _to_json(o: FulfillmentOrder) -> dict[str, Any]:
+    return {"marketplace_id": o.marketplace_id, "state": o.state.value, "requested_at": iso(o.requested_at),
+            "displayable_order_id": o.displayable_order_id, "speed": o.speed,
+            "items": [[i.item_id, i.sku, i.quantity] for i in o.items], "fingerprint": o.fingerprint,
+            "amazon_status": o.amazon_status,
+            "status_updated_at": iso(o.status_updated_at) if o.status_updated_at else None,
+            "snapshot": dict(o.snapshot), "amazon_answer": o.amazon_answer,
+            "cancel_requested_at": iso(o.cancel_requested_at) if o.cancel_requested_at else None}
+
+
+def _of_row(row: Any) -> FulfillmentOrder:
+    d = row.data
+    return FulfillmentOrder(
+        row.fulfillment_order_id, row.seller_id, d["marketplace_id"], State(d["state"]),
+        parse_iso(d["requested_at"]) or datetime.min, d.get("displayable_order_id") or "", d.get("speed") or "",
+        tuple(Item(str(i[0]), str(i[1]), int(i[2])) for i in d.get("items") or []), d.get("fingerprint"),
+        d.get("amazon_status"), parse_iso(d.get("status_updated_at")), d.get("snapshot") or {},
+        d.get("amazon_answer"), parse_iso(d.get("cancel_requested_at")), int(row.version))
+
+
+class DynamoFulfillmentOrders:
+    def get(self, fulfillment_order_id: str) -> FulfillmentOrder | None:
+        try:
+            return _of_row(_fulfillment_models().order.get(fulfillment_order_id, consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def save(self, order: FulfillmentOrder, now: datetime) -> bool:
+        """Store `order` unless another change came first (False: read again); version 0 is a
+        new order, stored only if its id is free."""
+        Row = _fulfillment_models().order
+        condition = Row.fulfillment_order_id.does_not_exist() if order.version == 0 else Row.version == order.version
+        with unless_refused() as written:
+            Row(order.fulfillment_order_id).update(
+                actions=[Row.seller_id.set(order.seller_id), Row.version.set(order.version + 1),
+                         Row.data.set(_to_json(order)), Row.updated_at.set(iso(now))],
+                condition=condition)
+        return written.ok
