@@ -146,7 +146,7 @@ SHIPMENTS = Table("shipments", "Shipments", "SHIPMENTS_TABLE",
 
 FULFILLMENT_ORDERS = Table("fulfillment-orders", "FulfillmentOrders", "FULFILLMENT_ORDERS_TABLE",
                            "Multi-Channel Fulfillment orders sent to Amazon, and what Amazon says of them",
-                           hash_key="fulfillment_order_id")
+                           hash_key="seller_id", range_key="fulfillment_order_id")
 
 TABLES: tuple[Table, ...] = (ORDERS, BUYER_DATA, STATE, SHIPMENTS, FULFILLMENT_ORDERS)
 

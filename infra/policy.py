@@ -189,7 +189,9 @@ UNITS: dict[str, Unit] = {
     # (it seals, never opens: GenerateDataKey only).
     "recipient-seal": Unit(("chalicelib/flows/orders/store.py:DynamoBuyerData.seal_new",
                             "chalicelib/core/datakeys.py:DataKeys.seal", "chalicelib/core/datakeys.py:DataKeys._key"),
-                           lambda n: [_statement("RecipientData", [PUT], [n.table("buyer-data")]),
+                           # Only items of MCF recipients (never an Amazon order's buyer data).
+                           lambda n: [_statement("RecipientData", [PUT], [n.table("buyer-data")],
+                                                 {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["mcf:*"]}}),
                                       _statement("RecipientDataKeys", ["kms:GenerateDataKey"],
                                                  [n.arn("kms", "key/*")], _alias(n))]),
     # SendMessageBatch is authorized by sqs:SendMessage.

@@ -347,20 +347,22 @@ class FakeTokens:
 
 
 class FakeFulfillmentOrders:
-    """The fulfillment-orders table: one record per sellerFulfillmentOrderId, versioned."""
+    """The fulfillment-orders table: one record per seller and sellerFulfillmentOrderId, versioned."""
 
     def __init__(self, strict: bool = False):
-        self.rows: dict[str, Any] = {}
+        self.rows: dict[tuple[str, str], Any] = {}
         self.strict = strict
 
-    def get(self, fulfillment_order_id: str) -> Any:
-        return self.rows.get(fulfillment_order_id)
+    def get(self, seller_id: str, fulfillment_order_id: str) -> Any:
+        return self.rows.get((seller_id, fulfillment_order_id))
 
     def save(self, order: Any, now: datetime) -> bool:
         if self.strict:
-            refuse_like_dynamodb({"fulfillment_order_id": (order.fulfillment_order_id, 2048)}, order)
-        stored = self.rows.get(order.fulfillment_order_id)
+            refuse_like_dynamodb({"seller_id": (order.seller_id, 2048),
+                                  "fulfillment_order_id": (order.fulfillment_order_id, 1024)}, order)
+        key = (order.seller_id, order.fulfillment_order_id)
+        stored = self.rows.get(key)
         if (stored is None) != (order.version == 0) or (stored is not None and stored.version != order.version):
             return False
-        self.rows[order.fulfillment_order_id] = replace(order, version=order.version + 1)
+        self.rows[key] = replace(order, version=order.version + 1)
         return True

@@ -21,7 +21,7 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib.core.errors import PermanentError
+from chalicelib.core.errors import PermanentError, RetryLater
 from chalicelib.core.openapi import DATE_TIME_FILTER, ORDER_ID, SELLER_ID
 from chalicelib.core.times import iso
 
@@ -86,6 +86,9 @@ def respond(view: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return error(exc.status, exc.code, exc.message, exc.details, exc.headers)
     except PermanentError as exc:
         return error(400, "BadRequest", exc.reason)
+    except RetryLater as exc:  # several requests changing one record at once
+        return error(409, "Conflict", f"{exc.reason}; try again", headers={"Retry-After": str(
+            max(1, int(exc.delay_seconds or 1)))})
     except Exception as exc:  # a bug, or an outage of a store: logged by type, never by content
         from chalicelib.core.observability import logger
 

@@ -262,7 +262,7 @@ def demo(args) -> int:
         say(f"  refused for the web shop (order {order_id}): {message}")
     seeds = exp.get("fulfillment_seeds", [])
     say(f"  an order made in Seller Central before ({', '.join(seeds)}) is followed from Amazon's notification, "
-        "with its return: GET /fulfillment-orders/" + (seeds[0] if seeds else ""))
+        "with its return: GET /fulfillment-orders/" + (f"{seeds[0]}?sellerId={mcf.seller_id}" if seeds else ""))
     say(f"  ship-by alerts: {ship_by['late']} merchant orders were late to ship before the warehouse ran, one "
         f"digest named them; {after['late']} still are, and the next run sent {len(runtime.read_alerts(inbox))} "
         f"e-mails (each order is alerted once per threshold; GET /shipments/due lists them)")
@@ -282,7 +282,8 @@ def demo(args) -> int:
         say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/orders/{first.rsplit('.', 1)[0]}/shipments")
     say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" '{api}/shipments/due?sellerId={seller}&within=PT24H'")
     if mcf.sent:
-        say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/fulfillment-orders/{mcf.sent[0]}")
+        say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" "
+            f"'{api}/fulfillment-orders/{mcf.sent[0]}?sellerId={mcf.seller_id}'")
     say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/openapi.json")
     say("  # a token for a warehouse that may read one seller's orders and nothing else (shown once):")
     say(f"  {local_command('tokens', 'create', runtime)} --name warehouse --scopes orders:read --sellers {seller}")

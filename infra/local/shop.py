@@ -1,8 +1,8 @@
 """The demo's web shop: it sends its orders to Amazon's warehouses through the HTTPS API
 (Multi-Channel Fulfillment), as a shop system would: POST /fulfillment-orders with its bearer
 token, the same request again when unsure (nothing happens twice), and a cancellation of the
-last order while Amazon still allows (DELETE /fulfillment-orders/{id}). Follow them with
-`GET /fulfillment-orders/{id}` until Amazon has shipped them."""
+last order while Amazon still allows (DELETE /fulfillment-orders/{id}?sellerId=). Follow them
+with `GET /fulfillment-orders/{id}?sellerId=` until Amazon has shipped them."""
 from __future__ import annotations
 
 import time
@@ -15,6 +15,7 @@ from infra.local.warehouse import _call
 
 @dataclass
 class ShopRun:
+    seller_id: str = ""
     sent: list[str] = field(default_factory=list)  # fulfillment order ids
     again: list[int] = field(default_factory=list)  # statuses of the repeated requests (200: the same order)
     cancelled: list[str] = field(default_factory=list)
@@ -23,7 +24,7 @@ class ShopRun:
 
 
 def send(api: str, token: str, orders: list[dict[str, Any]]) -> ShopRun:
-    run = ShopRun()
+    run = ShopRun(orders[0]["sellerId"] if orders else "")
     for order in orders:
         key = f"shop-{order['sellerFulfillmentOrderId']}"
         status, answer = _call(api, token, "POST", "/fulfillment-orders", order, key=key)
@@ -45,9 +46,9 @@ def cancel_last(api: str, token: str, run: ShopRun, work: Callable[[], None], se
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         work()
-        _, order = _call(api, token, "GET", f"/fulfillment-orders/{last}")
+        _, order = _call(api, token, "GET", f"/fulfillment-orders/{last}?sellerId={run.seller_id}")
         if order.get("cancellable"):
-            status, answer = _call(api, token, "DELETE", f"/fulfillment-orders/{last}")
+            status, answer = _call(api, token, "DELETE", f"/fulfillment-orders/{last}?sellerId={run.seller_id}")
             if status == 200:
                 run.cancelled.append(last)
             else:
@@ -62,7 +63,8 @@ def follow(api: str, token: str, run: ShopRun, work: Callable[[], None], seconds
     while time.monotonic() < deadline:
         work()
         for order_id in run.sent:
-            _, run.final[order_id] = _call(api, token, "GET", f"/fulfillment-orders/{order_id}")
+            path = f"/fulfillment-orders/{order_id}?sellerId={run.seller_id}"
+            _, run.final[order_id] = _call(api, token, "GET", path)
         if all(o.get("amazonStatus") in ("Complete", "Cancelled") for o in run.final.values()):
             return
         time.sleep(0.5)

@@ -617,6 +617,10 @@ def grants(document: dict) -> list[Grant]:
         assert statement["Effect"] == "Allow", statement
         alias, via = None, None
         condition = dict(statement.get("Condition") or {})
+        # A narrowing to some partition keys (the API's MCF recipients): the code's keys are not
+        # known statically; test_the_api_seals_only_mcf_recipients checks it.
+        keys = condition.pop("ForAllValues:StringLike", None)
+        assert keys is None or list(keys) == ["dynamodb:LeadingKeys"], f"unknown condition in {statement['Sid']}"
         if condition:
             aliases = condition.pop("ForAnyValue:StringEquals")
             assert list(aliases) == ["kms:ResourceAliases"], f"unknown condition in {statement['Sid']}"
@@ -703,6 +707,16 @@ def test_the_api_and_the_authorizer_read_no_credentials_and_no_buyer_data_and_th
     intake = actions("intake")
     assert not any(a.startswith("secretsmanager:") for a, _, _ in intake), "the intake holds no SP-API credentials"
     assert all(via for a, _, via in intake if a.startswith("kms:")), "the intake cannot decrypt buyer data"
+
+
+def test_the_api_seals_only_mcf_recipients():
+    statements = [st for st in iam_policy.policy_document(STAGE, "api_handler")["Statement"]
+                  if "buyer-data" in json.dumps(st["Resource"])]
+    assert [(st["Action"], st["Condition"]) for st in statements] == [
+        (["dynamodb:PutItem"], {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["mcf:*"]}})]
+    from chalicelib.flows.fulfillment.service import recipient_key
+
+    assert recipient_key("A1", "SHOP-1", "abc").startswith("mcf:")
 
 
 def test_every_resource_hint_is_used(findings):

@@ -89,7 +89,10 @@ SCHEMAS = {
         "returns": {"type": "array", "items": _RETURN}}),
 }
 
-_ID_PARAM = [{"name": "fulfillmentOrderId", "in": "path", "required": True, "schema": FULFILLMENT_ORDER_ID}]
+_ID_PARAM = [{"name": "fulfillmentOrderId", "in": "path", "required": True, "schema": FULFILLMENT_ORDER_ID},
+             {"name": "sellerId", "in": "query", "schema": SELLER_ID,
+              "description": "The order's seller (Amazon's ids are unique per seller): needed when the token may "
+                             "see several sellers"}]
 
 PATHS = {
     "/fulfillment-orders": {"post": {

@@ -4,8 +4,9 @@ warehouses (Fulfillment Outbound API 2020-07-01), and what Amazon says of it sin
 Amazon knows the order by the seller's `sellerFulfillmentOrderId`, which the caller gives: the
 same id is the same order, so a retried request never makes a second one. What Amazon answers
 (`getFulfillmentOrder`) is kept as a snapshot without the recipient: status, items, shipments
-with their packages and tracking, returns. A snapshot replaces the one held only when Amazon's
-`statusUpdatedDate` is not older, so late or repeated notifications change nothing.
+with their packages and tracking, returns. A snapshot replaces the one held only when it was read
+later and Amazon's `statusUpdatedDate` is not older, so late or repeated notifications and two
+reads racing change nothing.
 """
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-# Amazon's FulfillmentOrderStatus: the seller may cancel while the order is not yet picked.
-CANCELLABLE = frozenset({"New", "Received", "Planning"})
+# Amazon's FulfillmentOrderStatus: the seller may cancel a Received or Planning order (Amazon
+# documents no cancellation of a New one, which it has not validated yet).
+CANCELLABLE = frozenset({"Received", "Planning"})
 FINAL = frozenset({"Cancelled", "Complete", "CompletePartialled", "Unfulfillable", "Invalid"})
 SPEEDS = ("Standard", "Expedited", "Priority", "ScheduledDelivery")
 POLICIES = ("FillOrKill", "FillAll", "FillAllAvailable")
@@ -81,7 +83,7 @@ class FulfillmentOrder:
     state: State
     requested_at: datetime
     displayable_order_id: str = ""
-    speed: str = "Standard"
+    speed: str | None = None
     items: tuple[Item, ...] = ()
     fingerprint: str | None = None  # None: created elsewhere (Seller Central), followed here
     amazon_status: str | None = None
@@ -89,6 +91,7 @@ class FulfillmentOrder:
     snapshot: Mapping[str, Any] = field(default_factory=dict)  # shipments, items, returns (no recipient)
     amazon_answer: str | None = None  # Amazon's refusal (to create or to cancel), as it said it
     cancel_requested_at: datetime | None = None
+    read_at: datetime | None = None  # when the snapshot was read from Amazon
     version: int = 0
 
     @property
@@ -123,6 +126,11 @@ def check_cancel(order: FulfillmentOrder) -> None:
 
 def created(order: FulfillmentOrder) -> FulfillmentOrder:
     return replace(order, state=State.CREATED, amazon_status=order.amazon_status or "Received", amazon_answer=None)
+
+
+def cancel_refused(order: FulfillmentOrder, answer: str) -> FulfillmentOrder:
+    """Amazon refused the cancellation: kept with its answer; a new one may be asked."""
+    return replace(order, cancel_requested_at=None, amazon_answer=f"cancellation refused: {answer}"[:500])
 
 
 def refused(order: FulfillmentOrder, answer: str) -> FulfillmentOrder:
@@ -182,12 +190,29 @@ def snapshot_of(result: Mapping[str, Any]) -> tuple[str | None, str | None, dict
 
 
 def with_snapshot(order: FulfillmentOrder, status: str | None, updated: datetime | None,
-                  snapshot: Mapping[str, Any]) -> FulfillmentOrder | None:
-    """The order with Amazon's newer snapshot, or None when the one held is as new or newer
-    and says the same (a late or repeated answer)."""
+                  snapshot: Mapping[str, Any], read_at: datetime) -> FulfillmentOrder | None:
+    """The order with Amazon's snapshot read at `read_at`, or None when the one held was read
+    later, is newer by Amazon's date, or says the same (a late, repeated or racing answer)."""
+    if order.read_at is not None and read_at < order.read_at:
+        return None
     if order.status_updated_at is not None and updated is not None and updated < order.status_updated_at:
         return None
     if (order.amazon_status, order.status_updated_at, dict(order.snapshot)) == (status, updated, dict(snapshot)):
         return None
+    marketplace = snapshot.get("marketplaceId")
+    speed = snapshot.get("shippingSpeedCategory")
     return replace(order, state=State.CREATED, amazon_status=status, status_updated_at=updated,
-                   snapshot=dict(snapshot))
+                   snapshot=dict(snapshot), read_at=read_at,
+                   marketplace_id=order.marketplace_id or (marketplace if isinstance(marketplace, str) else ""),
+                   speed=order.speed or (speed if isinstance(speed, str) else None))
+
+
+def amazon_time(value: str | None) -> datetime | None:
+    """Amazon's timestamp, or None when it is not one with a zone (never raises)."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None

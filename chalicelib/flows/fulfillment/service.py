@@ -11,7 +11,7 @@ from chalicelib.core.errors import InvalidNotification, PermanentError, RetryLat
 from chalicelib.core.fields import quote
 from chalicelib.core.once import Call, CallLedger, call_once
 from chalicelib.core.tasks import Outcome, Result, Slots, Task, TaskQueue
-from chalicelib.core.times import iso, parse_iso
+from chalicelib.core.times import iso
 from chalicelib.flows.fulfillment import rules
 from chalicelib.flows.fulfillment.rules import FulfillmentOrder, FulfillmentRequest, State
 
@@ -19,18 +19,18 @@ FULFILLMENT_ORDER_STATUS = "FULFILLMENT_ORDER_STATUS"
 CREATE = "create_fulfillment_order"
 REFRESH = "refresh_fulfillment_order"
 CANCEL = "cancel_fulfillment_order"
-# The recipient is kept while Amazon may still need it read back to it, then 30 days past the end.
+# The recipient is kept until Amazon has it (or refused it), at most this long.
 RECIPIENT_KEPT = timedelta(days=60)
-RECIPIENT_AFTER_END = timedelta(days=30)
 
 
-def recipient_key(fulfillment_order_id: str) -> str:
-    """Where the recipient is sealed, in the buyer-data table."""
-    return f"mcf:{fulfillment_order_id}"
+def recipient_key(seller_id: str, fulfillment_order_id: str, fingerprint: str | None) -> str:
+    """Where a request's recipient is sealed, in the buyer-data table: one per request, so two
+    requests racing under one id never seal over each other (the order's fingerprint picks)."""
+    return f"mcf:{seller_id}:{fulfillment_order_id}:{fingerprint}"
 
 
 class Store(Protocol):
-    def get(self, fulfillment_order_id: str) -> FulfillmentOrder | None: ...
+    def get(self, seller_id: str, fulfillment_order_id: str) -> FulfillmentOrder | None: ...
     def save(self, order: FulfillmentOrder, now: datetime) -> bool: ...
 
 
@@ -57,10 +57,15 @@ class RequestPorts:
     tasks: TaskQueue
 
 
+class Sellers(Protocol):
+    def sellers(self) -> list[dict[str, Any]]: ...
+
+
 @dataclass(frozen=True)
 class IntakePorts:
     orders: Store
     tasks: TaskQueue
+    sellers: Sellers | None = None  # the marketplaces of an order made elsewhere
 
 
 @dataclass(frozen=True)
@@ -82,15 +87,16 @@ def request_fulfillment(ports: RequestPorts, request: FulfillmentRequest,
     """Record the order and queue its creation at Amazon: (the order, True when new). The same
     id with the same request answers the order recorded first; with another, `rules.Refused`."""
     for _ in range(3):
-        existing = ports.orders.get(request.fulfillment_order_id)
+        existing = ports.orders.get(request.seller_id, request.fulfillment_order_id)
         if existing is not None:
             rules.check_again(existing, request)
             if existing.state is State.REQUESTED:
                 ports.tasks.enqueue(_task(CREATE, existing))  # its first task may have been lost
             return existing, False
         # Sealed first: a recipient without its order is harmless (it expires); never the reverse.
-        ports.recipients.seal_new(request.seller_id, recipient_key(request.fulfillment_order_id), _sealed(request),
-                                  now + RECIPIENT_KEPT)
+        ports.recipients.seal_new(request.seller_id,
+                                  recipient_key(request.seller_id, request.fulfillment_order_id, request.fingerprint()),
+                                  _sealed(request), now + RECIPIENT_KEPT)
         order = rules.new_order(request, now)
         if ports.orders.save(order, now):
             ports.tasks.enqueue(_task(CREATE, order))
@@ -99,14 +105,19 @@ def request_fulfillment(ports: RequestPorts, request: FulfillmentRequest,
                      delay_seconds=1)
 
 
-def request_cancel(ports: RequestPorts, fulfillment_order_id: str, now: datetime) -> FulfillmentOrder:
+def request_cancel(ports: RequestPorts, seller_id: str, fulfillment_order_id: str,
+                   now: datetime) -> FulfillmentOrder:
     """Queue the cancellation if Amazon still allows it (`rules.Refused` otherwise); asking
-    again while it is on its way changes nothing."""
+    again while it is on its way queues it again (its task may have been lost; the call is
+    made once whatever)."""
     for _ in range(3):
-        order = ports.orders.get(fulfillment_order_id)
+        order = ports.orders.get(seller_id, fulfillment_order_id)
         if order is None:
             raise LookupError(fulfillment_order_id)
-        if order.amazon_status == "Cancelled" or order.cancel_requested_at is not None:
+        if order.amazon_status == "Cancelled":
+            return order
+        if order.cancel_requested_at is not None:
+            ports.tasks.enqueue(_task(CANCEL, order))
             return order
         rules.check_cancel(order)
         wanted = replace(order, cancel_requested_at=now)
@@ -116,10 +127,11 @@ def request_cancel(ports: RequestPorts, fulfillment_order_id: str, now: datetime
     raise RetryLater(f"fulfillment order {fulfillment_order_id} is changing: try again", delay_seconds=1)
 
 
-def _change(ports: TaskPorts | IntakePorts, fulfillment_order_id: str, now: datetime, change: Any) -> FulfillmentOrder:
+def _change(ports: TaskPorts | IntakePorts, seller_id: str, fulfillment_order_id: str, now: datetime,
+            change: Any) -> FulfillmentOrder:
     """Apply `change(order) -> order | None` on the order as stored, read again on a race."""
     for _ in range(5):
-        order = ports.orders.get(fulfillment_order_id)
+        order = ports.orders.get(seller_id, fulfillment_order_id)
         if order is None:
             raise PermanentError(f"fulfillment order {quote(fulfillment_order_id)} is not recorded")
         changed = change(order)
@@ -150,17 +162,18 @@ def _body(order: FulfillmentOrder, sealed: dict[str, Any]) -> dict[str, Any]:
 def create_order(task: Task, ports: TaskPorts, now: datetime) -> Result:
     """createFulfillmentOrder, at most once (core/once.py); after an unknown outcome the next
     attempt asks Amazon whether the order exists."""
-    order = ports.orders.get(task.key)
-    if order is None or order.seller_id != task.seller_id:
+    order = ports.orders.get(task.seller_id, task.key)
+    if order is None:
         raise PermanentError(f"fulfillment order {quote(task.key)} is not recorded for seller {quote(task.seller_id)}")
     if order.state is not State.REQUESTED:
         return Result(Outcome.SKIPPED, {"fulfillment_order_id": order.fulfillment_order_id})
-    sealed = ports.recipients.get(recipient_key(order.fulfillment_order_id), now)
+    key = recipient_key(order.seller_id, order.fulfillment_order_id, order.fingerprint)
+    sealed = ports.recipients.get(key, now)
     if sealed is None or sealed.get("fingerprint") != order.fingerprint:
         # Gone (kept 60 days), or sealed by another request under the same id that lost the race.
         why = ("the recipient is no longer held" if sealed is None else
                "the recipient held is another request's") + ": send the order again under a new id"
-        _change(ports, order.fulfillment_order_id, now,
+        _change(ports, order.seller_id, order.fulfillment_order_id, now,
                 lambda o: rules.refused(o, why) if o.state is State.REQUESTED else None)
         return Result(Outcome.ATTENTION, {"fulfillment_order_id": order.fulfillment_order_id, "attention": why})
     ports.slots.take(task, "createFulfillmentOrder", now.timestamp())
@@ -181,31 +194,32 @@ def create_order(task: Task, ports: TaskPorts, now: datetime) -> Result:
         call_once(ports.ledger, call, send, reconcile)
     except PermanentError as refusal:
         reason = refusal.reason
-        _change(ports, order.fulfillment_order_id, now,
+        _change(ports, order.seller_id, order.fulfillment_order_id, now,
                 lambda o: rules.refused(o, reason) if o.state is State.REQUESTED else None)
+        ports.recipients.shorten(key, now, now, now)  # never sent again: not kept either
         return Result(Outcome.ATTENTION, {"fulfillment_order_id": order.fulfillment_order_id,
                                           "attention": reason[:200]})
-    done = _change(ports, order.fulfillment_order_id, now,
+    done = _change(ports, order.seller_id, order.fulfillment_order_id, now,
                    lambda o: rules.created(o) if o.state is State.REQUESTED else None)
+    # Amazon holds the recipient now: ours goes with the next purge.
+    ports.recipients.shorten(key, now, now, now)
     ports.tasks.enqueue(_task(REFRESH, done))
     return Result(Outcome.CREATED, {"fulfillment_order_id": order.fulfillment_order_id})
 
 
 def refresh_order(task: Task, ports: TaskPorts, now: datetime) -> Result:
     """getFulfillmentOrder: Amazon's status, shipments, packages, tracking and returns."""
-    order = ports.orders.get(task.key)
-    if order is None or order.seller_id != task.seller_id:
+    order = ports.orders.get(task.seller_id, task.key)
+    if order is None:
         raise PermanentError(f"fulfillment order {quote(task.key)} is not recorded for seller {quote(task.seller_id)}")
     ports.slots.take(task, "getFulfillmentOrder", now.timestamp())
     found = ports.amazon.get(order.seller_id, order.marketplace_id, order.fulfillment_order_id)
     if found is None:
         return Result(Outcome.SKIPPED, {"fulfillment_order_id": order.fulfillment_order_id, "at_amazon": False})
     status, updated, snapshot = rules.snapshot_of(found)
-    moment = parse_iso(updated.replace("Z", "+00:00")) if updated else None
-    stored = _change(ports, order.fulfillment_order_id, now, lambda o: rules.with_snapshot(o, status, moment, snapshot))
-    if stored.amazon_status in rules.FINAL:
-        end = now  # Amazon gives no delivery time: the 30 days run from the order's end
-        ports.recipients.shorten(recipient_key(order.fulfillment_order_id), end + RECIPIENT_AFTER_END, end, now)
+    moment = rules.amazon_time(updated)
+    stored = _change(ports, order.seller_id, order.fulfillment_order_id, now,
+                     lambda o: rules.with_snapshot(o, status, moment, snapshot, now))
     changed = stored.version != order.version
     return Result(Outcome.UPDATED if changed else Outcome.DUPLICATE,
                   {"fulfillment_order_id": order.fulfillment_order_id, "status": stored.amazon_status})
@@ -213,14 +227,16 @@ def refresh_order(task: Task, ports: TaskPorts, now: datetime) -> Result:
 
 def cancel_order(task: Task, ports: TaskPorts, now: datetime) -> Result:
     """cancelFulfillmentOrder, once; Amazon's refusal (the order was picked meanwhile) is kept."""
-    order = ports.orders.get(task.key)
-    if order is None or order.seller_id != task.seller_id:
+    order = ports.orders.get(task.seller_id, task.key)
+    if order is None:
         raise PermanentError(f"fulfillment order {quote(task.key)} is not recorded for seller {quote(task.seller_id)}")
-    if order.amazon_status == "Cancelled":
+    if order.amazon_status == "Cancelled" or order.cancel_requested_at is None:
         return Result(Outcome.SKIPPED, {"fulfillment_order_id": order.fulfillment_order_id})
     ports.slots.take(task, "cancelFulfillmentOrder", now.timestamp())
-    call = Call(order.seller_id, "cancelFulfillmentOrder", order.fulfillment_order_id,
-                {"id": order.fulfillment_order_id, "at": iso(order.cancel_requested_at or now)})
+    # One call per cancellation asked: after a refusal, a new request is a new call.
+    asked = iso(order.cancel_requested_at)
+    call = Call(order.seller_id, "cancelFulfillmentOrder", f"{order.fulfillment_order_id}#{asked}",
+                {"id": order.fulfillment_order_id, "at": asked})
 
     def reconcile() -> dict[str, Any] | None:
         found = ports.amazon.get(order.seller_id, order.marketplace_id, order.fulfillment_order_id)
@@ -234,8 +250,10 @@ def cancel_order(task: Task, ports: TaskPorts, now: datetime) -> Result:
     try:
         call_once(ports.ledger, call, send, reconcile)
     except PermanentError as refusal:
-        answer = f"cancellation refused: {refusal.reason}"[:500]
-        _change(ports, order.fulfillment_order_id, now, lambda o: replace(o, amazon_answer=answer))
+        reason = refusal.reason
+        _change(ports, order.seller_id, order.fulfillment_order_id, now,
+                lambda o: rules.cancel_refused(o, reason) if o.cancel_requested_at == order.cancel_requested_at
+                else None)
         ports.tasks.enqueue(_task(REFRESH, order))
         return Result(Outcome.ATTENTION, {"fulfillment_order_id": order.fulfillment_order_id})
     ports.tasks.enqueue(_task(REFRESH, order))
@@ -253,14 +271,14 @@ def record_status(notification: Notification, ports: IntakePorts, now: datetime)
         raise InvalidNotification(f"{notification.label}: SellerFulfillmentOrderId is missing or not an id")
     if not isinstance(seller_id, str) or not seller_id:
         raise InvalidNotification(f"{notification.label}: SellerId is missing")
-    order = ports.orders.get(order_id)
-    if order is not None and order.seller_id != seller_id:
-        raise InvalidNotification(f"{notification.label}: fulfillment order {quote(order_id)} belongs to another "
-                                  "seller; it was left as it is")
+    order = ports.orders.get(seller_id, order_id)
     if order is None:
-        marketplace = get(body, "MarketplaceId")
-        order = FulfillmentOrder(order_id, seller_id, marketplace if isinstance(marketplace, str) else "",
-                                 State.CREATED, now)
+        # The notification names no marketplace: the seller's first one picks Amazon's region
+        # until getFulfillmentOrder tells (rules.with_snapshot).
+        known = next((s for s in (ports.sellers.sellers() if ports.sellers else []) if s["seller_id"] == seller_id),
+                     None)
+        marketplaces = sorted((known or {}).get("marketplace_ids") or [])
+        order = FulfillmentOrder(order_id, seller_id, marketplaces[0] if marketplaces else "", State.CREATED, now)
         ports.orders.save(order, now)  # lost to a concurrent copy of this notification: the same record
     ports.tasks.enqueue(_task(REFRESH, order))
     # UPDATED, not CREATED: counts of created records are the orders' (the demo's summary).

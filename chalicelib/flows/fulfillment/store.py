@@ -1,6 +1,7 @@
-"""The fulfillment flow's storage (PynamoDB): one item per fulfillment order, keyed by the
-seller's `sellerFulfillmentOrderId`, holding the record as JSON and a `version` every change
-conditions on (no recipient: that is sealed apart, with the buyer data)."""
+"""The fulfillment flow's storage (PynamoDB): one item per fulfillment order, keyed by the seller
+and its `sellerFulfillmentOrderId` (unique per seller at Amazon, not across sellers), holding
+the record as JSON and a `version` every change conditions on (no recipient: that is sealed
+apart, with the buyer data)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,8 +31,8 @@ def _fulfillment_models() -> _FulfillmentModels:
         class Meta:
             table_name = config.table_name(resources.FULFILLMENT_ORDERS)
 
-        fulfillment_order_id = UnicodeAttribute(hash_key=True)
-        seller_id = UnicodeAttribute()
+        seller_id = UnicodeAttribute(hash_key=True)
+        fulfillment_order_id = UnicodeAttribute(range_key=True)
         version = NumberAttribute()
         data = JSONAttribute()
         updated_at = UnicodeAttribute()
@@ -46,23 +47,25 @@ def _to_json(o: FulfillmentOrder) -> dict[str, Any]:
             "amazon_status": o.amazon_status,
             "status_updated_at": iso(o.status_updated_at) if o.status_updated_at else None,
             "snapshot": dict(o.snapshot), "amazon_answer": o.amazon_answer,
-            "cancel_requested_at": iso(o.cancel_requested_at) if o.cancel_requested_at else None}
+            "cancel_requested_at": iso(o.cancel_requested_at) if o.cancel_requested_at else None,
+            "read_at": iso(o.read_at) if o.read_at else None}
 
 
 def _of_row(row: Any) -> FulfillmentOrder:
     d = row.data
     return FulfillmentOrder(
         row.fulfillment_order_id, row.seller_id, d["marketplace_id"], State(d["state"]),
-        parse_iso(d["requested_at"]) or datetime.min, d.get("displayable_order_id") or "", d.get("speed") or "",
+        parse_iso(d["requested_at"]) or datetime.min, d.get("displayable_order_id") or "", d.get("speed"),
         tuple(Item(str(i[0]), str(i[1]), int(i[2])) for i in d.get("items") or []), d.get("fingerprint"),
         d.get("amazon_status"), parse_iso(d.get("status_updated_at")), d.get("snapshot") or {},
-        d.get("amazon_answer"), parse_iso(d.get("cancel_requested_at")), int(row.version))
+        d.get("amazon_answer"), parse_iso(d.get("cancel_requested_at")), parse_iso(d.get("read_at")),
+        int(row.version))
 
 
 class DynamoFulfillmentOrders:
-    def get(self, fulfillment_order_id: str) -> FulfillmentOrder | None:
+    def get(self, seller_id: str, fulfillment_order_id: str) -> FulfillmentOrder | None:
         try:
-            return _of_row(_fulfillment_models().order.get(fulfillment_order_id, consistent_read=True))
+            return _of_row(_fulfillment_models().order.get(seller_id, fulfillment_order_id, consistent_read=True))
         except DoesNotExist:
             return None
 
@@ -72,8 +75,8 @@ class DynamoFulfillmentOrders:
         Row = _fulfillment_models().order
         condition = Row.fulfillment_order_id.does_not_exist() if order.version == 0 else Row.version == order.version
         with unless_refused() as written:
-            Row(order.fulfillment_order_id).update(
-                actions=[Row.seller_id.set(order.seller_id), Row.version.set(order.version + 1),
+            Row(order.seller_id, order.fulfillment_order_id).update(
+                actions=[Row.version.set(order.version + 1),
                          Row.data.set(_to_json(order)), Row.updated_at.set(iso(now))],
                 condition=condition)
         return written.ok

@@ -6,8 +6,9 @@ from typing import Any
 
 from chalice import Response
 
+from chalicelib.core import http
 from chalicelib.core.auth import principal
-from chalicelib.core.http import BadRequest, Conflict, NotFound
+from chalicelib.core.http import BadRequest, Conflict, NotFound, only, query
 from chalicelib.core.times import iso, now, parse_iso
 from chalicelib.flows.fulfillment import rules
 from chalicelib.flows.fulfillment.rules import FulfillmentOrder, FulfillmentRequest, Item
@@ -63,6 +64,9 @@ def create(request: Any, body: dict[str, Any]) -> Response:
     served = {s["seller_id"]: s.get("marketplace_ids") or [] for s in core.state().sellers()}
     if wanted.seller_id not in served or not who.may_see(wanted.seller_id):
         raise NotFound(f"no seller {wanted.seller_id} is served by this deployment")
+    if served[wanted.seller_id] and wanted.marketplace_id not in served[wanted.seller_id]:
+        raise BadRequest(f"seller {wanted.seller_id} sells on {', '.join(sorted(served[wanted.seller_id]))}, not on "
+                         f"marketplace {wanted.marketplace_id}")
     try:
         order, new = service.request_fulfillment(wiring.request_ports(), wanted, now())
     except rules.Refused as refused:
@@ -73,13 +77,24 @@ def create(request: Any, body: dict[str, Any]) -> Response:
 
 
 def _found(request: Any, fulfillment_order_id: str) -> FulfillmentOrder:
+    """The order of `sellerId` (a query parameter, needed when the caller may see several
+    sellers: Amazon's ids are unique per seller only)."""
+    from chalicelib.core import wiring as core
     from chalicelib.flows.fulfillment import wiring
 
+    params = query(request)
+    only(params, {"sellerId"})
     if not service_id_ok(fulfillment_order_id):
         raise BadRequest("sellerFulfillmentOrderId must be 1–40 letters, digits, '-', '_' or '.'")
-    order = wiring.orders().get(fulfillment_order_id)
-    if order is None or not principal(request).may_see(order.seller_id):
-        raise NotFound(f"no fulfillment order {fulfillment_order_id} is known")
+    who = principal(request)
+    visible = [s["seller_id"] for s in core.state().sellers() if who.may_see(s["seller_id"])]
+    if "sellerId" not in params and len(visible) == 1:
+        seller_id = visible[0]
+    else:
+        seller_id = http.seller_id(params, "name the seller of the fulfillment order (?sellerId=)", visible)
+    order = wiring.orders().get(seller_id, fulfillment_order_id)
+    if order is None:
+        raise NotFound(f"no fulfillment order {fulfillment_order_id} of seller {seller_id} is known")
     return order
 
 
@@ -99,7 +114,8 @@ def cancel(request: Any, fulfillment_order_id: str) -> dict[str, Any]:
 
     order = _found(request, fulfillment_order_id)
     try:
-        cancelling = service.request_cancel(wiring.request_ports(), order.fulfillment_order_id, now())
+        cancelling = service.request_cancel(wiring.request_ports(), order.seller_id, order.fulfillment_order_id,
+                                            now())
     except rules.Refused as refused:
         raise Conflict(refused.message) from None
     core.task_queue().flush()

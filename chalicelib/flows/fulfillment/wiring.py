@@ -20,7 +20,7 @@ def request_ports() -> RequestPorts:
 
 @wiring.cached
 def intake_ports() -> IntakePorts:
-    return IntakePorts(orders=orders(), tasks=wiring.task_queue())
+    return IntakePorts(orders=orders(), tasks=wiring.task_queue(), sellers=wiring.state())
 
 
 @wiring.cached

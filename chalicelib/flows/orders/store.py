@@ -285,7 +285,8 @@ class DueOrder:
     order_id: str
     seller_id: str
     latest_ship_date: datetime
-    alerted: frozenset[str]  # the ship-by alerts sent for it
+    alerted: frozenset[str]  # the ship-by alerts sent for it (shipments/shipby.py marks)
+    ship_by_key: str = ""  # the index key read, which a mark is conditioned on
 
 
 @dataclass(frozen=True)
@@ -374,22 +375,24 @@ class DynamoOrders:
         for item in page.get("Items", []):
             moment, _, order_id = item["ship_by_key"]["S"].partition("#")
             found.append(DueOrder(order_id, seller_id, datetime.fromisoformat(moment),
-                                  frozenset(item.get("ship_by_alerted", {}).get("SS", ()))))
+                                  frozenset(item.get("ship_by_alerted", {}).get("SS", ())), item["ship_by_key"]["S"]))
         return found, results.page_iter.last_evaluated_key
 
-    def mark_alerted(self, order_id: str, threshold: str) -> bool:
-        """Note that the `threshold` ship-by alert of the order is being sent: False when it was
-        already (at most once per order and threshold, whatever runs at once)."""
+    def mark_alerted(self, order_id: str, mark: str, ship_by_key: str) -> bool:
+        """Note that a ship-by alert of the order is being sent: False when it was already (at
+        most once per order and mark, whatever runs at once), or when the order no longer waits
+        (shipped, or its date moved, since the index was read)."""
         Row = _order_models().order
         with unless_refused() as written:
-            Row(order_id).update(actions=[Row.ship_by_alerted.add({threshold})],
-                                 condition=Row.order_id.exists() & ~Row.ship_by_alerted.contains(threshold))
+            Row(order_id).update(actions=[Row.ship_by_alerted.add({mark})],
+                                 condition=Row.ship_by_seller.exists() & (Row.ship_by_key == ship_by_key)
+                                 & ~Row.ship_by_alerted.contains(mark))
         return written.ok
 
-    def unmark_alerted(self, order_id: str, threshold: str) -> None:
-        """The alert could not be sent (SNS refused it): the next run sends it."""
+    def unmark_alerted(self, order_id: str, mark: str) -> None:
+        """The alert was certainly not sent: the next run sends it."""
         Row = _order_models().order
-        Row(order_id).update(actions=[Row.ship_by_alerted.delete({threshold})])
+        Row(order_id).update(actions=[Row.ship_by_alerted.delete({mark})])
 
     def count_due(self, seller_id: str, before: datetime) -> int:
         Row = _order_models().order

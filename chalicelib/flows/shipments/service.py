@@ -220,8 +220,8 @@ class DueIndex(Protocol):
     def due(self, seller_id: str, before: datetime, limit: int,
             start: dict[str, Any] | None) -> tuple[list[Any], dict[str, Any] | None]: ...
     def count_due(self, seller_id: str, before: datetime) -> int: ...
-    def mark_alerted(self, order_id: str, threshold: str) -> bool: ...
-    def unmark_alerted(self, order_id: str, threshold: str) -> None: ...
+    def mark_alerted(self, order_id: str, mark: str, ship_by_key: str) -> bool: ...
+    def unmark_alerted(self, order_id: str, mark: str) -> None: ...
 
 
 class Publisher(Protocol):
@@ -243,9 +243,12 @@ def due_counts(due: DueIndex, seller_ids: list[str], now: datetime, window: time
 
 def alert_ship_by(ports: AlertPorts, now: datetime, window: timedelta) -> dict[str, int]:
     """The schedule: count the orders due and late, and publish one digest of those that crossed
-    a threshold since the last run. Each order's alert is marked before the digest is sent (at
-    most once per order and threshold, even with two runs at once); if the topic refuses the
-    digest, the marks are taken back and the next run sends it."""
+    a threshold since the last run (at most MAX_ALERTS_PER_RUN; the rest go next run). Each
+    alert is marked on its order before the digest is sent (at most once per order, threshold
+    and latest ship date, even with two runs at once, and only while Amazon still waits for the
+    order); if the digest is certainly not sent (SNS refused it, or could not be reached), the
+    marks are taken back and the next run sends it. A crash between the two loses at most one
+    run's alerts: a run marks a few hundred items, far inside its timeout."""
     counts = {"due": 0, "late": 0}
     alerts: list[shipby.Alert] = []
     for seller in ports.sellers.sellers():
@@ -261,7 +264,10 @@ def alert_ship_by(ports: AlertPorts, now: datetime, window: timedelta) -> dict[s
                     counts["late"] += crossed is shipby.Threshold.LATE
                 alert = shipby.to_alert(order.seller_id, order.order_id, order.latest_ship_date, order.alerted,
                                         now, window)
-                if alert is not None and ports.due.mark_alerted(alert.order_id, alert.threshold.value):
+                if alert is None or len(alerts) >= shipby.MAX_ALERTS_PER_RUN:
+                    continue
+                if ports.due.mark_alerted(alert.order_id, shipby.mark(alert.threshold, alert.latest_ship_date),
+                                          order.ship_by_key):
                     alerts.append(alert)
             if start is None:
                 break
@@ -271,6 +277,6 @@ def alert_ship_by(ports: AlertPorts, now: datetime, window: timedelta) -> dict[s
             ports.publisher.publish(subject, text)
         except AlertNotSent:
             for alert in alerts:
-                ports.due.unmark_alerted(alert.order_id, alert.threshold.value)
+                ports.due.unmark_alerted(alert.order_id, shipby.mark(alert.threshold, alert.latest_ship_date))
             raise
     return {**counts, "alerted": len(alerts)}

@@ -2,18 +2,20 @@
 digest a person reads.
 
 Amazon counts a shipment confirmed after the order's latest ship date in the seller's Late
-Shipment Rate. Two thresholds, each alerted at most once per order: `due` (the latest ship date
-is within the alert window) and `late` (it has passed). An order first seen already late gets
-only the `late` alert.
+Shipment Rate. Two thresholds, each alerted at most once per order and latest ship date: `due`
+(the latest ship date is within the alert window) and `late` (it has passed). An order first
+seen already late gets only the `late` alert; an order whose latest ship date Amazon moves is
+alerted again for the new date.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 
-DIGEST_LINES = 50  # orders named in one digest; the rest are counted
+DIGEST_LINES = 50  # orders named per seller in one digest; the rest are counted
+MAX_ALERTS_PER_RUN = 200  # marked then sent in one digest; more wait for the next run
 
 
 class Threshold(str, Enum):
@@ -35,11 +37,21 @@ def threshold(latest_ship_date: datetime, now: datetime, window: timedelta) -> T
     return Threshold.DUE if latest_ship_date - now <= window else None
 
 
+def mark(threshold: Threshold, latest_ship_date: datetime) -> str:
+    """How an alert sent is noted on the order: the threshold and the date it was about."""
+    return f"{threshold.value}@{latest_ship_date.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+
+
+def sent_for(alerted: frozenset[str], latest_ship_date: datetime) -> list[str]:
+    """The thresholds already alerted for this latest ship date."""
+    return sorted(t.value for t in Threshold if mark(t, latest_ship_date) in alerted)
+
+
 def to_alert(seller_id: str, order_id: str, latest_ship_date: datetime, alerted: frozenset[str],
              now: datetime, window: timedelta) -> Alert | None:
-    """The alert the order has earned and not yet had, if any."""
+    """The alert the order has earned and not yet had for its latest ship date, if any."""
     crossed = threshold(latest_ship_date, now, window)
-    if crossed is None or crossed.value in alerted:
+    if crossed is None or mark(crossed, latest_ship_date) in alerted:
         return None
     return Alert(seller_id, order_id, latest_ship_date, crossed)
 

@@ -193,7 +193,7 @@ def list_due(request: Any) -> dict[str, Any]:
             "items": [{"orderItemId": item_id, "sku": skus[item_id], **counts}
                       for item_id, counts in rules.shipped_quantities(order, shipments).items()],
             "shipments": {state.value: sum(1 for s in shipments if s.state is state) for state in ShipmentState},
-            "alerted": sorted(d.alerted)})
+            "alerted": shipby.sent_for(d.alerted, d.latest_ship_date)})
     return {"asOf": _time(at), "within": params.get("within") or format_duration(window), "orders": found,
             "nextToken": pages.seal(last, bound_to)}
 

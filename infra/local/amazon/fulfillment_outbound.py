@@ -61,7 +61,7 @@ class FulfillmentOutboundApi(Api):
 
     def __init__(self, simulator: Simulator) -> None:
         super().__init__(simulator)
-        self.orders: dict[str, FulfillmentOrder] = {}
+        self.orders: dict[tuple[str, str], FulfillmentOrder] = {}  # (seller, sellerFulfillmentOrderId)
         self.skew = timedelta(0)  # tests move Amazon's clock on (`advance`)
 
     def load_world(self, world: Mapping[str, Any]) -> None:
@@ -76,7 +76,7 @@ class FulfillmentOutboundApi(Api):
             order = FulfillmentOrder(entry["sellerId"], request, received, updated=received,
                                      returns=[dict(r) for r in entry.get("returns") or []])
             order.status = self._step_at(order, self.now())
-            orders[order.order_id] = order
+            orders[(order.seller_id, order.order_id)] = order
         self.orders = orders
 
     def handlers(self) -> dict[str, Callable[[Caller, dict[str, Any]], Reply]]:
@@ -173,18 +173,21 @@ class FulfillmentOutboundApi(Api):
         if problem:
             raise InvalidInput(problem)
         order_id = body["sellerFulfillmentOrderId"]
-        if order_id in self.orders:
-            raise InvalidInput(f"A fulfillment order with sellerFulfillmentOrderId {order_id} already exists.")
         if caller.seller_id is None:
             raise InvalidInput("A fulfillment order is made with a seller's token.")
+        if (caller.seller_id, order_id) in self.orders:  # unique per seller
+            raise InvalidInput(f"A fulfillment order with sellerFulfillmentOrderId {order_id} already exists.")
         moment = self.now()
-        self.orders[order_id] = FulfillmentOrder(caller.seller_id, copy.deepcopy(body), moment, updated=moment)
-        self._push(self.orders[order_id], moment, "Order")
+        order = FulfillmentOrder(caller.seller_id, copy.deepcopy(body), moment, updated=moment)
+        self.orders[(caller.seller_id, order_id)] = order
+        self._push(order, moment, "Order")
         return Reply(200, {}, "createFulfillmentOrder")
 
     def _found(self, caller: Caller, params: dict[str, Any], operation: str) -> FulfillmentOrder | Reply:
-        order = self.orders.get(params["sellerFulfillmentOrderId"])
-        if order is None or not caller.may_see(order.seller_id):
+        wanted = params["sellerFulfillmentOrderId"]
+        order = next((o for (seller, order_id), o in self.orders.items()
+                      if order_id == wanted and caller.may_see(seller)), None)
+        if order is None:
             return Reply(404, errors("NotFound", f"Fulfillment order {params['sellerFulfillmentOrderId']} was "
                                                  "not found."), operation)
         return order

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -58,10 +59,10 @@ def run(kind, order_id):
     return result
 
 
-def stored(order_id):
+def stored(order_id, seller_id=SELLER):
     from chalicelib.flows.fulfillment import wiring
 
-    return wiring.orders().get(order_id)
+    return wiring.orders().get(seller_id, order_id)
 
 
 def test_an_order_reaches_amazon_once_with_its_recipient_which_is_kept_sealed(aws_stack, amazon):
@@ -83,11 +84,14 @@ def test_an_order_reaches_amazon_once_with_its_recipient_which_is_kept_sealed(aw
     assert run("create", order.fulfillment_order_id).outcome is Outcome.SKIPPED
     # Nothing of the recipient in the record: it is in the buyer-data table, sealed.
     item = aws_stack.client("dynamodb").get_item(TableName=aws_stack.outputs["FulfillmentOrdersTableName"],
-                                                 Key={"fulfillment_order_id": {"S": order.fulfillment_order_id}})
+                                                 Key={"seller_id": {"S": SELLER},
+                                                      "fulfillment_order_id": {"S": order.fulfillment_order_id}})
     assert "Lovelace" not in json.dumps(item) and "SW1Y" not in json.dumps(item)
+    key = service.recipient_key(SELLER, order.fulfillment_order_id, order.fingerprint)
     sealed = aws_stack.client("dynamodb").get_item(TableName=aws_stack.outputs["BuyerDataTableName"],
-                                                   Key={"order_id": {"S": f"mcf:{order.fulfillment_order_id}"}})
-    assert "Item" in sealed and "Lovelace" not in json.dumps(sealed)
+                                                   Key={"order_id": {"S": key}})
+    # Sealed until Amazon has it, then gone (the purge deletes it; here it was deleted at once).
+    assert "Item" not in sealed
 
 
 def test_amazon_s_steps_packages_tracking_and_returns_are_followed(amazon):
@@ -96,7 +100,7 @@ def test_amazon_s_steps_packages_tracking_and_returns_are_followed(amazon):
     assert run("refresh", order.fulfillment_order_id).outcome is Outcome.UPDATED
     assert stored(order.fulfillment_order_id).amazon_status == "Received"
     assert stored(order.fulfillment_order_id).cancellable
-    amazon.fulfillment.orders[order.fulfillment_order_id].returns = [
+    amazon.fulfillment.orders[(SELLER, order.fulfillment_order_id)].returns = [
         {"sellerFulfillmentOrderItemId": "1", "reasonCode": "DAMAGED"}]
     amazon.fulfillment.advance(timedelta(hours=1))  # Amazon's hours, warped: Complete
     run("refresh", order.fulfillment_order_id)
@@ -117,8 +121,8 @@ def test_a_cancellation_goes_once_while_amazon_allows(amazon):
     run("create", order.fulfillment_order_id)
     run("refresh", order.fulfillment_order_id)
     with running("api_handler"):
-        asked = service.request_cancel(wiring.request_ports(), order.fulfillment_order_id, datetime.now(UTC))
-        again = service.request_cancel(wiring.request_ports(), order.fulfillment_order_id, datetime.now(UTC))
+        asked = service.request_cancel(wiring.request_ports(), SELLER, order.fulfillment_order_id, datetime.now(UTC))
+        again = service.request_cancel(wiring.request_ports(), SELLER, order.fulfillment_order_id, datetime.now(UTC))
         wiring.request_ports().tasks.discard()
     assert asked.cancel_requested_at is not None and again.cancel_requested_at == asked.cancel_requested_at
     assert run("cancel", order.fulfillment_order_id).outcome is Outcome.DONE
@@ -155,10 +159,34 @@ def test_amazon_s_example_notification_follows_an_order_made_elsewhere(amazon):
         queued = [task for task, _ in wiring.intake_ports().tasks._pending]  # noqa: SLF001
         wiring.intake_ports().tasks.discard()
     assert result.outcome is Outcome.UPDATED
-    followed = stored(example["Payload"]["FulfillmentOrderStatusNotification"]["SellerFulfillmentOrderId"])
+    followed = stored(example["Payload"]["FulfillmentOrderStatusNotification"]["SellerFulfillmentOrderId"],
+                      "A3TH9S8BH6GOGM")
     assert followed.state is State.CREATED and followed.fingerprint is None and followed.seller_id == "A3TH9S8BH6GOGM"
     assert [t.kind for t in queued] == [service.REFRESH]
 
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "spapi" / "notifications"
 EXAMPLE = json.dumps(json.loads((FIXTURES / "FulfillmentOrderStatusNotification.json").read_text())["examples"][0])
+
+
+def test_two_sellers_may_use_the_same_id(amazon_for):
+    from chalicelib.core import wiring
+
+    other = "A1OTHERSELLER9"
+    wiring.state().put_seller(SELLER, [UK])
+    wiring.state().put_seller(other, [UK])
+    amazon = amazon_for({SELLER: TOKEN, other: "Atzr|other-seller"})
+    shared = f"SHOP-{uuid.uuid4().hex[:8]}"
+    mine, _ = send(request(shared))
+    theirs, new = send(replace(request(shared), seller_id=other))
+    assert new and (mine.seller_id, theirs.seller_id) == (SELLER, other)
+    run("create", shared)
+    from chalicelib.core.tasks import Task
+    from chalicelib.flows.fulfillment import wiring as flow
+
+    with running("tasks"):
+        result = service.create_order(Task("create", other, shared, {"marketplace_id": UK}), flow.task_ports(),
+                                      datetime.now(UTC))
+        flow.task_ports().tasks.discard()
+    assert result.outcome is Outcome.CREATED
+    assert {(s, i) for s, i in amazon.fulfillment.orders if i == shared} == {(SELLER, shared), (other, shared)}

@@ -163,3 +163,18 @@ def test_the_digest_reaches_the_alerts_topic_under_the_schedule_s_role(aws_stack
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
     bodies = [m["Body"] for m in messages]
     assert any(order in body and "LATE" in body for body in bodies), json.dumps(bodies)[:500]
+
+
+def test_an_order_that_shipped_since_the_index_was_read_is_not_alerted(seller):
+    from chalicelib.flows.shipments import wiring
+    from chalicelib.flows.shipments.shipby import Threshold, mark
+
+    now = datetime.now(UTC)
+    order_id = _order_id()
+    apply(change(seller, order_id, OrderStatus.UNSHIPPED, now - timedelta(hours=1), at=now - timedelta(minutes=5)))
+    with running("alert_ship_by"):
+        (read,), _ = wiring.due_index().due(seller, now + WINDOW, 10, None)
+    apply(change(seller, order_id, OrderStatus.SHIPPED, now - timedelta(hours=1)))
+    with running("alert_ship_by"):
+        assert not wiring.due_index().mark_alerted(order_id, mark(Threshold.LATE, read.latest_ship_date),
+                                                   read.ship_by_key)

@@ -71,7 +71,7 @@ def test_the_same_id_is_the_same_order_and_another_request_under_it_a_conflict()
 @pytest.mark.parametrize("status, allowed", [("Received", True), ("Planning", True), ("Processing", False),
                                              ("Complete", False), ("Cancelled", False)])
 def test_only_an_order_amazon_has_not_started_picking_may_be_cancelled(status, allowed):
-    order = rules.with_snapshot(rules.created(rules.new_order(request(), NOW)), status, NOW, {})
+    order = rules.with_snapshot(rules.created(rules.new_order(request(), NOW)), status, NOW, {}, NOW)
     assert order.cancellable is allowed
     if allowed:
         rules.check_cancel(order)
@@ -93,9 +93,23 @@ def test_an_order_not_yet_at_amazon_or_refused_cannot_be_cancelled():
 def test_the_newest_answer_wins_whatever_order_they_come_in(answers):
     order = rules.created(rules.new_order(request(), NOW))
     for status, minutes in answers:
-        newer = rules.with_snapshot(order, status, NOW + timedelta(minutes=minutes), {"status": status})
+        newer = rules.with_snapshot(order, status, NOW + timedelta(minutes=minutes), {"status": status}, NOW)
         order = newer or order
     latest = max(minutes for _, minutes in answers)
     assert order.status_updated_at == NOW + timedelta(minutes=latest)
     assert order.state is State.CREATED
-    assert rules.with_snapshot(order, order.amazon_status, order.status_updated_at, order.snapshot) is None
+    assert rules.with_snapshot(order, order.amazon_status, order.status_updated_at, order.snapshot, NOW) is None
+
+
+def test_a_read_made_earlier_never_replaces_a_later_one_even_under_the_same_date():
+    order = rules.created(rules.new_order(request(), NOW))
+    returned = {"returns": [{"status": "Processed"}]}
+    later = rules.with_snapshot(order, "Complete", NOW, returned, NOW + timedelta(seconds=2))
+    assert later is not None
+    assert rules.with_snapshot(later, "Complete", NOW, {"returns": []}, NOW + timedelta(seconds=1)) is None
+
+
+def test_amazon_s_times_are_read_or_none_never_an_error():
+    assert rules.amazon_time("2020-02-07T02:33:31Z") == datetime(2020, 2, 7, 2, 33, 31, tzinfo=UTC)
+    for value in (None, "", "yesterday", "2020-02-07T02:33:31", "12345"):
+        assert rules.amazon_time(value) is None

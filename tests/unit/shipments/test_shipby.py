@@ -8,7 +8,17 @@ from hypothesis import strategies as st
 
 from chalicelib.core.times import format_duration, parse_duration
 from chalicelib.flows.orders.rules import OrderStatus, awaits_merchant_shipping
-from chalicelib.flows.shipments.shipby import DIGEST_LINES, Alert, Threshold, digest, span, threshold, to_alert
+from chalicelib.flows.shipments.shipby import (
+    DIGEST_LINES,
+    Alert,
+    Threshold,
+    digest,
+    mark,
+    sent_for,
+    span,
+    threshold,
+    to_alert,
+)
 
 NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 WINDOW = timedelta(hours=12)
@@ -26,12 +36,23 @@ def test_an_order_is_late_past_its_latest_ship_date_due_within_the_window_else_n
         assert crossed is None
 
 
-@given(offsets, st.sets(st.sampled_from(["due", "late"])))
-def test_an_alert_already_sent_is_never_earned_again(offset, alerted):
-    alert = to_alert("A1", "026-1", NOW + offset, frozenset(alerted), NOW, WINDOW)
-    assert alert is None or alert.threshold.value not in alerted
-    if alert is None and threshold(NOW + offset, NOW, WINDOW) is not None:
-        assert threshold(NOW + offset, NOW, WINDOW).value in alerted
+@given(offsets, st.sets(st.sampled_from(list(Threshold))))
+def test_an_alert_already_sent_is_never_earned_again_for_the_same_date(offset, sent):
+    latest = NOW + offset
+    alerted = frozenset(mark(t, latest) for t in sent)
+    alert = to_alert("A1", "026-1", latest, alerted, NOW, WINDOW)
+    assert alert is None or alert.threshold not in sent
+    if alert is None and threshold(latest, NOW, WINDOW) is not None:
+        assert threshold(latest, NOW, WINDOW) in sent
+    assert sent_for(alerted, latest) == sorted(t.value for t in sent)
+
+
+def test_a_latest_ship_date_amazon_moves_is_alerted_again():
+    first = NOW + timedelta(hours=2)
+    alerted = frozenset({mark(Threshold.DUE, first)})
+    assert to_alert("A1", "026-1", first, alerted, NOW, WINDOW) is None
+    moved = to_alert("A1", "026-1", first + timedelta(days=1, hours=-16), alerted, NOW, WINDOW)
+    assert moved is not None and moved.threshold is Threshold.DUE
 
 
 def test_an_order_first_seen_late_gets_the_late_alert_only():
