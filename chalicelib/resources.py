@@ -146,7 +146,10 @@ SHIPMENTS = Table("shipments", "Shipments", "SHIPMENTS_TABLE",
 
 FULFILLMENT_ORDERS = Table("fulfillment-orders", "FulfillmentOrders", "FULFILLMENT_ORDERS_TABLE",
                            "Multi-Channel Fulfillment orders sent to Amazon, and what Amazon says of them",
-                           hash_key="seller_id", range_key="fulfillment_order_id")
+                           hash_key="seller_id", range_key="fulfillment_order_id",
+                           # Sparse: orders whose creation or cancellation is still on its way (the sweep).
+                           indexes=(Index("by_pending", "pending_seller", "fulfillment_order_id",
+                                          projection="KEYS_ONLY"),))
 
 TABLES: tuple[Table, ...] = (ORDERS, BUYER_DATA, STATE, SHIPMENTS, FULFILLMENT_ORDERS)
 

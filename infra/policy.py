@@ -182,9 +182,16 @@ UNITS: dict[str, Unit] = {
                                              f"sns.{n.region}.amazonaws.com" if n.region != "*"
                                              else "sns.*.amazonaws.com"]}})]),
     # Multi-Channel Fulfillment orders: one item each, changed by conditional writes.
-    "fulfillment": Unit(("chalicelib/flows/fulfillment/store.py:DynamoFulfillmentOrders.",),
+    "fulfillment": Unit(("chalicelib/flows/fulfillment/store.py:DynamoFulfillmentOrders.get",
+                         "chalicelib/flows/fulfillment/store.py:DynamoFulfillmentOrders.save"),
                         lambda n: [_statement("FulfillmentOrdersTable", [GET, UPDATE],
                                               [n.table("fulfillment-orders")])]),
+    "fulfillment-read": Unit(("chalicelib/flows/fulfillment/store.py:DynamoFulfillmentOrders.get",),
+                             lambda n: [_statement("FulfillmentOrdersTable", [GET], [n.table("fulfillment-orders")])]),
+    "fulfillment-pending": Unit(("chalicelib/flows/fulfillment/store.py:DynamoFulfillmentOrders.pending",
+                                 "chalicelib/flows/fulfillment/store.py:DynamoFulfillmentOrders.count_pending"),
+                                lambda n: [_statement("FulfillmentOrdersPending", [QUERY],
+                                                      [f"{n.table('fulfillment-orders')}/index/by_pending"])]),
     # An MCF order's recipient, sealed as buyer data is, by the API handler that receives it
     # (it seals, never opens: GenerateDataKey only).
     "recipient-seal": Unit(("chalicelib/flows/orders/store.py:DynamoBuyerData.seal_new",
@@ -217,7 +224,7 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
     # The API handler records shipments and queues their confirmation (shipments:write).
     "api_handler": ("state", "orders-read", "queue-depths", "page-token", "shipments", "send-tasks",
                     "shipments-counts", "shipments-list", "orders-due", "orders-many", "shipments-many",
-                    "fulfillment", "recipient-seal"),
+                    "fulfillment", "recipient-seal", "fulfillment-pending"),
     "bearer_token": ("state", "api-token"),
     "intake": ("state", "orders-write", "buyer-data-expiry", "send-tasks", "fulfillment"),
     "tasks": ("state", "orders-write", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api", "shipments",
@@ -227,6 +234,7 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
     "purge_buyer_data": ("state", "buyer-data-expiry"),
     "sweep_shipments": ("state", "shipments-read", "shipments-pending", "send-tasks"),
     "alert_ship_by": ("state", "orders-due", "orders-alerted", "alerts"),
+    "sweep_fulfillment": ("state", "fulfillment-read", "fulfillment-pending", "send-tasks"),
 }
 CONSUMERS = {q.handler: q.suffix for q in resources.QUEUES}  # app.py's on_sqs_message handlers
 

@@ -31,6 +31,7 @@ import getpass
 import os
 import re
 import sys
+from datetime import datetime
 from typing import TextIO
 
 from infra.stage import (  # noqa: F401 - the stage's helpers, as this command's users know them
@@ -268,7 +269,44 @@ def _stage_argv(command: list[str], stage: Stage, args: argparse.Namespace) -> l
     return argv
 
 
-COMMANDS = {"set-app": cmd_set_app, "add": cmd_add, "list": cmd_list, "remove": cmd_remove}
+def index_ship_by(seller_id: str) -> int:
+    """Put into the orders table's by_ship_by index the seller's merchant orders waiting to ship
+    that were stored before it existed. Run with the administrator's credentials (no function's
+    role writes these attributes outside a change); a change applied meanwhile wins, each write
+    being conditioned on the change key read."""
+    from chalicelib.core.dynamo import unless_refused
+    from chalicelib.core.times import iso
+    from chalicelib.flows.orders.rules import AWAITING_SHIPMENT, awaits_merchant_shipping
+    from chalicelib.flows.orders.store import _order_models
+
+    Row = _order_models().order
+    indexed = 0
+    for status in sorted(AWAITING_SHIPMENT, key=lambda s: s.value):
+        for row in Row.by_seller_status.query(f"{seller_id}#{status.value}"):
+            latest = (row.windows or {}).get("ship_by_latest")
+            if not latest or not awaits_merchant_shipping(status, row.fulfillment_channel) \
+                    or (row.ship_by_seller and row.ship_by_key):
+                continue
+            with unless_refused() as written:
+                Row(row.order_id).update(
+                    actions=[Row.ship_by_seller.set(seller_id),
+                             Row.ship_by_key.set(f"{iso(datetime.fromisoformat(latest))}#{row.order_id}")],
+                    condition=Row.change_key == row.change_key)
+            indexed += written.ok
+    return indexed
+
+
+def cmd_index_ship_by(stage: Stage, args: argparse.Namespace) -> int:
+    """Orders stored before the ship-by index: indexed once, so the alerts and /shipments/due see them."""
+    with registry(stage) as state:
+        counts = {s["seller_id"]: index_ship_by(s["seller_id"]) for s in state.sellers()}
+    for seller_id, count in sorted(counts.items()):
+        print(f"{seller_id}: {count} merchant order(s) waiting to ship indexed by their latest ship date")
+    return 0
+
+
+COMMANDS = {"set-app": cmd_set_app, "add": cmd_add, "list": cmd_list, "remove": cmd_remove,
+            "index-ship-by": cmd_index_ship_by}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -298,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--marketplaces", help="comma-separated marketplace ids (asked for when left out)")
     add.add_argument("--connect", action="store_true", help="then subscribe the seller (infra.connect)")
     command("list", "list the sellers and their marketplaces (no secrets)")
+    command("index-ship-by", "once, after upgrading: index the merchant orders waiting to ship stored before "
+                             "the ship-by alerts existed")
     remove = command("remove", "unsubscribe a seller, then delete its refresh token and registration")
     remove.add_argument("--seller-id", required=True)
     remove.add_argument(

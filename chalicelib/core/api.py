@@ -169,7 +169,9 @@ FLOW = Flow(
                                                        "confirmation awaits Amazon), refused (orders whose latest "
                                                        "shipment Amazon refused: see GET /orders/{orderId}/shipments), "
                                                        "due (merchant orders to ship within the alert window, late "
-                                                       "ones included) and late (see GET /shipments/due)",
+                                                       "ones included) and late (see GET /shipments/due); fulfillment: "
+                                                       "pending (MCF orders whose creation or cancellation is on its "
+                                                       "way to Amazon)",
                       "additionalProperties": {"type": "object",
                                                "additionalProperties": {"type": "integer", "minimum": 0}}},
             "lastNotification": nullable(strict({

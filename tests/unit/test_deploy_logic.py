@@ -215,7 +215,8 @@ def test_each_queue_consumer_gets_its_declared_timeout_and_memory_and_every_func
     }
     assert {name: s["iam_policy_file"] for name, s in settings.items()} == {
         f: f"policy-dev-{f}.json" for f in ("api_handler", "bearer_token", "intake", "tasks", "work", "poll_orders",
-                                            "purge_buyer_data", "sweep_shipments", "alert_ship_by")}
+                                            "purge_buyer_data", "sweep_shipments", "alert_ship_by",
+                                            "sweep_fulfillment")}
 
 
 @pytest.mark.parametrize("queue", resources.QUEUES, ids=lambda q: q.suffix)

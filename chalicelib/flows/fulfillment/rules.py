@@ -95,6 +95,12 @@ class FulfillmentOrder:
     version: int = 0
 
     @property
+    def on_its_way(self) -> bool:
+        """Its creation, or a cancellation, is still to reach Amazon (the sweep looks at it)."""
+        return self.state is State.REQUESTED or (self.cancel_requested_at is not None
+                                                 and self.amazon_status != "Cancelled")
+
+    @property
     def cancellable(self) -> bool:
         return self.state is State.CREATED and self.amazon_status in CANCELLABLE
 

@@ -61,6 +61,10 @@ class Sellers(Protocol):
     def sellers(self) -> list[dict[str, Any]]: ...
 
 
+class PendingStore(Store, Protocol):
+    def pending(self, seller_id: str, limit: int = 500) -> list[str]: ...
+
+
 @dataclass(frozen=True)
 class IntakePorts:
     orders: Store
@@ -287,3 +291,25 @@ def record_status(notification: Notification, ports: IntakePorts, now: datetime)
 
 def rules_id_ok(value: str) -> bool:
     return 1 <= len(value) <= 40 and all(c.isascii() and (c.isalnum() or c in "-_.") for c in value)
+
+
+# A creation or cancellation still on its way this long after it was asked (its task lost
+# between the write and the queue) is queued again; a task still on its way does no harm.
+SWEEP_AFTER = timedelta(minutes=10)
+
+
+def sweep_pending(store: PendingStore, sellers: Sellers, tasks: TaskQueue, now: datetime) -> dict[str, int]:
+    queued = 0
+    for seller in sellers.sellers():
+        for order_id in store.pending(seller["seller_id"]):
+            order = store.get(seller["seller_id"], order_id)
+            if order is None:
+                continue
+            if order.state is State.REQUESTED and now - order.requested_at >= SWEEP_AFTER:
+                tasks.enqueue(_task(CREATE, order))
+                queued += 1
+            elif (order.state is State.CREATED and order.cancel_requested_at is not None
+                  and order.amazon_status != "Cancelled" and now - order.cancel_requested_at >= SWEEP_AFTER):
+                tasks.enqueue(_task(CANCEL, order))
+                queued += 1
+    return {"queued": queued}

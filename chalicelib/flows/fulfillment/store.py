@@ -11,6 +11,7 @@ from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib import config, resources
@@ -27,6 +28,14 @@ class _FulfillmentModels:
 @models_builder
 @cache
 def _fulfillment_models() -> _FulfillmentModels:
+    class Pending(GlobalSecondaryIndex):
+        class Meta:
+            index_name = "by_pending"
+            projection = KeysOnlyProjection()
+
+        pending_seller = UnicodeAttribute(hash_key=True)
+        fulfillment_order_id = UnicodeAttribute(range_key=True)
+
     class FulfillmentOrderRow(Model):
         class Meta:
             table_name = config.table_name(resources.FULFILLMENT_ORDERS)
@@ -36,6 +45,9 @@ def _fulfillment_models() -> _FulfillmentModels:
         version = NumberAttribute()
         data = JSONAttribute()
         updated_at = UnicodeAttribute()
+        pending_seller = UnicodeAttribute(null=True)  # while its creation or cancellation is on its way
+
+        by_pending = Pending()
 
     return _FulfillmentModels(FulfillmentOrderRow)
 
@@ -77,6 +89,15 @@ class DynamoFulfillmentOrders:
         with unless_refused() as written:
             Row(order.seller_id, order.fulfillment_order_id).update(
                 actions=[Row.version.set(order.version + 1),
-                         Row.data.set(_to_json(order)), Row.updated_at.set(iso(now))],
+                         Row.data.set(_to_json(order)), Row.updated_at.set(iso(now)),
+                         Row.pending_seller.set(order.seller_id) if order.on_its_way else Row.pending_seller.remove()],
                 condition=condition)
         return written.ok
+
+    def pending(self, seller_id: str, limit: int = 500) -> list[str]:
+        """A seller's orders whose creation or cancellation is on its way to Amazon."""
+        Row = _fulfillment_models().order
+        return [row.fulfillment_order_id for row in Row.by_pending.query(seller_id, limit=limit)]
+
+    def count_pending(self, seller_id: str) -> int:
+        return int(_fulfillment_models().order.by_pending.count(seller_id))

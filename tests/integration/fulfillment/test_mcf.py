@@ -190,3 +190,28 @@ def test_two_sellers_may_use_the_same_id(amazon_for):
         flow.task_ports().tasks.discard()
     assert result.outcome is Outcome.CREATED
     assert {(s, i) for s, i in amazon.fulfillment.orders if i == shared} == {(SELLER, shared), (other, shared)}
+
+
+def test_the_sweep_queues_again_a_creation_and_a_cancellation_whose_task_was_lost(amazon):
+    from chalicelib.core import wiring as core
+    from chalicelib.flows.fulfillment import wiring
+
+    order, _ = send(request())  # its create task discarded: lost
+    later = datetime.now(UTC) + service.SWEEP_AFTER
+    with running("sweep_fulfillment"):
+        swept = service.sweep_pending(wiring.orders(), core.state(), core.task_queue(), later)
+        queued = [t for t, _ in core.task_queue()._pending]  # noqa: SLF001
+        core.task_queue().discard()
+    assert swept["queued"] >= 1
+    assert (service.CREATE, order.fulfillment_order_id) in {(t.kind, t.key) for t in queued}
+    run("create", order.fulfillment_order_id)
+    run("refresh", order.fulfillment_order_id)
+    with running("api_handler"):
+        service.request_cancel(wiring.request_ports(), SELLER, order.fulfillment_order_id, datetime.now(UTC))
+        wiring.request_ports().tasks.discard()  # lost too
+    with running("sweep_fulfillment"):
+        service.sweep_pending(wiring.orders(), core.state(), core.task_queue(), later + service.SWEEP_AFTER)
+        queued = [t for t, _ in core.task_queue()._pending]  # noqa: SLF001
+        core.task_queue().discard()
+    assert (service.CANCEL, order.fulfillment_order_id) in {(t.kind, t.key) for t in queued}
+    assert (service.CREATE, order.fulfillment_order_id) not in {(t.kind, t.key) for t in queued}

@@ -178,3 +178,20 @@ def test_an_order_that_shipped_since_the_index_was_read_is_not_alerted(seller):
     with running("alert_ship_by"):
         assert not wiring.due_index().mark_alerted(order_id, mark(Threshold.LATE, read.latest_ship_date),
                                                    read.ship_by_key)
+
+
+def test_orders_stored_before_the_index_are_indexed_once_by_the_upgrade_command(aws_stack, seller):
+    from infra.sellers import index_ship_by
+
+    now = datetime.now(UTC)
+    old, shipped = _order_id(), _order_id()
+    apply(change(seller, old, OrderStatus.UNSHIPPED, now + timedelta(hours=3)),
+          change(seller, shipped, OrderStatus.SHIPPED, now + timedelta(hours=3)))
+    dynamodb = aws_stack.client("dynamodb")
+    for order_id in (old, shipped):  # as the orders table held them before the index
+        dynamodb.update_item(TableName=aws_stack.outputs["OrdersTableName"], Key={"order_id": {"S": order_id}},
+                             UpdateExpression="REMOVE ship_by_seller, ship_by_key")
+    assert due(seller, now + WINDOW) == []
+    assert index_ship_by(seller) == 1
+    assert due(seller, now + WINDOW) == [old]
+    assert index_ship_by(seller) == 0  # once
