@@ -13,8 +13,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +164,33 @@ def serve_scenario(directory: Path, scenario: Any, *options: str, token: str,
     messages = directory / "messages.jsonl"
     messages.write_text("".join(m + "\n" for m in [*scenario.messages, *extra_messages]), encoding="utf-8")
     return start_served_replay(world, [messages], *options, token=token, workdir=directory)
+
+
+@contextmanager
+def served_in_the_past(directory: Path, token: str, days: int, seed: int, orders: int) -> Iterator[tuple[Served, Any]]:
+    """One seller's scenario placed `days` in the past (a shipment cannot leave before its order
+    was placed, nor in the future), clean (nothing lost or malformed), served fast (rate scale
+    100, schedules every 5 s): (the served replay, the scenario)."""
+    from infra.local.scenario import build_scenario
+
+    start = (datetime.now(UTC) - timedelta(days=days)).replace(microsecond=0)
+    scenario = build_scenario(seed=seed, orders=orders, sellers=1, start=start, lost=0, malformed=0, unhandled=0)
+    process = serve_scenario(directory, scenario, "--rate-scale", "100", "--schedule-every", "5", token=token)
+    try:
+        yield process, scenario
+    finally:
+        process.stop()
+
+
+def until(check: Callable[[], Any], seconds: float = 60, every: float = 0.3) -> Any:
+    """`check()` once it answers something truthy, or its last answer after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(every)
+    return check()
 
 
 def start_served_replay(world: Path, files: Iterable[Path], *options: str, token: str, workdir: Path,

@@ -6,13 +6,11 @@ an order made in Seller Central is followed from its notification, with its retu
 from __future__ import annotations
 
 import copy
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from infra.local.scenario import build_scenario
-from tests.e2e.harness import serve_scenario
+from tests.e2e.harness import served_in_the_past, until
 
 pytestmark = pytest.mark.e2e
 
@@ -21,24 +19,8 @@ TOKEN = "e2e-fulfillment-token"
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("fulfillment")
-    start = (datetime.now(UTC) - timedelta(days=5)).replace(microsecond=0)
-    scenario = build_scenario(seed=12, orders=12, sellers=1, start=start, lost=0, malformed=0, unhandled=0)
-    process = serve_scenario(directory, scenario, "--rate-scale", "100", "--schedule-every", "5", token=TOKEN)
-    try:
-        yield process, scenario
-    finally:
-        process.stop()
-
-
-def _until(check, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.3)
-    return check()
+    with served_in_the_past(tmp_path_factory.mktemp("fulfillment"), TOKEN, days=5, seed=12, orders=12) as both:
+        yield both
 
 
 def test_a_shop_order_reaches_amazon_once_and_comes_back_shipped_with_tracking(served):
@@ -56,7 +38,7 @@ def test_a_shop_order_reaches_amazon_once_and_comes_back_shipped_with_tracking(s
     conflict = process.request("POST", "/fulfillment-orders", json=other)
     assert conflict.status_code == 409 and "other details" in conflict.json()["message"]
     path = f"/fulfillment-orders/{order['sellerFulfillmentOrderId']}"
-    shipped = _until(lambda: (o := process.ok(path))["amazonStatus"] == "Complete" and o)
+    shipped = until(lambda: (o := process.ok(path))["amazonStatus"] == "Complete" and o)
     assert shipped, process.ok(path)
     (shipment,) = shipped["shipments"]
     assert shipment["status"] == "SHIPPED" and shipment["packages"][0]["trackingNumber"]
@@ -77,11 +59,11 @@ def test_an_order_is_cancelled_while_amazon_allows(served):
     order = scenario.expected["shop_orders"][-1]
     assert process.request("POST", "/fulfillment-orders", json=order).status_code == 201
     path = f"/fulfillment-orders/{order['sellerFulfillmentOrderId']}"
-    assert _until(lambda: process.ok(path)["cancellable"], 20)
+    assert until(lambda: process.ok(path)["cancellable"], 20)
     cancelled = process.request("DELETE", path)
     assert cancelled.status_code == 200 and cancelled.json()["cancelRequestedAt"]
     assert process.request("DELETE", path).status_code == 200  # asking again changes nothing
-    assert _until(lambda: process.ok(path)["amazonStatus"] == "Cancelled", 30), process.ok(path)
+    assert until(lambda: process.ok(path)["amazonStatus"] == "Cancelled", 30), process.ok(path)
     calls = process.amazon("calls", operation="cancelFulfillmentOrder")["calls"]
     assert sum(1 for c in calls if order["sellerFulfillmentOrderId"] in c["path"]) == 1
 
@@ -89,7 +71,7 @@ def test_an_order_is_cancelled_while_amazon_allows(served):
 def test_an_order_made_in_seller_central_is_followed_with_its_return(served):
     process, scenario = served
     (seed,) = scenario.expected["fulfillment_seeds"]
-    followed = _until(lambda: (r := process.get(f"/fulfillment-orders/{seed}")).status_code == 200
+    followed = until(lambda: (r := process.get(f"/fulfillment-orders/{seed}")).status_code == 200
                       and r.json()["returns"] and r.json(), 30)
     assert followed and followed["origin"] == "amazon" and followed["amazonStatus"] == "Complete"
     assert followed["returns"][0]["reasonCode"] == "DAMAGED_BY_CARRIER"

@@ -57,6 +57,9 @@ class OrderFacts:
     fulfillment_channel: str | None  # AFN | MFN
     purchase_date: datetime | None
     items: tuple[tuple[str, str | None, int, int], ...]  # (order item id, sku, ordered, shipped per Amazon)
+    # The package reference ids Amazon already holds for the order (getOrder's packages: those
+    # confirmed in Seller Central or by another tool too); ours must not reuse one.
+    amazon_packages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,8 @@ def new_shipment(order: OrderFacts, recorded: Sequence[Shipment], request: Shipm
                  now: datetime) -> Shipment:
     lines = check(order, recorded, request, now)
     number = max((s.number for s in recorded), default=0) + 1
+    while str(number) in order.amazon_packages:  # a reference Amazon holds from elsewhere: never reused
+        number += 1
     return Shipment(shipment_id(order.order_id, number), order.order_id, order.seller_id, order.marketplace_id,
                     number, request.carrier_code, request.tracking_number, request.ship_date, lines, now,
                     request.carrier_name, request.shipping_method, request.ship_from_supply_source_id)

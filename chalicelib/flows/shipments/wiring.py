@@ -17,7 +17,8 @@ def facts_of(order: Order) -> OrderFacts:
     shipped = {line.order_item_id: line.quantity_shipped for line in order.lines}
     return OrderFacts(order.order_id, order.seller_id, order.marketplace_id, order.status.value,
                       order.fulfillment_channel, order.purchase_date,
-                      tuple((item_id, sku, quantity, shipped.get(item_id, 0)) for item_id, sku, quantity in items))
+                      tuple((item_id, sku, quantity, shipped.get(item_id, 0)) for item_id, sku, quantity in items),
+                      tuple(p.package_reference_id for p in (order.details.packages if order.details else ())))
 
 
 class OrderRecords:

@@ -85,3 +85,11 @@ def test_shipment_ids_read_back():
     assert rules.parse_shipment_id("028-1234567-1234567.12") == ("028-1234567-1234567", 12)
     for wrong in ("028-1234567-1234567", "028-1234567-1234567.0", "x.1", "028-1234567-1234567.1.2", ""):
         assert rules.parse_shipment_id(wrong) is None
+
+
+def test_a_package_reference_amazon_already_holds_is_never_reused():
+    """Packages confirmed in Seller Central (or by another tool) hold their own references."""
+    order = OrderFacts(**{**ORDER.__dict__, "amazon_packages": ("1", "2", "4")})
+    first = rules.new_shipment(order, (), request(("11111", None, 1)), NOW)
+    second = rules.new_shipment(order, (first,), request(("11111", None, 1)), NOW)
+    assert (first.package_reference_id, second.package_reference_id) == ("3", "5")
