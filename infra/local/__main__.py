@@ -260,9 +260,16 @@ def demo(args) -> int:
         f"tracking {', '.join(tracking) or '-'}, {len(mcf.cancelled)} cancelled while Amazon allowed it")
     for order_id, message in mcf.refused:
         say(f"  refused for the web shop (order {order_id}): {message}")
-    seeds = exp.get("fulfillment_seeds", [])
-    say(f"  an order made in Seller Central before ({', '.join(seeds)}) is followed from Amazon's notification, "
-        "with its return: GET /fulfillment-orders/" + (f"{seeds[0]}?sellerId={mcf.seller_id}" if seeds else ""))
+    from infra.local.warehouse import call
+
+    for seed in exp.get("fulfillment_seeds", []):
+        status, seen = call(api, runtime.token, "GET", f"/fulfillment-orders/{seed}?sellerId={mcf.seller_id}")
+        if status == 200:
+            say(f"  an order made in Seller Central before ({seed}) is followed from Amazon's notification: "
+                f"{seen.get('amazonStatus')}, {len(seen.get('returns') or [])} return(s) received "
+                f"(GET /fulfillment-orders/{seed}?sellerId={mcf.seller_id})")
+        else:
+            say(f"  the order made in Seller Central before ({seed}) is not followed yet: Amazon has not notified")
     say(f"  ship-by alerts: {ship_by['late']} merchant orders were late to ship before the warehouse ran, one "
         f"digest named them; {after['late']} still are, and the next run sent {len(runtime.read_alerts(inbox))} "
         f"e-mails (each order is alerted once per threshold; GET /shipments/due lists them)")

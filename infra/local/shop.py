@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.local.warehouse import _call
+from infra.local.warehouse import call
 
 
 @dataclass
@@ -27,13 +27,13 @@ def send(api: str, token: str, orders: list[dict[str, Any]]) -> ShopRun:
     run = ShopRun(orders[0]["sellerId"] if orders else "")
     for order in orders:
         key = f"shop-{order['sellerFulfillmentOrderId']}"
-        status, answer = _call(api, token, "POST", "/fulfillment-orders", order, key=key)
+        status, answer = call(api, token, "POST", "/fulfillment-orders", order, key=key)
         if status in (200, 201):
             run.sent.append(answer["sellerFulfillmentOrderId"])
         else:
             run.refused.append((order["sellerFulfillmentOrderId"], answer.get("message", "")))
     if orders:  # unsure whether the first went: the same request again, without the key
-        status, _ = _call(api, token, "POST", "/fulfillment-orders", orders[0])
+        status, _ = call(api, token, "POST", "/fulfillment-orders", orders[0])
         run.again.append(status)
     return run
 
@@ -46,9 +46,9 @@ def cancel_last(api: str, token: str, run: ShopRun, work: Callable[[], None], se
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         work()
-        _, order = _call(api, token, "GET", f"/fulfillment-orders/{last}?sellerId={run.seller_id}")
+        _, order = call(api, token, "GET", f"/fulfillment-orders/{last}?sellerId={run.seller_id}")
         if order.get("cancellable"):
-            status, answer = _call(api, token, "DELETE", f"/fulfillment-orders/{last}?sellerId={run.seller_id}")
+            status, answer = call(api, token, "DELETE", f"/fulfillment-orders/{last}?sellerId={run.seller_id}")
             if status == 200:
                 run.cancelled.append(last)
             else:
@@ -64,7 +64,7 @@ def follow(api: str, token: str, run: ShopRun, work: Callable[[], None], seconds
         work()
         for order_id in run.sent:
             path = f"/fulfillment-orders/{order_id}?sellerId={run.seller_id}"
-            _, run.final[order_id] = _call(api, token, "GET", path)
+            _, run.final[order_id] = call(api, token, "GET", path)
         if all(o.get("amazonStatus") in ("Complete", "Cancelled") for o in run.final.values()):
             return
         time.sleep(0.5)

@@ -27,7 +27,7 @@ class Shipped:
     late: list[str] = field(default_factory=list)
 
 
-def _call(api: str, token: str, method: str, path: str, body: Any = None,
+def call(api: str, token: str, method: str, path: str, body: Any = None,
           key: str | None = None) -> tuple[int, dict[str, Any]]:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     if key:
@@ -46,7 +46,7 @@ def ship(api: str, token: str, order_ids: list[str], seed: int = 7) -> Shipped:
     done = Shipped()
     now = datetime.now(UTC)
     for position, order_id in enumerate(order_ids):
-        status, order = _call(api, token, "GET", f"/orders/{order_id}")
+        status, order = call(api, token, "GET", f"/orders/{order_id}")
         if status != 200 or not order.get("items"):
             continue
         latest: str | None = (order.get("shipBy") or {}).get("latest")
@@ -70,12 +70,12 @@ def ship(api: str, token: str, order_ids: list[str], seed: int = 7) -> Shipped:
         carrier = rng.choice(CARRIERS)
         if position == 0:  # keyed wrong: one unit too many
             wrong = [dict(lines[0], quantity=lines[0]["quantity"] + 1)] + lines[1:]
-            status, answer = _call(api, token, "POST", f"/orders/{order_id}/shipments",
+            status, answer = call(api, token, "POST", f"/orders/{order_id}/shipments",
                                    _body(carrier, wrong, shipped_at, rng), key=f"wms-{order_id}-wrong")
             if status != 200:
                 done.refused.append((order_id, answer.get("message", "")))
         for number, package in enumerate(packages, 1):
-            status, answer = _call(api, token, "POST", f"/orders/{order_id}/shipments",
+            status, answer = call(api, token, "POST", f"/orders/{order_id}/shipments",
                                    _body(carrier, package, shipped_at, rng), key=f"wms-{order_id}-{number}")
             if status == 200:
                 done.recorded.append(answer["shipmentId"])
