@@ -17,6 +17,12 @@ def iso(moment: datetime) -> str:
     return utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def iso_seconds(moment: datetime) -> str:
+    """As `iso`, without the fraction when it is zero (`2026-11-20T14:30:00Z`): what Amazon's
+    APIs and our answers write."""
+    return iso(moment).replace(".000000Z", "Z")
+
+
 def parse_iso(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 

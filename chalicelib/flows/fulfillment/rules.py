@@ -18,12 +18,20 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from chalicelib.core import fields
+from chalicelib.core.errors import PermanentError
+
 # Amazon's FulfillmentOrderStatus: the seller may cancel a Received or Planning order (Amazon
 # documents no cancellation of a New one, which it has not validated yet).
 CANCELLABLE = frozenset({"Received", "Planning"})
 FINAL = frozenset({"Cancelled", "Complete", "CompletePartialled", "Unfulfillable", "Invalid"})
 SPEEDS = ("Standard", "Expedited", "Priority", "ScheduledDelivery")
 POLICIES = ("FillOrKill", "FillAll", "FillAllAvailable")
+
+
+def is_id(value: str) -> bool:
+    """A sellerFulfillmentOrderId as Amazon takes it: 1 to 40 ASCII letters, digits, '-', '_', '.'."""
+    return 1 <= len(value) <= 40 and all(c.isascii() and (c.isalnum() or c in "-_.") for c in value)
 
 
 class State(str, Enum):
@@ -215,10 +223,7 @@ def with_snapshot(order: FulfillmentOrder, status: str | None, updated: datetime
 
 def amazon_time(value: str | None) -> datetime | None:
     """Amazon's timestamp, or None when it is not one with a zone (never raises)."""
-    if not value:
-        return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return fields.moment(value, "statusUpdatedDate")
+    except PermanentError:
         return None
-    return moment if moment.tzinfo is not None else None

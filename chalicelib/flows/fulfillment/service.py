@@ -11,7 +11,7 @@ from chalicelib.core.errors import InvalidNotification, PermanentError, RetryLat
 from chalicelib.core.fields import quote
 from chalicelib.core.once import Call, CallLedger, call_once
 from chalicelib.core.tasks import Outcome, Result, Slots, Task, TaskQueue
-from chalicelib.core.times import iso
+from chalicelib.core.times import iso, iso_seconds
 from chalicelib.flows.fulfillment import rules
 from chalicelib.flows.fulfillment.rules import FulfillmentOrder, FulfillmentRequest, State
 
@@ -150,7 +150,7 @@ def _sealed(request: FulfillmentRequest) -> dict[str, Any]:
     """What is sealed apart: the recipient, and the packing slip's words with it."""
     return {"address": dict(request.recipient), "comment": request.comment, "policy": request.policy,
             "fingerprint": request.fingerprint(),
-            "displayable_order_date": iso(request.displayable_order_date).replace(".000000Z", "Z")}
+            "displayable_order_date": iso_seconds(request.displayable_order_date)}
 
 
 def _body(order: FulfillmentOrder, sealed: dict[str, Any]) -> dict[str, Any]:
@@ -271,7 +271,7 @@ def record_status(notification: Notification, ports: IntakePorts, now: datetime)
     if not isinstance(body, dict):
         raise InvalidNotification(f"{notification.label}: the payload has no FulfillmentOrderStatusNotification")
     order_id, seller_id = get(body, "SellerFulfillmentOrderId"), get(body, "SellerId") or notification.seller_id
-    if not isinstance(order_id, str) or not rules_id_ok(order_id):
+    if not isinstance(order_id, str) or not rules.is_id(order_id):
         raise InvalidNotification(f"{notification.label}: SellerFulfillmentOrderId is missing or not an id")
     if not isinstance(seller_id, str) or not seller_id:
         raise InvalidNotification(f"{notification.label}: SellerId is missing")
@@ -288,9 +288,6 @@ def record_status(notification: Notification, ports: IntakePorts, now: datetime)
     # UPDATED, not CREATED: counts of created records are the orders' (the demo's summary).
     return Result(Outcome.UPDATED, {"fulfillment_order_id": order_id})
 
-
-def rules_id_ok(value: str) -> bool:
-    return 1 <= len(value) <= 40 and all(c.isascii() and (c.isalnum() or c in "-_.") for c in value)
 
 
 # A creation or cancellation still on its way this long after it was asked (its task lost

@@ -6,16 +6,16 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib.core import http
+from chalicelib.core import fields, http
 from chalicelib.core.auth import principal
 from chalicelib.core.http import BadRequest, Conflict, NotFound, only, query
-from chalicelib.core.times import iso, now, parse_iso
+from chalicelib.core.times import iso_seconds, now
 from chalicelib.flows.fulfillment import rules
 from chalicelib.flows.fulfillment.rules import FulfillmentOrder, FulfillmentRequest, Item
 
 
 def _time(moment: datetime | None) -> str | None:
-    return iso(moment).replace(".000000Z", "Z") if moment is not None else None
+    return iso_seconds(moment) if moment is not None else None
 
 
 def order_view(o: FulfillmentOrder) -> dict[str, Any]:
@@ -36,9 +36,8 @@ def order_view(o: FulfillmentOrder) -> dict[str, Any]:
 
 
 def _request(body: dict[str, Any]) -> FulfillmentRequest:
-    date = parse_iso(body["displayableOrderDate"])
-    if date is None or date.tzinfo is None:
-        raise BadRequest("displayableOrderDate must be a date-time with its zone, like 2026-11-20T14:30:00Z")
+    date = fields.moment(body["displayableOrderDate"], "displayableOrderDate", required=True)
+    assert date is not None  # required
     if date > now() + timedelta(minutes=10):
         raise BadRequest("displayableOrderDate is in the future: it is when the customer ordered")
     items, seen = [], set()
@@ -84,7 +83,7 @@ def _found(request: Any, fulfillment_order_id: str) -> FulfillmentOrder:
 
     params = query(request)
     only(params, {"sellerId"})
-    if not service_id_ok(fulfillment_order_id):
+    if not rules.is_id(fulfillment_order_id):
         raise BadRequest("sellerFulfillmentOrderId must be 1–40 letters, digits, '-', '_' or '.'")
     who = principal(request)
     visible = [s["seller_id"] for s in core.state().sellers() if who.may_see(s["seller_id"])]
@@ -96,12 +95,6 @@ def _found(request: Any, fulfillment_order_id: str) -> FulfillmentOrder:
     if order is None:
         raise NotFound(f"no fulfillment order {fulfillment_order_id} of seller {seller_id} is known")
     return order
-
-
-def service_id_ok(value: str) -> bool:
-    from chalicelib.flows.fulfillment.service import rules_id_ok
-
-    return rules_id_ok(value)
 
 
 def get(request: Any, fulfillment_order_id: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from sp_api.api import OrdersV20260101
 
 from chalicelib.core.errors import RetryLater
 from chalicelib.core.spapi import SpApi
-from chalicelib.core.times import iso
+from chalicelib.core.times import iso_seconds
 
 
 class SpApiOrders:
@@ -35,7 +35,7 @@ class SpApiOrders:
                                   "includedData": ["FULFILLMENT"]}
         if next_token:
             params["paginationToken"] = next_token
-        params["lastUpdatedAfter"] = iso(last_updated_after).replace(".000000Z", "Z")
+        params["lastUpdatedAfter"] = iso_seconds(last_updated_after)
         response = self._spapi.call("searchOrders", seller_id, lambda: client.search_orders(**params))
         payload = response.payload if isinstance(response.payload, dict) else {}
         if "orders" not in payload:

@@ -11,7 +11,7 @@ from chalicelib.core.errors import PermanentError, RetryLater
 from chalicelib.core.fields import quote
 from chalicelib.core.once import Call, CallLedger, call_once
 from chalicelib.core.tasks import Outcome, Result, Slots, Task, TaskQueue
-from chalicelib.core.times import iso
+from chalicelib.core.times import iso_seconds
 from chalicelib.flows.shipments import imports, rules, shipby
 from chalicelib.flows.shipments.imports import RowProblem
 from chalicelib.flows.shipments.rules import OrderFacts, OrderShipments, Shipment, ShipmentRequest, ShipmentState
@@ -131,7 +131,7 @@ def import_shipments(ports: RecordPorts, text: str, now: datetime, may_see: Any 
 def _confirmation_body(shipment: Shipment) -> dict[str, Any]:
     detail: dict[str, Any] = {
         "packageReferenceId": shipment.package_reference_id, "carrierCode": shipment.carrier_code,
-        "trackingNumber": shipment.tracking_number, "shipDate": iso(shipment.ship_date).replace(".000000Z", "Z"),
+        "trackingNumber": shipment.tracking_number, "shipDate": iso_seconds(shipment.ship_date),
         "orderItems": [{"orderItemId": line.order_item_id, "quantity": line.quantity} for line in shipment.lines]}
     if shipment.carrier_name:
         detail["carrierName"] = shipment.carrier_name

@@ -85,13 +85,14 @@ def digest(alerts: Sequence[Alert], now: datetime, window: timedelta) -> tuple[s
              "Amazon counts a confirmation after the latest ship date in your Late Shipment Rate.", ""]
     ordered = sorted(alerts, key=lambda a: (a.threshold is not Threshold.LATE, a.latest_ship_date, a.order_id))
     for seller_id in sorted({a.seller_id for a in ordered}):
+        theirs = [a for a in ordered if a.seller_id == seller_id]
         lines.append(f"Seller {seller_id}:")
-        for alert in [a for a in ordered if a.seller_id == seller_id][:DIGEST_LINES]:
+        for alert in theirs[:DIGEST_LINES]:
             delta = alert.latest_ship_date - now
             when = f"{span(delta)} ago" if alert.threshold is Threshold.LATE else f"in {span(delta)}"
             lines.append(f"  {alert.threshold.value.upper():4}  {alert.order_id}  latest ship date "
                          f"{_when(alert.latest_ship_date)} ({when})")
-        more = len([a for a in ordered if a.seller_id == seller_id]) - DIGEST_LINES
+        more = len(theirs) - DIGEST_LINES
         if more > 0:
             lines.append(f"  ... and {more} more: GET /shipments/due?sellerId={seller_id}")
         lines.append("")

@@ -4,16 +4,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from chalicelib.core import http
+from chalicelib.core import fields, http
 from chalicelib.core.auth import principal
 from chalicelib.core.http import BadRequest, Conflict, NotFound, date_time, only, query, whole_number
-from chalicelib.core.times import format_duration, iso, now, parse_duration, parse_iso
+from chalicelib.core.times import format_duration, iso_seconds, now, parse_duration
 from chalicelib.flows.shipments import rules, shipby
 from chalicelib.flows.shipments.rules import OrderFacts, Shipment, ShipmentRequest, ShipmentState
 
 
 def _time(moment: Any) -> str | None:
-    return iso(moment).replace(".000000Z", "Z") if moment is not None else None
+    return iso_seconds(moment) if moment is not None else None
 
 
 def shipment_view(s: Shipment) -> dict[str, Any]:
@@ -43,9 +43,8 @@ def _request(body: dict[str, Any]) -> ShipmentRequest:
         if ("orderItemId" in item) == ("sku" in item):
             raise BadRequest(f"items[{index}]: name the item by orderItemId or by sku, one of them")
         lines.append((item.get("orderItemId"), item.get("sku"), item["quantity"]))
-    ship_date = parse_iso(body["shipDate"])
-    if ship_date is None:
-        raise BadRequest("shipDate must be a date-time")
+    ship_date = fields.moment(body["shipDate"], "shipDate", required=True)  # 2026-02-30 too: a 400
+    assert ship_date is not None  # required
     return ShipmentRequest(body["carrierCode"], body["trackingNumber"], ship_date, tuple(lines),
                            body.get("carrierName"), body.get("shippingMethod"), body.get("shipFromSupplySourceId"))
 

@@ -109,8 +109,8 @@ class FulfillmentOutboundApi(Api):
         each step taken, as Amazon does (called by the simulator's clock thread)."""
         with self.simulator.lock:
             moment = self.now()
+            names = [name for name, _ in STEPS]
             for order in self.orders.values():
-                names = [name for name, _ in STEPS]
                 target = self._step_at(order, moment)
                 if target in names and order.status in names and names.index(target) > names.index(order.status):
                     for step in names[names.index(order.status) + 1:names.index(target) + 1]:
