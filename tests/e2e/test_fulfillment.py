@@ -87,7 +87,7 @@ def test_bad_requests_get_a_clear_error(served):
     assert answer.status_code == 400 and "destinationAddress" in answer.json()["message"]
     future = dict(order, sellerFulfillmentOrderId="SHOP-X-2",
                   displayableOrderDate=(datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    assert process.request("POST", "/fulfillment-orders", json=future).status_code == 400
+    assert process.request("POST", "/fulfillment-orders", json=future).status_code == 409
     assert process.get("/fulfillment-orders/NOPE-404").status_code == 404
     assert process.get("/fulfillment-orders/bad id!").status_code in (400, 404)
     assert process.request("DELETE", "/fulfillment-orders/NOPE-404").status_code == 404

@@ -100,7 +100,8 @@ PATHS = {
         "summary": "Send an order of another sales channel to Amazon's warehouses (Multi-Channel Fulfillment).",
         "description": "sellerops calls Amazon's createFulfillmentOrder once for it, then follows it from Amazon's "
                        "FULFILLMENT_ORDER_STATUS notifications. The same sellerFulfillmentOrderId with the same body "
-                       "answers the same order (200); with another body, a 409. 201: a new order, on its way.",
+                       "answers the same order (200); with another body, a 409, as for a displayableOrderDate in the "
+                       "future or a marketplace the seller does not sell on. 201: a new order, on its way.",
         "parameters": [{"name": "Idempotency-Key", "in": "header",
                         "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:~-]{1,128}$"}}],
         "requestBody": {"required": True, "content": {"application/json": {

@@ -39,7 +39,7 @@ def _request(body: dict[str, Any]) -> FulfillmentRequest:
     date = fields.moment(body["displayableOrderDate"], "displayableOrderDate", required=True)
     assert date is not None  # required
     if date > now() + timedelta(minutes=10):
-        raise BadRequest("displayableOrderDate is in the future: it is when the customer ordered")
+        raise Conflict("displayableOrderDate is in the future: it is when the customer ordered")
     items, seen = [], set()
     for index, item in enumerate(body["items"]):
         item_id = item.get("sellerFulfillmentOrderItemId") or f"{index + 1}"
@@ -64,7 +64,7 @@ def create(request: Any, body: dict[str, Any]) -> Response:
     if wanted.seller_id not in served or not who.may_see(wanted.seller_id):
         raise NotFound(f"no seller {wanted.seller_id} is served by this deployment")
     if served[wanted.seller_id] and wanted.marketplace_id not in served[wanted.seller_id]:
-        raise BadRequest(f"seller {wanted.seller_id} sells on {', '.join(sorted(served[wanted.seller_id]))}, not on "
+        raise Conflict(f"seller {wanted.seller_id} sells on {', '.join(sorted(served[wanted.seller_id]))}, not on "
                          f"marketplace {wanted.marketplace_id}")
     try:
         order, new = service.request_fulfillment(wiring.request_ports(), wanted, now())
