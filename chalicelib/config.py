@@ -51,6 +51,10 @@ def data_key_id() -> str:
     return _get(resources.DATA_KEY.env, resources.DATA_KEY.name(stage()))
 
 
+def invoice_bucket() -> str:
+    return _get(resources.INVOICE_BUCKET.env)
+
+
 def spapi_secret_id() -> str:
     return _get(resources.SPAPI_SECRET.env, resources.SPAPI_SECRET.name(stage()))
 

@@ -16,13 +16,14 @@ from chalicelib.core import api
 from chalicelib.core.envelope import Notification, subtype
 from chalicelib.core.flow import Consumer, Flow, Route, Schedule, TaskKind
 from chalicelib.core.openapi import document
-from chalicelib.flows import fulfillment, orders, shipments
+from chalicelib.flows import fulfillment, invoices, orders, shipments
 
 FLOWS: tuple[Flow, ...] = (
     api.FLOW,
     orders.FLOW,
     shipments.FLOW,
     fulfillment.FLOW,
+    invoices.FLOW,
 )
 
 

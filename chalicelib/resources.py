@@ -151,7 +151,14 @@ FULFILLMENT_ORDERS = Table("fulfillment-orders", "FulfillmentOrders", "FULFILLME
                            indexes=(Index("by_pending", "pending_seller", "fulfillment_order_id",
                                           projection="KEYS_ONLY"),))
 
-TABLES: tuple[Table, ...] = (ORDERS, BUYER_DATA, STATE, SHIPMENTS, FULFILLMENT_ORDERS)
+INVOICES = Table("invoices", "Invoices", "INVOICES_TABLE",
+                 "sellers' profiles, invoice numbering, issued invoices and credit notes (kept: tax law)",
+                 hash_key="pk", range_key="sk",
+                 indexes=(Index("by_seller_issued", "seller_id", "issued_key"),
+                          # Sparse: documents Amazon has not accepted yet, by their upload deadline.
+                          Index("by_open", "open_seller", "deadline_key", projection="KEYS_ONLY")))
+
+TABLES: tuple[Table, ...] = (ORDERS, BUYER_DATA, STATE, SHIPMENTS, FULFILLMENT_ORDERS, INVOICES)
 
 
 # ---------------------------------------------------------------------------------- the rest

@@ -107,6 +107,10 @@ class _Names:
     def queue(self, name: str) -> str:
         return self.arn("sqs", f"{self.prefix}-{name}")
 
+    def invoices(self) -> str:
+        """The invoice bucket's objects (its name ends with the account id)."""
+        return f"arn:{self.partition}:s3:::{self.prefix}-invoices-{self.account}/*"
+
     def parameter(self, name: str) -> str:
         return self.arn("ssm", f"parameter/sellerops/{self.stage}/{name}")
 
@@ -201,6 +205,40 @@ UNITS: dict[str, Unit] = {
                                                  {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["mcf:*"]}}),
                                       _statement("RecipientDataKeys", ["kms:GenerateDataKey"],
                                                  [n.arn("kms", "key/*")], _alias(n))]),
+    # Invoices: numbering (one transaction: the series' counter, the document, the claim), the
+    # orders that wait for a profile; documents are never deleted (no DeleteItem on them: the only
+    # delete is of a waiting mark, keyed waiting#...).
+    "invoices-issue": Unit(tuple(f"chalicelib/flows/invoices/store.py:DynamoInvoices.{m}" for m in (
+                           "profile", "mark_waiting", "clear_waiting", "claims", "get", "allocate", "_claimed")),
+                           lambda n: [_statement("InvoicesTable", [GET, PUT, UPDATE, QUERY], [n.table("invoices")]),
+                                      _statement("InvoicesWaiting", [DELETE], [n.table("invoices")], {
+                                          "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["waiting#*"]}})]),
+    # Drawing a document: its PDF written once, locked, encrypted by S3 under the data key.
+    "invoices-render": Unit(("chalicelib/flows/invoices/store.py:DynamoInvoices.get",
+                             "chalicelib/flows/invoices/store.py:DynamoInvoices.profile",
+                             "chalicelib/flows/invoices/store.py:DynamoInvoices.rendered",
+                             "chalicelib/flows/invoices/store.py:S3Archive.put"),
+                            lambda n: [_statement("InvoicesTable", [GET, UPDATE], [n.table("invoices")]),
+                                       _statement("InvoicePdfs", ["s3:PutObject", "s3:PutObjectRetention",
+                                                                  "s3:GetObject"], [n.invoices()]),
+                                       _via_s3("InvoicePdfKey", n, ["kms:GenerateDataKey", "kms:Decrypt"])]),
+    "invoices-read": Unit(tuple(f"chalicelib/flows/invoices/store.py:DynamoInvoices.{m}" for m in (
+                          "profile", "get", "claims", "list", "count_waiting", "count_open")) + (
+                          "chalicelib/flows/invoices/store.py:S3Archive.url",),
+                          lambda n: [_statement("InvoicesTable", [GET, QUERY], [n.table("invoices")]),
+                                     _statement("InvoicesIndexes", [QUERY],
+                                                [f"{n.table('invoices')}/index/{index}"
+                                                 for index in ("by_seller_issued", "by_open")]),
+                                     # The presigned links to the PDFs are signed with this role.
+                                     _statement("InvoicePdfLinks", ["s3:GetObject"], [n.invoices()]),
+                                     _via_s3("InvoicePdfKeyRead", n, ["kms:Decrypt"])]),
+    "invoices-profile": Unit(("chalicelib/flows/invoices/store.py:DynamoInvoices.save_profile",
+                              "chalicelib/flows/invoices/store.py:DynamoInvoices.waiting_orders"),
+                             lambda n: [_statement("InvoicesTable", [PUT, QUERY], [n.table("invoices")])]),
+    "invoices-sweep": Unit(tuple(f"chalicelib/flows/invoices/store.py:DynamoInvoices.{m}" for m in (
+                           "profile", "waiting_orders", "open_numbers", "get")),
+                           lambda n: [_statement("InvoicesTable", [GET, QUERY], [n.table("invoices")]),
+                                      _statement("InvoicesOpen", [QUERY], [f"{n.table('invoices')}/index/by_open"])]),
     # SendMessageBatch is authorized by sqs:SendMessage.
     "send-tasks": Unit(("chalicelib/core/queues.py:SqsTaskQueue.flush",),
                        lambda n: [_statement("QueueTasks", ["sqs:SendMessage"],
@@ -224,17 +262,18 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
     # The API handler records shipments and queues their confirmation (shipments:write).
     "api_handler": ("state", "orders-read", "queue-depths", "page-token", "shipments", "send-tasks",
                     "shipments-counts", "shipments-list", "orders-due", "orders-many", "shipments-many",
-                    "fulfillment", "recipient-seal", "fulfillment-pending"),
+                    "fulfillment", "recipient-seal", "fulfillment-pending", "invoices-read", "invoices-profile"),
     "bearer_token": ("state", "api-token"),
     "intake": ("state", "orders-write", "buyer-data-expiry", "send-tasks", "fulfillment"),
     "tasks": ("state", "orders-write", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api", "shipments",
-              "fulfillment"),
-    "work": ("state", "orders-write", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api"),
+              "fulfillment", "invoices-issue"),
+    "work": ("state", "orders-write", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api", "invoices-render"),
     "poll_orders": ("state", "send-tasks"),
     "purge_buyer_data": ("state", "buyer-data-expiry"),
     "sweep_shipments": ("state", "shipments-read", "shipments-pending", "send-tasks"),
     "alert_ship_by": ("state", "orders-due", "orders-alerted", "alerts"),
     "sweep_fulfillment": ("state", "fulfillment-read", "fulfillment-pending", "send-tasks"),
+    "sweep_invoices": ("state", "invoices-sweep", "send-tasks"),
 }
 CONSUMERS = {q.handler: q.suffix for q in resources.QUEUES}  # app.py's on_sqs_message handlers
 
@@ -262,6 +301,13 @@ def function_names(stage: str, function: str) -> tuple[str, str]:
     if function == "api_handler":
         return f"sellerops-{stage}", "APIHandler"
     return f"sellerops-{stage}-{function}", to_cfn_resource_name(function)
+
+
+def _via_s3(sid: str, n: _Names, actions: list[str]) -> dict[str, Any]:
+    """The data key, used by S3 on the caller's behalf (SSE-KMS of the invoice bucket)."""
+    return _statement(sid, actions, [n.arn("kms", "key/*")],
+                      {**_alias(n), "StringLike": {"kms:ViaService": [
+                          f"s3.{n.region}.amazonaws.com" if n.region != "*" else "s3.*.amazonaws.com"]}})
 
 
 def _alias(n: _Names) -> dict[str, Any]:

@@ -4,6 +4,7 @@
     python -m infra.sellers add     --stage NAME [--seller-id ID] [--marketplaces ID,ID] [--connect]
     python -m infra.sellers list    --stage NAME
     python -m infra.sellers remove  --stage NAME --seller-id ID [--keep-subscriptions]
+    python -m infra.sellers profile --stage NAME --seller-id ID [--file profile.json]
 
 (each also takes --region and --endpoint-url, as infra.deploy does).
 
@@ -305,8 +306,50 @@ def cmd_index_ship_by(stage: Stage, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_profile(stage: Stage, args: argparse.Namespace) -> int:
+    """Set a seller's invoicing profile from a JSON file (as PUT /sellers/{id}/profile takes it),
+    or print the one stored. Setting it queues the invoices of the orders that waited for it."""
+    import json
+
+    from chalicelib.core.queues import SqsTaskQueue
+    from chalicelib.flows.invoices import rules, service
+    from chalicelib.flows.invoices.store import DynamoInvoices
+
+    seller_id = check_seller_id(args.seller_id)
+    with registry(stage) as state:
+        if seller_id not in {s["seller_id"] for s in state.sellers()}:
+            raise CommandError(f"seller {seller_id} is not registered in stage {stage.name}: add it first")
+        store = DynamoInvoices()
+        if args.file is None:
+            found = store.profile(seller_id)
+            if found is None:
+                print(f"{seller_id} has no profile yet: its orders wait to be invoiced")
+                return 1
+            shown = rules.profile_json(found)
+            if shown.get("logoPng"):
+                shown["logoPng"] = f"(a PNG of {len(found.logo_png or b'')} bytes)"
+            print(json.dumps(shown, ensure_ascii=False, indent=2))
+            return 0
+        try:
+            with open(args.file, encoding="utf-8") as source:
+                data = json.load(source)
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"{args.file}: {exc}") from None
+        from chalicelib import registry as flows
+
+        tasks = SqsTaskQueue(flows.queue_of)
+        try:
+            service.save_profile(store, tasks, seller_id, data, datetime.now().astimezone())
+        except rules.ProfileError as refused:
+            raise CommandError(f"{args.file}: {refused.reason}") from None
+        waiting = len(tasks._pending)  # noqa: SLF001 - the command reports what it queued
+        tasks.flush()
+    print(f"{seller_id}: profile stored; {waiting} order(s) that waited for it are being invoiced")
+    return 0
+
+
 COMMANDS = {"set-app": cmd_set_app, "add": cmd_add, "list": cmd_list, "remove": cmd_remove,
-            "index-ship-by": cmd_index_ship_by}
+            "index-ship-by": cmd_index_ship_by, "profile": cmd_profile}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -338,6 +381,11 @@ def build_parser() -> argparse.ArgumentParser:
     command("list", "list the sellers and their marketplaces (no secrets)")
     command("index-ship-by", "once, after upgrading: index the merchant orders waiting to ship stored before "
                              "the ship-by alerts existed")
+    profile = command("profile", "set a seller's invoicing profile from a JSON file (legal identity, VAT "
+                                 "numbers, series...), or print it")
+    profile.add_argument("--seller-id", required=True)
+    profile.add_argument("--file", help="the profile, as PUT /sellers/{sellerId}/profile takes it (left out: "
+                                        "print the stored one)")
     remove = command("remove", "unsubscribe a seller, then delete its refresh token and registration")
     remove.add_argument("--seller-id", required=True)
     remove.add_argument(

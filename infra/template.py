@@ -275,6 +275,11 @@ def _invoice_bucket() -> dict[str, Any]:
             "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
                                                "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
             "VersioningConfiguration": {"Status": "Enabled"},
+            # Write once, keep for the legal period: every invoice is locked (each PDF carries its
+            # seller's own period; this default covers anything else put here).
+            "ObjectLockEnabled": True,
+            "ObjectLockConfiguration": {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {
+                "Mode": "GOVERNANCE", "Years": 10}}},
             "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
         },
     }

@@ -28,7 +28,8 @@ SCOPES: dict[str, str] = {
     "shipments:write": "record shipments (warehouse systems)",
     "fulfillment:write": "send orders of other channels to Amazon's warehouses, and cancel them (MCF)",
     "stock:write": "set stock counts and post adjustments",
-    "invoices:read": "read and download invoices and credit notes",
+    "invoices:read": "read and download invoices and credit notes, and the sellers' invoicing profiles",
+    "sellers:write": "set the sellers' invoicing profiles (legal identity, VAT numbers, series)",
     "books:read": "read settlements and accounting exports",
 }
 

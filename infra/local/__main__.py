@@ -177,6 +177,34 @@ def _warehouse(runtime, api: str, expected: dict, say) -> dict:
             "duplicates": sum(1 for n in packages.values() if n > 1), "now_shipped": now_shipped}
 
 
+def _invoices(runtime, api: str, expected: dict, world: dict, say) -> Any:
+    """Invoices: those of the sellers with a profile are issued as their orders ship; the seller
+    without one waits until the accountant sets it through the API; then the books are read back."""
+    from infra.local import accountant
+    from infra.local.api import GatewayRequestHandler
+    from infra.local.runtime import PROJECT_DIR
+
+    GatewayRequestHandler.access_log = False
+    try:
+        from infra.local.warehouse import call
+
+        _, health = call(api, runtime.token, "GET", "/health")
+        waiting = ((health.get("flows") or {}).get("invoices") or {}).get("waitingForProfile", 0)
+        later = expected.get("profiles_later", [])
+        if later:
+            say(f"  invoices: {waiting} shipped orders wait for their seller's profile; the accountant sets it "
+                "(PUT /sellers/{id}/profile) ...")
+        set_ = accountant.set_profiles(api, runtime.token, later)
+        runtime.worker.drain(timeout=1800)
+        sellers = [s["sellerId"] for s in world["sellers"]]
+        orders = {o["order"]["orderId"]: o["order"] for o in world["orders"]}
+        books = accountant.check(api, runtime.token, sellers, orders)
+        accountant.save_samples(api, runtime.token, books, PROJECT_DIR / "build" / "demo-invoices")
+    finally:
+        GatewayRequestHandler.access_log = True
+    return books, set_, waiting
+
+
 def demo(args) -> int:
     from infra.local.runtime import LocalRuntime, check_port
     from infra.local.scenario import build_scenario
@@ -230,6 +258,7 @@ def demo(args) -> int:
     shipping = _warehouse(runtime, api, exp, say)
     after = runtime.run_schedule("alert_ship_by")
     mcf = _shop(runtime, api, exp, say)
+    books, profiles_set, waited = _invoices(runtime, api, exp, scenario.world, say)
     say()
     say("Summary")
     orders = result['created'] + result['recovered']
@@ -273,6 +302,25 @@ def demo(args) -> int:
     say(f"  ship-by alerts: {ship_by['late']} merchant orders were late to ship before the warehouse ran, one "
         f"digest named them; {after['late']} still are, and the next run sent {len(runtime.read_alerts(inbox))} "
         f"e-mails (each order is alerted once per threshold; GET /shipments/due lists them)")
+    every = [d for docs in books.documents.values() for d in docs]
+    languages = sorted({d["language"] for d in every})
+    reverse = sum(1 for d in every if "reverse_charge" in d["mentions"])
+    attention = [d for d in every if d.get("attention")]
+    series = len({(d["sellerId"], d["number"].rsplit("-", 1)[0]) for d in every})
+    say(f"  invoices: {books.count} issued for {len({d['orderId'] for d in every})} shipped orders, one per "
+        f"package ({', '.join(languages)}; {reverse} intra-EU business supplies with the reverse charge), "
+        f"numbered in {series} series " + (f"WITH GAPS: {'; '.join(books.gaps)}" if books.gaps else "without a gap")
+        + f"; {books.matched} wholly shipped orders invoiced to the cent of what Amazon charged"
+        + (f", MISMATCHES: {'; '.join(books.mismatches[:3])}" if books.mismatches else ""))
+    for seller_id, status, message in profiles_set:
+        say(f"  seller {seller_id} had no profile: {waited} orders waited; PUT /sellers/{seller_id}/profile "
+            f"answered {status}{' ' + message if message else ''}, and they were invoiced")
+    for doc in attention[:3]:
+        say(f"  needs a person, not uploaded: {doc['number']} ({doc['orderId']}): {doc['attention']}")
+    if books.samples:
+        say(f"  sample PDFs in {books.samples[0][1].parent}:")
+        for what, path in books.samples:
+            say(f"    {path.name}  ({what})")
     say(f"  done in {result['seconds']} s")
     sample = next(iter(exp["orders"]))
     seller = next(iter(exp["orders"].values()))["sellerId"]
@@ -291,6 +339,10 @@ def demo(args) -> int:
     if mcf.sent:
         say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" "
             f"'{api}/fulfillment-orders/{mcf.sent[0]}?sellerId={mcf.seller_id}'")
+    first_doc = next((d for docs in books.documents.values() for d in docs), None)
+    if first_doc:
+        say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/orders/{first_doc['orderId']}/invoices")
+        say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" '{api}/invoices?sellerId={first_doc['sellerId']}&limit=5'")
     say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/openapi.json")
     say("  # a token for a warehouse that may read one seller's orders and nothing else (shown once):")
     say(f"  {local_command('tokens', 'create', runtime)} --name warehouse --scopes orders:read --sellers {seller}")

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 # IAM authorizes these operations with another action.
 _ALIASES = {"sqs:SendMessageBatch": "sqs:SendMessage", "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+            "s3:HeadObject": "s3:GetObject",
             "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility"}
 _SAMPLE_SECRET_SUFFIX = "-AbCdEf"  # Secrets Manager's six random characters in a secret's ARN
 
@@ -81,7 +82,27 @@ def resources_of(service: str, operation: str, params: dict[str, Any], region: s
         return [params["TopicArn"]]
     if service == "kms":
         return [f"{arn}key/the-data-key"]  # by alias or by its ciphertext: the stage's data key
+    if service == "s3" and "Bucket" in params:
+        return [f"arn:aws:s3:::{params['Bucket']}" + (f"/{params['Key']}" if "Key" in params else "")]
     return [f"{arn}*"]
+
+
+_TRANSACT = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+
+
+def checks(service: str, operation: str, params: dict[str, Any], region: str,
+           account: str) -> list[tuple[str, list[str]]]:
+    """What IAM checks for one call: (action, the resources it acts on). A DynamoDB transaction is
+    authorized per item (PutItem, UpdateItem, ... on its table); an S3 put that sets its own
+    retention also needs PutObjectRetention."""
+    if service == "dynamodb" and operation == "TransactWriteItems":
+        arn = f"arn:aws:dynamodb:{region}:{account}:table/"
+        return [(f"dynamodb:{_TRANSACT[kind]}", [arn + body["TableName"]])
+                for item in params.get("TransactItems") or [] for kind, body in item.items()]
+    found = [(f"{service}:{operation}", resources_of(service, operation, params, region, account))]
+    if service == "s3" and operation == "PutObject" and params.get("ObjectLockRetainUntilDate"):
+        found.append(("s3:PutObjectRetention", found[0][1]))
+    return found
 
 
 def allowed(stage: str, function: str, action: str, resources: list[str]) -> bool:
@@ -108,13 +129,12 @@ def install(stage: str, region: str, account: str = "123456789012") -> None:
             stage_now, region_now, account_now = _installed[0]
             model = self.meta.service_model
             service = model.signing_name or model.endpoint_prefix
-            action = f"{service}:{operation_name}"
-            resources = resources_of(service, operation_name, api_params, region_now, account_now)
-            if not allowed(stage_now, function, action, resources):
-                DENIED.add(f"{function}: {action} on {', '.join(resources)}")
-                raise ClientError({"Error": {"Code": "AccessDeniedException",
-                                             "Message": f"{function}'s role may not {action} (infra/policy.py)"}},
-                                  operation_name)
+            for action, resources in checks(service, operation_name, api_params, region_now, account_now):
+                if not allowed(stage_now, function, action, resources):
+                    DENIED.add(f"{function}: {action} on {', '.join(resources)}")
+                    raise ClientError({"Error": {"Code": "AccessDeniedException",
+                                                 "Message": f"{function}'s role may not {action} (infra/policy.py)"}},
+                                      operation_name)
         return original(self, operation_name, api_params)
 
     guarded._sellerops_guard = True  # type: ignore[attr-defined]

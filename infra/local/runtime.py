@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +63,25 @@ def sellers_of(world: dict[str, Any]) -> list[dict[str, Any]]:
             "sellerId": seller_id,
             "refreshToken": seller.get("refreshToken") or f"Atzr|local-{seller_id}",
             "marketplaceIds": sorted(set(seller.get("marketplaceIds") or []) | marketplaces.get(seller_id, set())),
+            **({"profile": seller["profile"]} if seller.get("profile") is not None else {}),
         })
     return result
+
+
+def _store_profiles(sellers: list[dict[str, Any]]) -> None:
+    """The world's invoicing profiles (`sellers[].profile`), stored as PUT /sellers/{id}/profile
+    would; a profile that cannot be used stops the start with the reason."""
+    from chalicelib.flows.invoices import rules
+    from chalicelib.flows.invoices import wiring as invoices
+
+    for seller in sellers:
+        if seller.get("profile") is None:
+            continue
+        try:
+            profile = rules.parse_profile(seller["sellerId"], seller["profile"])
+        except rules.ProfileError as refused:
+            raise ValueError(f"world: sellers[{seller['sellerId']}].profile: {refused.reason}") from None
+        invoices.profiles().save_profile(profile, datetime.now(UTC))
 
 
 @dataclass
@@ -119,6 +137,7 @@ class LocalRuntime:
         wiring.reset()
         for seller in sellers:
             wiring.state().put_seller(seller["sellerId"], seller["marketplaceIds"])
+        _store_profiles(sellers)
         # Only the world's application gets in (a world without one leaves that check off).
         wiring.state().set_application_id(str(world["applicationId"]) if world.get("applicationId") else None)
 

@@ -39,6 +39,7 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -64,6 +65,28 @@ _MOTO_CANNOT_APPLY = {
 _servers: dict[str, Any] = {}
 
 
+_dynamodb_lock = threading.Lock()
+
+
+def _serialize_dynamodb() -> None:
+    """DynamoDB applies each request atomically (a conditional write, a transaction of several
+    items); moto's threaded server runs requests side by side over shared dictionaries, so two
+    conditional writes can both pass and a transaction can half-apply. One lock around each
+    DynamoDB request gives moto the isolation DynamoDB has (the invoice numbering relies on it)."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    if getattr(DynamoHandler.call_action, "_sellerops_serialized", False):
+        return
+    original = DynamoHandler.call_action
+
+    def call_action(self: Any) -> Any:
+        with _dynamodb_lock:
+            return original(self)
+
+    call_action._sellerops_serialized = True  # type: ignore[attr-defined]
+    setattr(DynamoHandler, "call_action", call_action)  # noqa: B010
+
+
 def start_moto(port: int = 0) -> str:
     """Start a moto server on 127.0.0.1 in a daemon thread and return its endpoint URL.
 
@@ -73,6 +96,7 @@ def start_moto(port: int = 0) -> str:
 
     # One access-log line per request drowns everything else in the local stack's output.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    _serialize_dynamodb()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound_port = server.get_host_and_port()
@@ -353,6 +377,13 @@ def _apply_ignored_properties(
                     Bucket=physical_id, OwnershipControls={"Rules": list(ownership["Rules"])}
                 )
                 applied.append("OwnershipControls")
+        lock = props.get("ObjectLockConfiguration")
+        if lock and props.get("ObjectLockEnabled"):
+            try:
+                s3.get_object_lock_configuration(Bucket=physical_id)
+            except s3.exceptions.ClientError:
+                s3.put_object_lock_configuration(Bucket=physical_id, ObjectLockConfiguration=lock)
+                applied.append("ObjectLockConfiguration")
         rules = props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
         if any(rule.get("BucketKeyEnabled") for rule in rules):
             current = s3.get_bucket_encryption(Bucket=physical_id)[

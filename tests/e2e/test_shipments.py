@@ -226,5 +226,5 @@ def test_orders_due_to_ship_are_listed_counted_and_alerted_once(served):
     alerted = process.ok("/shipments/due", {"sellerId": seller, "within": "PT0S"})["orders"]
     assert alerted and all(o["alerted"] == ["late"] for o in alerted)
     assert process.get("/shipments/due", {"sellerId": seller, "within": "P1M"}).status_code == 400
-    assert process.get("/shipments/due", {"sellerId": seller, "within": "P31D"}).status_code == 400
+    assert process.get("/shipments/due", {"sellerId": seller, "within": "P31D"}).status_code == 409
     assert process.get("/shipments/due").status_code == 400

@@ -38,6 +38,7 @@ OUTPUTS = {
     "StateTableName": "sellerops-prod-state",
     "ShipmentsTableName": "sellerops-prod-shipments",
     "FulfillmentOrdersTableName": "sellerops-prod-fulfillment-orders",
+    "InvoicesTableName": "sellerops-prod-invoices",
     "IntakeQueueUrl": "https://sqs.eu-west-1.amazonaws.com/111122223333/sellerops-prod-intake",
     "IntakeQueueArn": "arn:aws:sqs:eu-west-1:111122223333:sellerops-prod-intake",
     "IntakeQueueName": "sellerops-prod-intake",
@@ -116,6 +117,7 @@ def test_every_stage_variable_comes_from_a_stack_output():
         "STATE_TABLE": "sellerops-prod-state",
         "SHIPMENTS_TABLE": "sellerops-prod-shipments",
         "FULFILLMENT_ORDERS_TABLE": "sellerops-prod-fulfillment-orders",
+        "INVOICES_TABLE": "sellerops-prod-invoices",
         "INTAKE_QUEUE_URL": OUTPUTS["IntakeQueueUrl"],
         "INTAKE_DLQ_URL": OUTPUTS["IntakeDeadLetterQueueUrl"],
         "TASK_QUEUE_URL": OUTPUTS["TaskQueueUrl"],
@@ -216,7 +218,7 @@ def test_each_queue_consumer_gets_its_declared_timeout_and_memory_and_every_func
     assert {name: s["iam_policy_file"] for name, s in settings.items()} == {
         f: f"policy-dev-{f}.json" for f in ("api_handler", "bearer_token", "intake", "tasks", "work", "poll_orders",
                                             "purge_buyer_data", "sweep_shipments", "alert_ship_by",
-                                            "sweep_fulfillment")}
+                                            "sweep_fulfillment", "sweep_invoices")}
 
 
 @pytest.mark.parametrize("queue", resources.QUEUES, ids=lambda q: q.suffix)
@@ -453,6 +455,7 @@ def test_destroy_keeps_the_tables_the_bucket_the_key_and_the_secret():
         ("StateTable", "sellerops-prod-state"),
         ("ShipmentsTable", "sellerops-prod-shipments"),
         ("FulfillmentOrdersTable", "sellerops-prod-fulfillment-orders"),
+        ("InvoicesTable", "sellerops-prod-invoices"),
         ("InvoiceBucket", "sellerops-prod-invoices-111122223333"),
         ("SpApiSecret", "sellerops/prod/spapi"),
     ]

@@ -68,6 +68,11 @@ RESOURCE_HINTS: dict[tuple[str, str, str], tuple[str, tuple[str, ...]]] = {
     ("chalicelib/core/datakeys.py", "DataKeys._key", "kms:GenerateDataKey"): ("kms", (f"alias/sellerops-{STAGE}",)),
     ("chalicelib/core/datakeys.py", "DataKeys._decrypted", "kms:Decrypt"): ("kms", (f"alias/sellerops-{STAGE}",)),
     ("chalicelib/core/datakeys.py", "DataKeys.open_", "kms:Decrypt"): ("kms", (f"alias/sellerops-{STAGE}",)),
+    # The invoice bucket (config.invoice_bucket, the stack's InvoiceBucketName output).
+    **{("chalicelib/flows/invoices/store.py", site, action): ("s3", (f"sellerops-{STAGE}-invoices-{ACCOUNT}",))
+       for site, action in (("S3Archive.put", "s3:PutObject"), ("S3Archive.put", "s3:GetObject"),
+                            ("S3Archive.put", "s3:PutObjectRetention"),
+                            ("S3Archive.url", "s3:GetObject"))},
     # The alerts topic (config.alerts_topic_arn, the stack's AlertsTopicArn output).
     ("chalicelib/core/alerts.py", "SnsAlerts.publish", "sns:Publish"): ("sns", (f"sellerops-{STAGE}-alerts",)),
 }
@@ -221,7 +226,10 @@ def client_action(service: str, method: str, call: ast.Call) -> list[str] | None
     if service == "dynamodb" and op == "TransactWriteItems":
         return None  # authorized per item (PutItem, UpdateItem, ...): name the resources in a hint
     action = f"{prefix}:{op}"
-    return [ACTION_ALIASES.get(action, action)]
+    actions = [ACTION_ALIASES.get(action, action)]
+    if action == "s3:PutObject" and any(k.arg == "ObjectLockRetainUntilDate" for k in call.keywords):
+        actions.append("s3:PutObjectRetention")  # IAM wants it for a put that sets its own retention
+    return actions
 
 
 # ---------------------------------------------------------------------------------- the detector
@@ -562,6 +570,12 @@ def implied_needs(needs: list[Need]) -> list[Need]:
                          ("ssm", "SSM decrypting a SecureString under the data key")):
         if any(n.action.startswith(f"{service}:") for n in needs):
             implied.append(Need("kms:Decrypt", SAMPLE_KEY_ARN, why, data_key, via=f"{service}.{REGION}.amazonaws.com"))
+    if any(n.action == "s3:PutObject" for n in needs):  # the invoice bucket's SSE-KMS
+        implied += [Need(action, SAMPLE_KEY_ARN, "S3 encrypting an invoice under the data key", data_key,
+                         via=f"s3.{REGION}.amazonaws.com") for action in ("kms:GenerateDataKey", "kms:Decrypt")]
+    elif any(n.action == "s3:GetObject" for n in needs):
+        implied.append(Need("kms:Decrypt", SAMPLE_KEY_ARN, "S3 decrypting an invoice (a presigned link)", data_key,
+                            via=f"s3.{REGION}.amazonaws.com"))
     if any(n.action == "sns:Publish" for n in needs):
         implied += [Need(action, SAMPLE_KEY_ARN, "SNS encrypting a message for the alerts topic", data_key,
                          via=f"sns.{REGION}.amazonaws.com") for action in ("kms:GenerateDataKey", "kms:Decrypt")]
@@ -731,7 +745,8 @@ def test_the_detector_finds_the_known_calls(all_needs):
             "ssm:GetParameter", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query",
             "sqs:ReceiveMessage", "logs:PutLogEvents"} <= actions
     index_queries = {n.resource.rsplit("/", 1)[-1] for n in all_needs if "/index/" in n.resource}
-    assert index_queries == set(iam_policy.ORDERS_INDEXES) | {"by_expiry", "by_pending", "by_attention"}
+    assert index_queries == set(iam_policy.ORDERS_INDEXES) | {"by_expiry", "by_pending", "by_attention",
+                                                              "by_seller_issued", "by_open"}
 
 
 def every_function_document(stage: str = STAGE, **narrowing) -> dict:
@@ -957,6 +972,9 @@ def test_region_and_account_narrow_every_arn():
     for function in iam_policy.FUNCTIONS:
         document = iam_policy.policy_document("prod", function, region="eu-west-1", account="123456789012")
         for grant in grants(document):
+            if grant.action.startswith("s3:"):  # S3 ARNs name no region or account: the bucket's name carries it
+                assert grant.resource.startswith("arn:aws:s3:::sellerops-prod-invoices-123456789012/"), grant
+                continue
             assert grant.resource.startswith(f"arn:aws:{grant.action.split(':')[0]}:eu-west-1:123456789012:"), grant
             assert grant.via is None or all(".eu-west-1." in v for v in grant.via), grant
 

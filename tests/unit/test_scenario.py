@@ -274,9 +274,31 @@ def test_proceeds_add_up_to_the_cent(scenario):
         assert {p["type"]: _amount(p["subtotal"]) for p in breakdowns} == dict(per_type)
 
 
+def _intra_eu_business(scenario, order) -> bool:
+    """A merchant-fulfilled B2B order to another country than the seller's home (the first of
+    its marketplaces): an exempt intra-Community supply."""
+    seller = next(e["sellerId"] for e in scenario.world["orders"] if e["order"]["orderId"] == order["orderId"])
+    home = next(s["marketplaceIds"][0] for s in scenario.world["sellers"] if s["sellerId"] == seller)
+    return ("AMAZON_BUSINESS" in order["programs"] and order["fulfillment"]["fulfilledBy"] == "MERCHANT"
+            and order["salesChannel"]["marketplaceId"] != home)
+
+
+def test_intra_eu_business_supplies_charge_no_vat_and_name_the_buyers_vat_number(scenario):
+    intra = [o for o in _orders(scenario).values() if _intra_eu_business(scenario, o) and o.get("proceeds")
+             and o["fulfillment"]["fulfillmentStatus"] not in ("PENDING", "PENDING_AVAILABILITY")]
+    assert intra, "the scenario has intra-EU business supplies (the reverse charge)"
+    for order in intra:
+        assert all(p["subtotal"]["amount"] == "0.00" for i in order["orderItems"]
+                   for p in i["proceeds"]["breakdowns"] if p["type"] == "TAX")
+        registration = order["tax"]["taxRegistrations"][0]
+        country = MARKETPLACES[order["salesChannel"]["marketplaceId"]].country
+        assert registration["entityType"] == "BUYER" and registration["taxRegistrationNumber"].startswith(country)
+
+
 def test_vat_is_extracted_half_up_from_vat_inclusive_prices(scenario):
     for order in _orders(scenario).values():
-        rate = MARKETPLACES[order["salesChannel"]["marketplaceId"]].vat_rate
+        rate = (Decimal("0") if _intra_eu_business(scenario, order)
+                else MARKETPLACES[order["salesChannel"]["marketplaceId"]].vat_rate)
         for item in order["orderItems"]:
             if "proceeds" not in item:
                 continue

@@ -99,8 +99,12 @@ SCHEMAS = {
         "shipments": {"type": "array", "items": {"$ref": "#/components/schemas/Shipment"},
                       "description": "The packages the warehouse recorded (POST /orders/{orderId}/shipments) "
                                      "and where each confirmation to Amazon stands"},
-        "invoice": {"nullable": True, "type": "object",
-                    "description": "Reserved for the invoicing flow: null until then"},
+        "invoice": nullable(strict({
+            "state": {"type": "string", "description": "invoiced, waiting for the seller's profile, or nothing to "
+                                                       "invoice yet"},
+            "documents": {"type": "array", "items": strict({
+                "number": {"type": "string"}, "type": {"type": "string", "enum": ["invoice", "creditNote"]},
+                "total": {"type": "string"}, "state": {"type": "string"}})}})),
         "payment": {"nullable": True, "type": "object",
                     "description": "Reserved for settlement reconciliation: null until then"}}),
 }

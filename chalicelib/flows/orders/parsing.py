@@ -216,6 +216,9 @@ def _line(item: Any, index: int, strict: dict[str, Any]) -> LineMoney:
         tax=breakdown.get("TAX"),
         item_tax=tax_split.get("ITEM"),
         shipping_tax=tax_split.get("SHIPPING"),
+        gift_wrap=breakdown.get("GIFT_WRAP"),
+        gift_wrap_tax=tax_split.get("GIFT_WRAP"),
+        discount_tax=tax_split.get("DISCOUNT"),
         total=_money(proceeds.get("proceedsTotal"), f"{where}.proceeds.proceedsTotal", strict),
         promotion_ids=tuple(fields.required_text(p.get("promotionId"), f"{where}.promotion.promotionId", limit=100,
                                                  **strict)
@@ -235,6 +238,12 @@ class _Facts:
     fulfilled_by: str | None
     programs: tuple[str, ...]
     packages: tuple[Package, ...]
+
+
+def _package_item(item: Any, where: str, strict: dict[str, Any]) -> tuple[str, int]:
+    item = _object(item, where, strict)
+    return (fields.required_text(item.get("orderItemId"), f"{where}.orderItemId", pattern=fields.ITEM_ID, **strict),
+            fields.whole(item.get("quantity"), f"{where}.quantity", **strict))
 
 
 def _facts(order: Any) -> _Facts:
@@ -263,6 +272,8 @@ def _facts(order: Any) -> _Facts:
             ship_time=fields.moment(p.get("shipTime"), f"packages[{index}].shipTime", **strict),
             status=fields.text(_object(p.get("packageStatus"), f"packages[{index}].packageStatus", strict)
                                .get("status"), f"packages[{index}].packageStatus.status", limit=60, **strict),
+            items=tuple(_package_item(item, f"packages[{index}].packageItems[{n}]", strict) for n, item in
+                        enumerate(_list(p.get("packageItems"), f"packages[{index}].packageItems", strict, MAX_ITEMS))),
         ))
     channel = _object(order.get("salesChannel"), "salesChannel", strict)
     return _Facts(
@@ -288,7 +299,8 @@ def order_details(order: Mapping[str, Any]) -> OrderDetails:
     amounts = [m for m in (grand_total, *breakdown.values()) if m is not None]
     for line in lines:
         amounts += [m for m in (line.unit_price, line.item, line.shipping, line.discount, line.tax, line.item_tax,
-                                line.shipping_tax, line.total) if m is not None]
+                                line.shipping_tax, line.total, line.gift_wrap, line.gift_wrap_tax, line.discount_tax)
+                    if m is not None]
     currencies = sorted({m.currency for m in amounts})
     if len(currencies) > 1:
         raise MoneyProblem(f"{strict['what']}its amounts mix {', '.join(currencies[:4])}: one order has one currency")

@@ -137,6 +137,9 @@ class LineMoney:
     shipping_tax: Money | None = None
     total: Money | None = None
     promotion_ids: tuple[str, ...] = ()
+    gift_wrap: Money | None = None
+    gift_wrap_tax: Money | None = None
+    discount_tax: Money | None = None  # the VAT of the promotions (negative)
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,7 @@ class Package:
     tracking_number: str | None
     ship_time: datetime | None
     status: str | None
+    items: tuple[tuple[str, int], ...] = ()  # (order item id, units) the package carried
 
 
 @dataclass(frozen=True)

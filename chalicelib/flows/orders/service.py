@@ -23,6 +23,7 @@ from chalicelib.flows.orders.rules import (
 )
 
 FETCH_ORDER = "fetch_order"
+SHIPPED_STATUSES = (OrderStatus.SHIPPED, OrderStatus.PARTIALLY_SHIPPED)
 POLL_ORDERS = "poll_orders"
 
 # Why a details fetch was queued. BEHIND_AMAZON (the backstop saw Amazon ahead of us) always
@@ -180,6 +181,12 @@ def fetch_order_details(task: Task, ports: TaskPorts, now: datetime) -> Result:
     expires_at = buyer_data_expiry(change.delivered_at, order.deliver_by[1], order.purchase_date, now)
     ports.buyer_data.save(seller_id, order_id, parsing.personal_data(raw), change.changed_at, expires_at,
                           change.delivered_at, now)
+    if details is not None and order.status in SHIPPED_STATUSES:
+        # Shipped (from Amazon's warehouses, or packages confirmed in Seller Central): its invoices
+        # are due; the invoices flow issues each once.
+        from chalicelib.flows.invoices.triggers import issue_task
+
+        ports.tasks.enqueue(issue_task(seller_id, order_id))
     if problem is not None:
         return Result(Outcome.ATTENTION, {"order_id": order_id, "attention": problem})
     # An order no notification brought (the backstop found it) is created by its details.

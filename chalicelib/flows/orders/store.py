@@ -200,12 +200,15 @@ def details_to_json(details: OrderDetails) -> dict[str, Any]:
                 "tax": _money_json(line.tax),
                 "item_tax": _money_json(line.item_tax), "shipping_tax": _money_json(line.shipping_tax),
                 "total": _money_json(line.total), "promotion_ids": list(line.promotion_ids),
+                "gift_wrap": _money_json(line.gift_wrap), "gift_wrap_tax": _money_json(line.gift_wrap_tax),
+                "discount_tax": _money_json(line.discount_tax),
             }
             for line in details.lines
         ],
         "packages": [
             {"package_reference_id": p.package_reference_id, "carrier": p.carrier, "tracking_number": p.tracking_number,
-             "ship_time": iso(p.ship_time) if p.ship_time else None, "status": p.status}
+             "ship_time": iso(p.ship_time) if p.ship_time else None, "status": p.status,
+             "items": [[item_id, units] for item_id, units in p.items]}
             for p in details.packages
         ],
         "programs": list(details.programs),
@@ -231,12 +234,15 @@ def details_from_json(data: dict[str, Any]) -> OrderDetails:
                 tax=_money(line.get("tax")),
                 item_tax=_money(line.get("item_tax")), shipping_tax=_money(line.get("shipping_tax")),
                 total=_money(line.get("total")), promotion_ids=tuple(line.get("promotion_ids") or ()),
+                gift_wrap=_money(line.get("gift_wrap")), gift_wrap_tax=_money(line.get("gift_wrap_tax")),
+                discount_tax=_money(line.get("discount_tax")),
             )
             for line in data.get("lines") or []
         ),
         packages=tuple(
             Package(p["package_reference_id"], p.get("carrier"), p.get("tracking_number"),
-                    parse_iso(p.get("ship_time")), p.get("status"))
+                    parse_iso(p.get("ship_time")), p.get("status"),
+                    tuple((str(i[0]), int(i[1])) for i in p.get("items") or ()))
             for p in data.get("packages") or []
         ),
         programs=tuple(data.get("programs") or ()),

@@ -63,7 +63,7 @@ def order_view(order: Order) -> dict[str, Any]:
         "detailsAsOf": None,
         "attention": ({"reason": order.attention.reason, "since": iso(order.attention.since)}
                       if order.attention else None),
-        "invoice": None,  # invoicing is a later flow; the field is reserved so clients can rely on it
+        "invoice": None,  # GET /orders/{id} fills it (the invoices flow); lists leave it out
         "payment": None,  # settlement reconciliation, likewise
     }
     if details:
@@ -132,9 +132,11 @@ def get_order(request: Any, order_id: str) -> dict[str, Any]:
     found = wiring.orders().get(order_id)
     if found is None or not principal(request).may_see(found[0].seller_id):
         raise NotFound(f"no order {order_id} has been received")
+    from chalicelib.flows.invoices.views import invoicing_of  # its documents, from their flow
     from chalicelib.flows.shipments.views import shipments_of  # the warehouse's packages, from their flow
 
-    return {**order_view(found[0]), "shipments": shipments_of(order_id)}
+    return {**order_view(found[0]), "shipments": shipments_of(order_id),
+            "invoice": invoicing_of(order_id, found[0].seller_id)}
 
 
 def list_orders(request: Any) -> dict[str, Any]:

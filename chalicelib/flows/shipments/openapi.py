@@ -13,6 +13,9 @@ from chalicelib.core.openapi import (
     strict,
 )
 
+# An ISO 8601 duration of days and/or a time part (a T is followed by at least one of H, M, S).
+_TIME_PART = r"T(?:[0-9]{1,3}H(?:[0-9]{1,5}M)?(?:[0-9]{1,7}S)?|[0-9]{1,5}M(?:[0-9]{1,7}S)?|[0-9]{1,7}S)"
+DURATION = rf"^P(?:[0-9]{{1,2}}D(?:{_TIME_PART})?|{_TIME_PART})$"
 SHIPMENT_ID = {"type": "string", "pattern": r"^[A-Za-z0-9-]{5,40}\.[1-9][0-9]{0,3}$",
                "example": "028-1234567-1234567.1", "description": "<orderId>.<number>"}
 _TEXT = {"type": "string", "minLength": 1, "maxLength": 60, "pattern": r"^[^\u0000-\u001f]+$"}
@@ -156,10 +159,9 @@ PATHS = {
         "parameters": [
             {"name": "sellerId", "in": "query", "required": True, "schema": SELLER_ID},
             {"name": "within", "in": "query", "schema": {
-                "type": "string", "pattern": r"^P([0-9]{1,4}D)?(T([0-9]{1,5}H)?([0-9]{1,6}M)?([0-9]{1,7}S)?)?$",
-                "example": "PT24H"},
-             "description": "An ISO 8601 duration up to P30D (days, hours, minutes, seconds); default: the "
-                            "deployment's alert window (SHIP_BY_ALERT_WITHIN, PT12H)"},
+                "type": "string", "pattern": DURATION, "example": "PT24H"},
+             "description": "An ISO 8601 duration up to P30D (days, hours, minutes, seconds; longer is a 409); "
+                            "default: the deployment's alert window (SHIP_BY_ALERT_WITHIN, PT12H)"},
             {"name": "limit", "in": "query", "schema": LIMIT},
             {"name": "nextToken", "in": "query", "schema": NEXT_TOKEN}],
         "responses": {"200": json_response("A page of orders due to ship", strict({
@@ -175,7 +177,7 @@ PATHS = {
                 "alerted": {"type": "array", "items": {"type": "string", "enum": ["due", "late"]},
                             "description": "The ship-by alerts already sent for it"}})},
             "nextToken": nullable({"type": "string"})})),
-            **errors(400, 404)}}),
+            **errors(400, 404, 409)}}),
     "/shipments/{shipmentId}": read({
         "operationId": "getShipment",
         "summary": "One shipment and where its confirmation to Amazon stands.",

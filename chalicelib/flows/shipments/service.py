@@ -55,6 +55,7 @@ class TaskPorts:
     slots: Slots
     ledger: CallLedger
     amazon: AmazonShipments
+    tasks: TaskQueue | None = None  # asks the invoices flow for the shipment's invoice
 
 
 def confirm_task(shipment: Shipment) -> Task:
@@ -171,6 +172,8 @@ def confirm_shipment(task: Task, ports: TaskPorts, now: datetime) -> Result:
     if shipment is None or shipment.seller_id != task.seller_id:
         raise PermanentError(f"shipment {quote(task.key)} is not recorded for seller {quote(task.seller_id)}")
     if shipment.state is not ShipmentState.PENDING:
+        if shipment.state is ShipmentState.CONFIRMED:
+            _ask_for_invoice(ports, shipment)  # again: the attempt that confirmed it may have stopped before
         return Result(Outcome.SKIPPED, {"shipment_id": shipment.shipment_id})
     ports.slots.take(task, "confirmShipment", now.timestamp())
     body = _confirmation_body(shipment)
@@ -190,8 +193,16 @@ def confirm_shipment(task: Task, ports: TaskPorts, now: datetime) -> Result:
     except PermanentError as refused:  # AlreadyRefused too: Amazon refused it before
         settled = _settle(ports, order_id, number, now, refused.reason, current)
         return Result(Outcome.ATTENTION, {"shipment_id": settled.shipment_id, "attention": settled.explanation})
-    _settle(ports, order_id, number, now, None, current)
+    _ask_for_invoice(ports, _settle(ports, order_id, number, now, None, current))
     return Result(Outcome.DONE, {"shipment_id": shipment.shipment_id})
+
+
+def _ask_for_invoice(ports: TaskPorts, shipment: Shipment) -> None:
+    """Amazon has the package: its invoice is due (the invoices flow issues it once)."""
+    from chalicelib.flows.invoices.triggers import issue_task
+
+    if ports.tasks is not None and shipment.state is ShipmentState.CONFIRMED:
+        ports.tasks.enqueue(issue_task(shipment.seller_id, shipment.order_id))
 
 
 def sweep_pending(store: ShipmentStore, sellers: Sellers, tasks: TaskQueue, now: datetime) -> dict[str, int]:

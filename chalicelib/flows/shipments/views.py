@@ -152,8 +152,10 @@ def _window(params: dict[str, str]) -> timedelta:
     if text is None:
         return config.ship_by_alert_window()
     window = parse_duration(text)
-    if window is None or window > timedelta(days=30):
+    if window is None:
         raise BadRequest("within must be an ISO 8601 duration up to P30D, like PT24H, P2D or PT90M")
+    if window > timedelta(days=30):
+        raise Conflict(f"within {text[:20]} is longer than the alerts look ahead: at most P30D")
     return window
 
 

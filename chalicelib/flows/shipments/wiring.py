@@ -51,7 +51,7 @@ def task_ports() -> TaskPorts:
     from chalicelib.flows.shipments.amazon import SpApiShipments  # sp_api only where Amazon is called
 
     return TaskPorts(shipments=shipments(), slots=wiring.slots(), ledger=wiring.state(),
-                     amazon=SpApiShipments(wiring.spapi()))
+                     amazon=SpApiShipments(wiring.spapi()), tasks=wiring.task_queue())
 
 
 def due_index() -> Any:  # the orders flow's store: its by_ship_by index

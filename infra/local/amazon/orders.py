@@ -146,6 +146,11 @@ class OrdersApi(Api):
             orders[stored.order["orderId"]] = stored
         self.orders = orders
 
+    def order_of(self, seller_id: str, order_id: str) -> dict[str, Any] | None:
+        """The seller's order as Amazon holds it now, or None (another seller's is None too)."""
+        stored = self.orders.get(order_id)
+        return stored.order if stored is not None and stored.seller_id == seller_id else None
+
     def upsert(self, seller_id: str, order: Mapping[str, Any]) -> None:
         stored = StoredOrder.of(seller_id, order)
         self.orders[stored.order["orderId"]] = stored

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from infra.local.scenario import fulfillment as fulfillment_part
+from infra.local.scenario import invoices as invoices_part
 from infra.local.scenario import messiness
 from infra.local.scenario import orders as orders_part
 from infra.local.scenario.common import (
@@ -103,6 +104,7 @@ def build_scenario(
 
     orders_part.tell(story, orders=orders, lost=lost)
     fulfillment_part.tell(story)
+    invoices_part.tell(story)
 
     delivered = messiness.deliver(story, duplicate_rate=duplicate_rate, shuffle_window=shuffle_window,
                                   malformed=malformed, unhandled=unhandled, reorder_rate=reorder_rate)

@@ -18,8 +18,10 @@ How money is shown (read this before writing invoice or settlement code against 
 - Orders ship to the marketplace's own country. A merchant-fulfilled (MFN) order on another
   marketplace than the seller's home one is an intra-EU distance sale: destination VAT, declared
   through the Union one-stop shop, hence `tax.taxCalculationBreakdowns[].reportingScheme = UOSS`.
-  B2B merchant-fulfilled orders only happen on the seller's home marketplace, so this demo never
-  needs the reverse charge.
+- Business (B2B) buyers carry their VAT number in `tax.taxRegistrations` (entityType BUYER). Most
+  merchant-fulfilled B2B orders are domestic; about a third go to a business in another EU
+  country: an intra-Community supply, exempt, with no VAT charged (the buyer accounts for it:
+  the reverse charge), so their TAX breakdowns are zero.
 """
 from __future__ import annotations
 
@@ -79,6 +81,7 @@ FATE_SHARES = {
 }
 MFN_SHARE = 0.60
 B2B_SHARE = 0.20
+INTRA_EU_B2B_SHARE = 0.35  # of merchant-fulfilled B2B orders: to a business in another EU country
 PROMOTION_SHARE = 0.12
 FREE_SHIPPING_FROM = Decimal("29.00")  # MFN consumer orders below this pay shipping
 MFN_SHIPPING = Decimal("4.99")
@@ -143,6 +146,15 @@ class Order:
     def cross_border(self) -> bool:
         # MFN parcels leave the seller's home warehouse; AFN stock sits in the buyer's country.
         return not self.afn and self.marketplace is not self.seller.home
+
+    @property
+    def intra_eu_business(self) -> bool:
+        """An exempt intra-Community supply to a business: no VAT charged (reverse charge)."""
+        return self.business and self.cross_border
+
+    @property
+    def vat_rate(self) -> Decimal:
+        return Decimal("0") if self.intra_eu_business else self.marketplace.vat_rate
 
     @property
     def final(self) -> Change:
@@ -332,13 +344,19 @@ def _plan_orders(count: int, sellers: list[Seller], start: datetime, rng: random
         seller = rng.choices(sellers, weights=weights)[0]
         is_b2b = i in business
         if is_b2b and not afn[i]:
-            marketplace = seller.home  # keeps merchant-fulfilled B2B domestic: no reverse charge
+            marketplace = seller.home  # mostly domestic; some go abroad, below
         else:
             # Sellers sell most at home.
             ids_ = seller.marketplace_ids
             marketplace = MARKETPLACES[rng.choices(ids_, weights=[3] + [1] * (len(ids_) - 1))[0]]
         order = Order(ids.order_id(), seller, marketplace, afn[i], is_b2b, fate,
                       _creation_time(fate, start, rng))
+        if is_b2b and not afn[i]:
+            # Its own stream, so that the rest of the world is drawn as before.
+            abroad = random.Random(f"intra-eu:{order.order_id}")
+            others = [m for m in seller.marketplace_ids if m != seller.home.marketplace_id]
+            if others and abroad.random() < INTRA_EU_B2B_SHARE:
+                order.marketplace = MARKETPLACES[abroad.choice(others)]
         _make_buyer_and_address(order, rng)
         _make_lines(order, rng, ids)
         _make_windows(order, rng)
@@ -369,8 +387,8 @@ def _split(gross: Decimal, rate: Decimal) -> _Split:
     return _Split(cents(gross), vat_included(gross, rate))
 
 
-def _item_proceeds(line: Line, mp: Marketplace) -> dict:
-    cur, rate = mp.currency, mp.vat_rate
+def _item_proceeds(line: Line, mp: Marketplace, rate: Decimal) -> dict:
+    cur = mp.currency
     item = _split(line.unit_gross * line.quantity, rate)
     shipping = _split(line.shipping_gross, rate)
     discount = _split(-line.discount_gross, rate)
@@ -423,7 +441,7 @@ def _render_item(order: Order, index: int, line: Line) -> dict:
     }
     if not cancelled:
         # Nothing was charged for a cancelled order (Orders API v0 showed no OrderTotal either).
-        item["proceeds"] = _item_proceeds(line, mp)
+        item["proceeds"] = _item_proceeds(line, mp, order.vat_rate)
     if line.promotion_id:
         item["promotion"] = {"breakdowns": [{"promotionId": line.promotion_id}]}
     if cancelled:
@@ -476,6 +494,16 @@ def _render_packages(order: Order, rng: random.Random) -> list[dict]:
     return packages
 
 
+def buyer_vat_number(order: Order) -> str:
+    """The business buyer's VAT number, in its country's format (drawn from the order's id, so
+    the world's other draws stay as they were)."""
+    rng = random.Random(f"vat:{order.order_id}")
+    country = order.marketplace.country
+    digits = "".join(rng.choice(string.digits) for _ in range(11))
+    return {"DE": f"DE{digits[:9]}", "FR": f"FR{digits[:2]}{digits[2:11]}", "IT": f"IT{digits}",
+            "ES": f"ESB{digits[:8]}", "NL": f"NL{digits[:9]}B01"}.get(country, f"{country}{digits[:9]}")
+
+
 def _programs(order: Order) -> list[str]:
     programs = []
     if order.business:
@@ -516,6 +544,10 @@ def render_order(order: Order, rng: random.Random) -> dict:
     items = [_render_item(order, i, line) for i, line in enumerate(order.lines)]
     if status != "CANCELLED":
         doc["proceeds"] = _order_proceeds(items, mp.currency)
+    if order.business and status not in ("PENDING", "PENDING_AVAILABILITY"):
+        doc["tax"] = {"taxRegistrations": [{
+            "entityType": "BUYER", "legalName": order.buyer.get("buyerCompanyName"),
+            "taxRegistrationType": "VAT", "taxRegistrationNumber": buyer_vat_number(order)}]}
     doc["fulfillment"] = {
         "fulfillmentStatus": status,
         "fulfilledBy": "AMAZON" if order.afn else "MERCHANT",
