@@ -209,7 +209,8 @@ UNITS: dict[str, Unit] = {
     # orders that wait for a profile; documents are never deleted (no DeleteItem on them: the only
     # delete is of a waiting mark, keyed waiting#...).
     "invoices-issue": Unit(tuple(f"chalicelib/flows/invoices/store.py:DynamoInvoices.{m}" for m in (
-                           "profile", "mark_waiting", "clear_waiting", "claims", "get", "allocate", "_claimed")),
+                           "profile", "mark_waiting", "clear_waiting", "claims", "get", "allocate", "_claimed",
+                           "refunds_of")),
                            lambda n: [_statement("InvoicesTable", [GET, PUT, UPDATE, QUERY], [n.table("invoices")]),
                                       _statement("InvoicesWaiting", [DELETE], [n.table("invoices")], {
                                           "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["waiting#*"]}})]),
@@ -222,6 +223,16 @@ UNITS: dict[str, Unit] = {
                                        _statement("InvoicePdfs", ["s3:PutObject", "s3:PutObjectRetention",
                                                                   "s3:GetObject"], [n.invoices()]),
                                        _via_s3("InvoicePdfKey", n, ["kms:GenerateDataKey", "kms:Decrypt"])]),
+    # Uploading to Amazon: the PDF read back, the upload's state, the feed → document map, refunds.
+    "invoices-upload": Unit(tuple(f"chalicelib/flows/invoices/store.py:DynamoInvoices.{m}" for m in (
+                            "get", "set_upload", "put_feed", "feed_number", "save_refund")) + (
+                            "chalicelib/flows/invoices/store.py:S3Archive.get",),
+                            lambda n: [_statement("InvoicesTable", [GET, PUT, UPDATE], [n.table("invoices")]),
+                                       _statement("InvoicePdfsRead", ["s3:GetObject"], [n.invoices()]),
+                                       _via_s3("InvoicePdfKeyRead", n, ["kms:Decrypt"])]),
+    # POST /invoices/{number}/upload: the upload's state, moved on.
+    "invoices-resend": Unit(("chalicelib/flows/invoices/store.py:DynamoInvoices.set_upload",),
+                            lambda n: [_statement("InvoicesTable", [UPDATE], [n.table("invoices")])]),
     "invoices-read": Unit(tuple(f"chalicelib/flows/invoices/store.py:DynamoInvoices.{m}" for m in (
                           "profile", "get", "claims", "list", "count_waiting", "count_open")) + (
                           "chalicelib/flows/invoices/store.py:S3Archive.url",),
@@ -262,12 +273,14 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
     # The API handler records shipments and queues their confirmation (shipments:write).
     "api_handler": ("state", "orders-read", "queue-depths", "page-token", "shipments", "send-tasks",
                     "shipments-counts", "shipments-list", "orders-due", "orders-many", "shipments-many",
-                    "fulfillment", "recipient-seal", "fulfillment-pending", "invoices-read", "invoices-profile"),
+                    "fulfillment", "recipient-seal", "fulfillment-pending", "invoices-read", "invoices-profile",
+                    "invoices-resend"),
     "bearer_token": ("state", "api-token"),
     "intake": ("state", "orders-write", "buyer-data-expiry", "send-tasks", "fulfillment"),
     "tasks": ("state", "orders-write", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api", "shipments",
-              "fulfillment", "invoices-issue"),
-    "work": ("state", "orders-write", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api", "invoices-render"),
+              "fulfillment", "invoices-issue", "invoices-upload"),
+    "work": ("state", "orders-write", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api", "invoices-render",
+             "invoices-upload"),
     "poll_orders": ("state", "send-tasks"),
     "purge_buyer_data": ("state", "buyer-data-expiry"),
     "sweep_shipments": ("state", "shipments-read", "shipments-pending", "send-tasks"),

@@ -24,6 +24,12 @@ DEFAULT_LIMITS: dict[str, tuple[float, int]] = {
     "getInventorySummaries": (2.0, 2),
     "createFeedDocument": (0.5, 15),
     "createFeed": (0.0083, 15),
+    # UPLOAD_VAT_INVOICE feeds have their own plan: Amazon's documentation allows about one every 3 s.
+    "createFeed#UPLOAD_VAT_INVOICE": (1 / 3, 15),
+    "getFeed": (2.0, 15),
+    "getFeeds": (0.0222, 10),
+    "getFeedDocument": (0.0222, 10),
+    "listTransactions": (0.5, 10),
     "getReports": (0.0222, 10),
     "getReportDocument": (0.0167, 15),
 }

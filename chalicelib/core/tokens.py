@@ -30,6 +30,7 @@ SCOPES: dict[str, str] = {
     "stock:write": "set stock counts and post adjustments",
     "invoices:read": "read and download invoices and credit notes, and the sellers' invoicing profiles",
     "sellers:write": "set the sellers' invoicing profiles (legal identity, VAT numbers, series)",
+    "invoices:write": "send an invoice or credit note to Amazon again",
     "books:read": "read settlements and accounting exports",
 }
 

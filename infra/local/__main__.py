@@ -39,6 +39,9 @@ def summary(runtime, received: int, started: float) -> dict:
     dead = runtime.dead_lettered()
     return {
         "received": received,
+        # Notifications Amazon pushed while the stack ran (a feed processed, an MCF order's step):
+        # they reach the intake too, so processed + duplicates + failed = received + pushed.
+        "pushed": len(runtime.simulator.notifications.pushed),
         # The intake admits only the world's application (its "applicationId") and sellers.
         "application_check": "on" if runtime.world.get("applicationId") else "off: the world names no applicationId",
         "refused": len({f.message_id for f in failures if f.kind == "refused"}),
@@ -312,6 +315,21 @@ def demo(args) -> int:
         f"numbered in {series} series " + (f"WITH GAPS: {'; '.join(books.gaps)}" if books.gaps else "without a gap")
         + f"; {books.matched} wholly shipped orders invoiced to the cent of what Amazon charged"
         + (f", MISMATCHES: {'; '.join(books.mismatches[:3])}" if books.mismatches else ""))
+    uploads = Counter(d["upload"]["status"] for d in every)
+    say(f"  uploads to Amazon (UPLOAD_VAT_INVOICE feeds, at most once each): {uploads.get('accepted', 0)} accepted, "
+        f"{uploads.get('rejected', 0)} rejected, {uploads.get('held', 0)} held, "
+        f"{sum(n for k, n in uploads.items() if k not in ('accepted', 'rejected', 'held'))} on their way")
+    rejected = [d for d in every if d["upload"]["status"] == "rejected"]
+    for reason, count in Counter((d["upload"]["amazonCode"], d["upload"]["explanation"]) for d in rejected).items():
+        example = next(d for d in rejected if (d["upload"]["amazonCode"], d["upload"]["explanation"]) == reason)
+        say(f"    {count} rejected by Amazon with {reason[0]} (\"{(example['upload']['amazonMessage'] or '')[:70]}\", "
+            f"e.g. {example['number']}): {reason[1]}")
+    notes = [d for d in every if d["type"] == "creditNote"]
+    for refund in exp.get("refunds", []):
+        made = [d for d in notes if d["orderId"] == refund["orderId"]]
+        say(f"  refund {refund['transactionId']} ({refund['kind']}, {refund['total']}) of order {refund['orderId']}: "
+            + (", ".join(f"credit note {d['number']} correcting {d['corrects']}, total {d['total']}" for d in made)
+               or "no credit note yet"))
     for seller_id, status, message in profiles_set:
         say(f"  seller {seller_id} had no profile: {waited} orders waited; PUT /sellers/{seller_id}/profile "
             f"answered {status}{' ' + message if message else ''}, and they were invoiced")
@@ -370,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("demo", help="a realistic scenario end to end, then serve the API")
     d.add_argument("--orders", type=int, default=220)
     d.add_argument("--seed", type=int, default=7)
-    d.add_argument("--rate-scale", type=float, default=10.0)
+    d.add_argument("--rate-scale", type=float, default=100.0)
     d.add_argument("--port", type=int, default=8000)
     d.add_argument("--no-serve", action="store_true", help="exit after the summary")
     args = parser.parse_args(argv)

@@ -64,6 +64,7 @@ def sellers_of(world: dict[str, Any]) -> list[dict[str, Any]]:
             "refreshToken": seller.get("refreshToken") or f"Atzr|local-{seller_id}",
             "marketplaceIds": sorted(set(seller.get("marketplaceIds") or []) | marketplaces.get(seller_id, set())),
             **({"profile": seller["profile"]} if seller.get("profile") is not None else {}),
+            **({"vcsEnrolled": list(seller["vcsEnrolled"])} if seller.get("vcsEnrolled") else {}),
         })
     return result
 

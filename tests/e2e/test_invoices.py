@@ -151,3 +151,68 @@ def test_a_package_the_warehouse_ships_is_invoiced_once(served):
     process.request("GET", "/health")
     assert [d["number"] for d in process.ok(f"/orders/{order_id}/invoices")["documents"]] == [
         documents[0]["number"]]
+
+
+def _settled(process, seller):
+    documents = _documents(process, seller)
+    return documents if documents and all(d["upload"]["status"] in ("accepted", "rejected", "held")
+                                          for d in documents) else None
+
+
+def test_every_document_reaches_amazon_once_and_its_answer_is_kept(served):
+    process, scenario = served
+    seller, _ = _sellers(scenario)
+    documents = until(lambda: _settled(process, seller), seconds=180)
+    assert documents, [d["upload"] for d in _documents(process, seller)][:5]
+    feeds = process.amazon("feeds", sellerId=seller)["feeds"]
+    sent = [f["feedOptions"]["metadata:invoicenumber"] for f in feeds]
+    assert sorted(sent) == sorted(d["number"] for d in documents if d["upload"]["status"] != "held")  # once each
+    vcs = scenario.expected["vcs_rejected"]
+    for doc in documents:
+        if vcs and doc["marketplaceId"] == vcs["marketplaceId"]:
+            assert doc["upload"]["status"] == "rejected" and doc["upload"]["amazonCode"] == "79525", doc["upload"]
+            assert "vcsMarketplaces" in doc["upload"]["explanation"]
+            assert doc["late"] is False or doc["uploadDeadline"]
+        else:
+            assert doc["upload"]["status"] == "accepted", (doc["number"], doc["upload"])
+    feed = next(f for f in feeds if f["feedOptions"]["metadata:invoicenumber"] == documents[0]["number"])
+    assert feed["feedOptions"]["metadata:orderid"] == documents[0]["orderId"]
+    assert feed["feedOptions"]["metadata:totalamount"] == documents[0]["total"].lstrip("-")
+    accepted = next(d for d in documents if d["upload"]["status"] == "accepted")
+    again = process.request("POST", f"/invoices/{accepted['number']}/upload", json={})
+    assert again.status_code == 409 and "credit note" in again.json()["message"], again.text
+    rejected = [d for d in documents if d["upload"]["status"] == "rejected"]
+    if rejected:
+        resent = process.request("POST", f"/invoices/{rejected[0]['number']}/upload", json={})
+        assert resent.status_code == 200 and resent.json()["upload"]["attempt"] == 2, resent.text
+        answered = until(lambda: (d := process.ok(f"/invoices/{rejected[0]['number']}"))["upload"]["status"]
+                         == "rejected" and d["upload"]["attempt"] == 2 and d, seconds=60)
+        assert answered, process.ok(f"/invoices/{rejected[0]['number']}")
+        assert len([f for f in process.amazon("feeds", sellerId=seller)["feeds"]
+                    if f["feedOptions"]["metadata:invoicenumber"] == rejected[0]["number"]]) == 2
+    listed = process.ok("/invoices", {"sellerId": seller, "status": "accepted", "limit": 100})["documents"]
+    assert listed and all(d["upload"]["status"] == "accepted" for d in listed)
+
+
+def test_a_refund_gives_one_credit_note_naming_its_invoice_to_the_cent(served):
+    process, scenario = served
+    refunds = [r for r in scenario.expected["refunds"] if r["sellerId"] == _sellers(scenario)[0]]
+    assert refunds, "the scenario refunds an order of the seller with a profile"
+    for refund in refunds:
+        notes = until(lambda r=refund: [d for d in process.ok(f"/orders/{r['orderId']}/invoices")["documents"]
+                                        if d["type"] == "creditNote"], seconds=120)
+        assert len(notes) == 1, notes  # the notification came twice, and once more under another id
+        note = notes[0]
+        invoices = [d for d in process.ok(f"/orders/{refund['orderId']}/invoices")["documents"]
+                    if d["type"] == "invoice"]
+        assert note["corrects"] in [d["number"] for d in invoices]
+        assert Decimal(note["total"]) == Decimal(refund["total"]) and note["source"].startswith(
+            f"refund#{refund['transactionId']}#")
+        assert until(lambda n=note: process.ok(f"/invoices/{n['number']}")["upload"]["status"] in (
+            "accepted", "rejected"), seconds=120)
+        feeds = [f for f in process.amazon("feeds", sellerId=refund["sellerId"])["feeds"]
+                 if f["feedOptions"].get("metadata:invoicenumber") == note["number"]]
+        assert len(feeds) == 1 and feeds[0]["feedOptions"]["metadata:documenttype"] == "CreditNote"
+        assert feeds[0]["feedOptions"]["metadata:transactionid"] == refund["transactionId"]
+    calls = process.amazon("calls", operation="listTransactions")["calls"]
+    assert calls, "the refunds were read from the Finances API"

@@ -71,7 +71,7 @@ RESOURCE_HINTS: dict[tuple[str, str, str], tuple[str, tuple[str, ...]]] = {
     # The invoice bucket (config.invoice_bucket, the stack's InvoiceBucketName output).
     **{("chalicelib/flows/invoices/store.py", site, action): ("s3", (f"sellerops-{STAGE}-invoices-{ACCOUNT}",))
        for site, action in (("S3Archive.put", "s3:PutObject"), ("S3Archive.put", "s3:GetObject"),
-                            ("S3Archive.put", "s3:PutObjectRetention"),
+                            ("S3Archive.put", "s3:PutObjectRetention"), ("S3Archive.get", "s3:GetObject"),
                             ("S3Archive.url", "s3:GetObject"))},
     # The alerts topic (config.alerts_topic_arn, the stack's AlertsTopicArn output).
     ("chalicelib/core/alerts.py", "SnsAlerts.publish", "sns:Publish"): ("sns", (f"sellerops-{STAGE}-alerts",)),

@@ -116,11 +116,13 @@ def mutated(draw) -> str | bytes:
 def _consumers(orders: FakeOrders, tasks: FakeTasks):
     """The registry's consumers, each on its flow's fakes."""
     from chalicelib.flows.fulfillment import service as fulfillment
+    from chalicelib.flows.invoices import service as invoices
     from chalicelib.flows.orders.service import IntakePorts
 
     ports = {"chalicelib.flows.orders.service": lambda: IntakePorts(orders, tasks),
              "chalicelib.flows.fulfillment.service":
-                 lambda: fulfillment.IntakePorts(FakeFulfillmentOrders(strict=True), tasks)}
+                 lambda: fulfillment.IntakePorts(FakeFulfillmentOrders(strict=True), tasks),
+             "chalicelib.flows.invoices.service": lambda: invoices.IntakePorts(tasks)}
 
     def consumers_of(notification):
         return [Consumer(c.notification_type, c.handle, ports[c.handle.__module__], c.subtype)

@@ -89,9 +89,18 @@ DOCUMENT = strict({
               "description": "issued: numbered, its PDF being drawn; rendered: its PDF archived"},
     "attention": nullable({"type": "string", "description": "Why a person must look at it (it is not uploaded "
                                                             "until then)"}),
-    "uploadDeadline": nullable(DATE_TIME),
-    "upload": strict({"status": _STRING, "feedId": nullable(_STRING), "amazonMessage": nullable(_STRING),
-                      "explanation": nullable(_STRING)}),
+    "uploadDeadline": nullable({**DATE_TIME, "description": "Amazon wants it by then: the end of the next "
+                                                            "business day after the shipment or refund"}),
+    "late": {"type": "boolean", "description": "Not accepted by Amazon by its deadline"},
+    "upload": strict({
+        "status": {"type": "string", "enum": ["not sent", "requested", "held", "submitted", "accepted", "rejected"],
+                   "description": "held: not sent by itself (a person must look, or Amazon's VCS issues the "
+                                  "invoices there); requested: sent again, on its way"},
+        "attempt": nullable({"type": "integer"}), "feedId": nullable(_STRING),
+        "submittedAt": nullable(_STRING), "answeredAt": nullable(_STRING),
+        "amazonCode": nullable({**_STRING, "description": "Amazon's error code (79513, 79525, ...)"}),
+        "amazonMessage": nullable({**_STRING, "description": "What Amazon's processing report said"}),
+        "explanation": nullable({**_STRING, "description": "What it means and what to do, in plain words"})}),
     "pdfUrl": nullable({"type": "string", "description": "A presigned link to the PDF, valid 5 minutes"}),
 })
 
@@ -126,7 +135,10 @@ PATHS = {
                        "still have a nextToken.",
         "parameters": [
             {"name": "sellerId", "in": "query", "required": True, "schema": SELLER_ID},
-            {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["issued", "rendered"]}},
+            {"name": "status", "in": "query", "schema": {"type": "string", "enum": [
+                "issued", "rendered", "not sent", "held", "submitted", "accepted", "rejected", "late"]},
+             "description": "issued/rendered: the PDF's state; the others: the upload's (late: not accepted by "
+                            "its deadline)"},
             {"name": "type", "in": "query", "schema": {"type": "string", "enum": ["invoice", "creditNote"]}},
             {"name": "since", "in": "query", "schema": {"type": "string", "pattern": DATE_PATTERN,
                                                         "example": "2026-11-01"},
@@ -144,5 +156,19 @@ PATHS = {
                                        "number (numbers are per seller)"}],
         "responses": {"200": json_response("The document", _DOC_REF), **errors(400, 404, 409)}}),
 }
+
+PATHS["/invoices/{number}/upload"] = {"post": {
+    "operationId": "uploadInvoiceAgain",
+    "summary": "Send a document to Amazon again: after a rejection was fixed, or one held for a person.",
+    "description": "A new attempt (its own at-most-once key). A document Amazon accepted is corrected by a credit "
+                   "note, never sent again (409); one being processed by Amazon is a 409 too.",
+    "parameters": [{"name": "number", "in": "path", "required": True, "schema": NUMBER},
+                   {"name": "sellerId", "in": "query", "schema": SELLER_ID},
+                   {"name": "Idempotency-Key", "in": "header", "schema": {
+                       "type": "string", "pattern": "^[A-Za-z0-9._:~-]{1,128}$"}}],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "additionalProperties": False, "properties": {}}}}},
+    "responses": {"200": json_response("The document, its upload requested", _DOC_REF),
+                  **errors(400, 404, 409, 413, 415)}}}
 
 SCHEMAS = {"SellerProfile": PROFILE, "Document": DOCUMENT}

@@ -135,7 +135,8 @@ def render(doc: Document, buyer: Buyer | None, logo_png: bytes | None = None) ->
     pdf.set_font(FAMILY, "", 9)
     facts = [(labels.word("number", lang), doc.number),
              (labels.word("issue_date", lang), labels.day(doc.issue_date, lang)),
-             (labels.word("supply_date", lang), labels.day(doc.supply_date, lang)),
+             (labels.word("supply_date" if doc.kind is DocumentType.INVOICE else "refund_date", lang),
+              labels.day(doc.supply_date, lang)),
              (labels.word("order", lang), doc.order_id)]
     for label, value in facts:
         pdf.set_x(pdf.l_margin + 100)
@@ -275,9 +276,14 @@ def _places(amount: Any) -> int:
 
 
 def _heading_row(pdf: Any, columns: tuple[float, ...], aligns: tuple[str, ...], headings: list[str]) -> None:
-    pdf.set_font(FAMILY, "B", 8)
+    """The table's header; a heading longer than its column is set smaller (never cut)."""
     pdf.set_fill_color(*SHADE)
     for text, column, align in zip(headings, columns, aligns, strict=True):
+        size = 8.0
+        pdf.set_font(FAMILY, "B", size)
+        while size > 5.5 and pdf.get_string_width(text) > column - 2:
+            size -= 0.5
+            pdf.set_font(FAMILY, "B", size)
         pdf.cell(column, 6.5, text, align=align, fill=True)
     pdf.ln(6.5)
 

@@ -30,7 +30,15 @@ LEGAL_PERIOD_YEARS = 10  # France keeps invoices 10 years (Code de commerce L123
 
 
 class ProfileError(PermanentError):
-    """A seller profile that cannot be used (a 400 with this reason through the API)."""
+    """A seller profile that cannot be used (a 409 with this reason through the API)."""
+
+
+class Refused409(Exception):
+    """A request the documents' state refuses (a 409 with this message)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
 
 
 class DocumentType(str, Enum):

@@ -8,6 +8,8 @@ One table, its items told apart by their keys:
                                              the buyer block sealed under a data key, the PDF's key
     order#<seller>#<order>      <source>     the claim: which document invoiced this shipment or refund
     waiting#<seller>            <order>      an order that waits for the seller's profile
+    feed#<seller>#<feed id>     feed         which document an UPLOAD_VAT_INVOICE feed carried
+    refunds#<seller>#<order>    <transaction> a refund Amazon posted (its credit notes claim it)
 
 A number is allocated in one transaction that moves the series' counter from the value read to
 the next (a condition on the value read), puts the document (unless it exists) and puts the
@@ -22,8 +24,11 @@ for the seller's legal period (S3 Object Lock).
 """
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
+import random
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -84,6 +89,7 @@ def _invoice_models() -> _InvoiceModels:
         pdf_key = UnicodeAttribute(null=True)
         pdf_sha256 = UnicodeAttribute(null=True)
         upload = JSONAttribute(null=True)  # the upload to Amazon: feed, status, Amazon's words
+        upload_status = UnicodeAttribute(null=True)  # upload.py STATUSES (writes condition on it)
         issued_key = UnicodeAttribute(null=True)
         open_seller = UnicodeAttribute(null=True)  # until Amazon accepted the document (or a person closed it)
         deadline_key = UnicodeAttribute(null=True)
@@ -112,6 +118,8 @@ class Issued:
     upload: dict[str, Any] | None = None
     deadline: str | None = None
     updated_at: str | None = None
+    upload_status: str = "not sent"
+    open: bool = True  # not accepted by Amazon yet (counts against its deadline)
 
     @property
     def number(self) -> str:
@@ -125,7 +133,8 @@ def _document_pk(seller_id: str, number: str) -> str:
 
 def _of_row(row: Any) -> Issued:
     return Issued(document_of(row.data), row.state or ISSUED, row.buyer, row.pdf_key, row.pdf_sha256, row.upload,
-                  (row.deadline_key or "").split("#")[0] or None, row.updated_at)
+                  (row.deadline_key or "").split("#")[0] or None, row.updated_at, row.upload_status or "not sent",
+                  row.open_seller is not None)
 
 
 @dataclass(frozen=True)
@@ -259,6 +268,9 @@ class DynamoInvoices:
                 if not reasons or not any(code == "ConditionalCheckFailed" for code in reasons):
                     raise
                 conflicts += 1
+                # Another worker took this number: try the next after a short random pause, so
+                # that workers racing for one series spread out instead of colliding again.
+                time.sleep(random.uniform(0, 0.002 * min(2 ** conflicts, 64)))
                 continue
             stored = self.get(doc.seller_id, number)
             assert stored is not None
@@ -285,6 +297,48 @@ class DynamoInvoices:
                          Row.updated_at.set(iso(now))],
                 condition=(Row.state == ISSUED))
         return written.ok
+
+    def set_upload(self, issued: Issued, upload: dict[str, Any], now: datetime, *, closed: bool = False) -> bool:
+        """Move the document's upload on, from the status it was read with (False: another
+        attempt moved it first). `closed`: Amazon has it, it no longer counts as open."""
+        Row = _invoice_models().row
+        actions = [Row.upload.set(upload), Row.upload_status.set(upload["status"]), Row.updated_at.set(iso(now))]
+        if closed:
+            actions += [Row.open_seller.remove(), Row.deadline_key.remove()]
+        condition = (Row.upload_status == issued.upload_status) if issued.upload_status != "not sent" \
+            else Row.upload_status.does_not_exist()
+        with unless_refused() as written:
+            Row(_document_pk(issued.document.seller_id, issued.number), "document").update(
+                actions=actions, condition=Row.pk.exists() & condition)
+        return written.ok
+
+    def put_feed(self, seller_id: str, feed_id: str, number: str, now: datetime) -> None:
+        Row = _invoice_models().row
+        Row(f"feed#{seller_id}#{feed_id}", "feed", seller_id=seller_id, number=number, updated_at=iso(now)).save()
+
+    def feed_number(self, seller_id: str, feed_id: str) -> str | None:
+        Row = _invoice_models().row
+        try:
+            return str(Row.get(f"feed#{seller_id}#{feed_id}", "feed", consistent_read=True).number)
+        except DoesNotExist:
+            return None
+
+    def save_refund(self, seller_id: str, refund: Any, now: datetime) -> bool:
+        """Record a refund Amazon posted (once: the same transaction again changes nothing)."""
+        from chalicelib.flows.invoices.refunds import refund_json
+
+        Row = _invoice_models().row
+        with unless_refused() as written:
+            Row(f"refunds#{seller_id}#{refund.order_id}", refund.transaction_id, seller_id=seller_id,
+                order_id=refund.order_id, data=refund_json(refund), updated_at=iso(now)).save(
+                condition=Row.pk.does_not_exist())
+        return written.ok
+
+    def refunds_of(self, seller_id: str, order_id: str) -> builtins.list[Any]:
+        from chalicelib.flows.invoices.refunds import refund_of
+
+        Row = _invoice_models().row
+        return [refund_of(row.data) for row in Row.query(f"refunds#{seller_id}#{order_id}", consistent_read=True)]
 
     def count_open(self, seller_id: str, late_before: datetime | None = None) -> int:
         Row = _invoice_models().row
@@ -330,6 +384,9 @@ class S3Archive:
         if (stored.get("Metadata") or {}).get("sha256") != digest:
             raise ArchiveConflict(f"{key} holds another PDF; it was left as it is")
         return digest
+
+    def get(self, key: str) -> bytes:
+        return bytes(aws.client("s3").get_object(Bucket=config.invoice_bucket(), Key=key)["Body"].read())
 
     def url(self, key: str, seconds: int = 300) -> str:
         return str(aws.client("s3").generate_presigned_url(

@@ -9,13 +9,13 @@ from typing import Any
 from chalicelib.core import http
 from chalicelib.core.auth import principal
 from chalicelib.core.http import BadRequest, Conflict, NotFound, only, query
-from chalicelib.core.times import now
+from chalicelib.core.times import iso_seconds, now
 from chalicelib.flows.invoices.openapi import DATE_PATTERN
-from chalicelib.flows.invoices.rules import DocumentType, ProfileError, profile_json
+from chalicelib.flows.invoices.rules import DocumentType, ProfileError, Refused409, profile_json
 
 NUMBER = re.compile(r"^[A-Z0-9-]{3,40}$")
 TYPES = {"invoice": DocumentType.INVOICE, "creditNote": DocumentType.CREDIT_NOTE}
-STATUSES = ("issued", "rendered")
+STATUSES = ("issued", "rendered", "not sent", "held", "submitted", "accepted", "rejected", "late")
 
 
 def _served(request: Any) -> list[str]:
@@ -83,8 +83,11 @@ def document_view(issued: Any, with_url: bool = True) -> dict[str, Any]:
                    "vat": _amount(line.tax)} for line in doc.lines],
         "mentions": list(doc.mentions), "state": issued.state, "attention": doc.attention,
         "uploadDeadline": issued.deadline,
-        "upload": {"status": upload.get("status", "not sent"), "feedId": upload.get("feed_id"),
-                   "amazonMessage": upload.get("message"), "explanation": upload.get("explanation")},
+        "late": bool(issued.open and issued.deadline and issued.deadline < iso_seconds(now())),
+        "upload": {"status": issued.upload_status, "attempt": upload.get("attempt"), "feedId": upload.get("feed_id"),
+                   "submittedAt": upload.get("submitted_at"), "answeredAt": upload.get("answered_at"),
+                   "amazonCode": upload.get("code"), "amazonMessage": upload.get("message"),
+                   "explanation": upload.get("explanation")},
         "pdfUrl": wiring.archive().url(issued.pdf_key) if with_url and issued.pdf_key else None,
     }
 
@@ -118,6 +121,32 @@ def order_invoices(request: Any, order_id: str) -> dict[str, Any]:
     return {"orderId": order.order_id, **{k: v for k, v in invoicing_of(order.order_id, order.seller_id).items()
                                           if k == "state"},
             "documents": [document_view(d) for d in documents]}
+
+
+def _has_status(issued: Any, status: str | None) -> bool:
+    if status is None:
+        return True
+    if status in ("issued", "rendered"):
+        return bool(issued.state == status)
+    if status == "late":
+        return bool(issued.open and issued.deadline and issued.deadline < iso_seconds(now()))
+    return bool(issued.upload_status == status)
+
+
+def upload_again(request: Any, body: dict[str, Any], number: str) -> dict[str, Any]:
+    """Send a document to Amazon again (after a rejection was fixed, or one held for a person)."""
+    from chalicelib.core import wiring as core
+    from chalicelib.flows.invoices import service, wiring
+
+    params = query(request)
+    only(params, {"sellerId"})
+    found = get_invoice(request, number)
+    try:
+        again = service.send_again(wiring.profiles(), core.task_queue(), found["sellerId"], found["number"], now())
+    except Refused409 as refused:
+        raise Conflict(refused.message) from None
+    core.task_queue().flush()
+    return document_view(again)
 
 
 def _number(number: str) -> str:
@@ -171,6 +200,5 @@ def list_invoices(request: Any) -> dict[str, Any]:
     limit = http.whole_number(params, "limit", 50, 1, 100)
     bound_to = {"route": "list_invoices", "seller": seller_id, "status": status, "type": kind, "since": since}
     rows, last = wiring.profiles().list(seller_id, since_day, limit, pages.open_(params.get("nextToken"), bound_to))
-    found = [r for r in rows if (kind is None or r.document.kind is TYPES[kind])
-             and (status is None or r.state == status)]
+    found = [r for r in rows if (kind is None or r.document.kind is TYPES[kind]) and _has_status(r, status)]
     return {"documents": [document_view(r) for r in found], "nextToken": pages.seal(last, bound_to)}

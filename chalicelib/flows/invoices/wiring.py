@@ -11,7 +11,7 @@ from chalicelib.core import aws, wiring
 from chalicelib.core.datakeys import DataKeys
 from chalicelib.core.money import Money
 from chalicelib.flows.invoices.rules import ItemMoney, OrderMoney
-from chalicelib.flows.invoices.service import IssuePorts, OrderState, RenderPorts
+from chalicelib.flows.invoices.service import AmazonPorts, IntakePorts, IssuePorts, OrderState, RenderPorts
 from chalicelib.flows.invoices.store import DynamoInvoices, S3Archive
 from chalicelib.flows.orders.rules import Order
 
@@ -138,3 +138,16 @@ def render_ports() -> RenderPorts:
     from chalicelib.flows.invoices.pdf import render  # fpdf2 only where documents are drawn
 
     return RenderPorts(store=store(), archive=archive(), tasks=wiring.task_queue(), render=render)
+
+
+@wiring.cached
+def amazon_ports() -> AmazonPorts:
+    from chalicelib.flows.invoices.amazon import SpApiInvoices  # sp_api only where Amazon is called
+
+    return AmazonPorts(store=store(), archive=archive(), tasks=wiring.task_queue(), slots=wiring.slots(),
+                       ledger=wiring.state(), amazon=SpApiInvoices(wiring.spapi()))
+
+
+@wiring.cached
+def intake_ports() -> IntakePorts:
+    return IntakePorts(tasks=wiring.task_queue())

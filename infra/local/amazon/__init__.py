@@ -5,12 +5,13 @@
     orders.py         Orders API v2026-01-01 (searchOrders, getOrder) and v0 confirmShipment
     notifications.py  Notifications API v1 (destinations, subscriptions) and pushing notifications
     fulfillment_outbound.py  Fulfillment Outbound 2020-07-01 (Multi-Channel Fulfillment), on its clock
+    feeds.py          Feeds 2021-06-30 for UPLOAD_VAT_INVOICE (documents, feeds, processing reports,
+                      FEED_PROCESSING_FINISHED), on its clock
+    finances.py       Finances 2024-06-19 listTransactions (refunds; TRANSACTION_UPDATE)
 
 The next flows add theirs beside them, each an `Api` subclass over the model copied into models/:
-listings.py (Listings Items: patchListingsItem), feeds.py (createFeedDocument, createFeed,
-getFeeds; FEED_PROCESSING_FINISHED), reports.py (getReports, getReportDocument;
-REPORT_PROCESSING_FINISHED), finances.py (listTransactions) and fba_inventory.py
-(getInventorySummaries).
+listings.py (Listings Items: patchListingsItem), reports.py (getReports, getReportDocument;
+REPORT_PROCESSING_FINISHED) and fba_inventory.py (getInventorySummaries).
 
 The embedded stack, the e2e tests and the benchmarks point python-amazon-sp-api at this server
 instead of Amazon. It answers like Amazon where our code can tell the difference: requests
@@ -56,6 +57,8 @@ from infra.local.amazon.core import (
     parse_parameters,
     validate_body,
 )
+from infra.local.amazon.feeds import DOCUMENTS_PATH, VAT_FEED, FeedsApi
+from infra.local.amazon.finances import FinancesApi
 from infra.local.amazon.fulfillment_outbound import FulfillmentOutboundApi
 from infra.local.amazon.notifications import (
     ENDPOINT_HOSTS,
@@ -67,6 +70,8 @@ from infra.local.amazon.notifications import (
 )
 from infra.local.amazon.orders import DATASETS, OrdersApi
 from infra.local.amazon.tokens import TOKEN_PATH, Lwa
+
+VAT_FEED_RATE, VAT_FEED_BURST = 1 / 3, 15
 
 __all__ = ["Simulator", "DATASETS", "DEFAULT_RATE_LIMITS", "NOTIFICATION_TYPES", "ENDPOINT_HOSTS", "Delivery",
            "load_model", "region_group_of", "APPLY_THEN_DROP", "APPLY_THEN_500"]
@@ -97,7 +102,9 @@ class Simulator:
         self.orders = OrdersApi(self, search_lag_seconds)
         self.notifications = NotificationsApi(self, region, sqs_policy_ok)
         self.fulfillment = FulfillmentOutboundApi(self)
-        self.apis: tuple[Api, ...] = (self.orders, self.notifications, self.fulfillment)
+        self.feeds = FeedsApi(self)
+        self.finances = FinancesApi(self)
+        self.apis: tuple[Api, ...] = (self.orders, self.notifications, self.fulfillment, self.feeds, self.finances)
         self.journal = Journal()
         self.faults = Faults()
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
@@ -134,6 +141,7 @@ class Simulator:
         while not self._ticking.wait(0.2):
             try:
                 self.fulfillment.tick()
+                self.feeds.tick()
             except Exception:  # a simulator bug must not stop its clock
                 import logging
 
@@ -301,6 +309,9 @@ class Simulator:
 
     def _route(self, method: str, url: Any, headers: Message[str, str],
                body: bytes) -> tuple[Reply, str | None, Any]:
+        if url.path.startswith(DOCUMENTS_PATH):  # a feed document's presigned URL (S3 at Amazon)
+            status, raw, content_type = self.feeds.raw(method, url.path, body, headers.get("Content-Type"))
+            return Reply(status, None, "feedDocumentContent", {"Content-Type": content_type}, raw=raw), None, None
         if url.path == TOKEN_PATH:
             if method != "POST":
                 return Reply(405, {"error": "invalid_request"}, LWA_OPERATION), None, None
@@ -327,7 +338,12 @@ class Simulator:
             status, with_body = fault[0], fault[1]
             reply = Reply(status, fault_body(status) if with_body else None, name, limit_header)
             return reply, caller.seller_id, recorded
-        if not self._bucket(caller.identity, name, rate, operation.burst).take(time.monotonic()):
+        bucket, burst = name, operation.burst
+        if name == "createFeed" and isinstance(recorded, dict) and recorded.get("feedType") == VAT_FEED:
+            # Amazon's documentation allows UPLOAD_VAT_INVOICE about one feed every 3 seconds.
+            bucket, rate, burst = f"createFeed#{VAT_FEED}", VAT_FEED_RATE * self.rate_scale, VAT_FEED_BURST
+            limit_header = {"x-amzn-RateLimit-Limit": f"{rate:.10g}"}
+        if not self._bucket(caller.identity, bucket, rate, burst).take(time.monotonic()):
             return Reply(429, fault_body(429), name, limit_header), caller.seller_id, recorded
 
         api, handler = self._handlers[name]

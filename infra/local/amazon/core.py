@@ -269,6 +269,7 @@ class Reply:
     operation: str
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the connection without answering (the call's outcome is unknown)
+    raw: bytes | None = None  # a document's bytes (a presigned URL's answer), sent as they are
 
 
 def errors(code: str, message: str, details: str = "") -> dict[str, Any]:
@@ -429,6 +430,14 @@ class ApiHandler(_Handler):
         if reply.drop:
             self.close_connection = True
             self.connection.shutdown(2)  # as a timeout looks to the client: no answer at all
+            return
+        if reply.raw is not None:
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(reply.raw)))
+            self.end_headers()
+            self.wfile.write(reply.raw)
             return
         self._send(reply.status, reply.body, reply.headers)
 

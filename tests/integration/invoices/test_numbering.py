@@ -97,6 +97,8 @@ def test_a_numbered_document_is_drawn_once_and_locked(seller, aws_stack):
         assert archive.put(stored.pdf_key, body, NOW) == stored.pdf_sha256  # the same bytes again: fine
         with pytest.raises(ArchiveConflict):
             archive.put(stored.pdf_key, body + b"%", NOW)  # never overwritten
+        assert [t.kind for t, _ in wiring.render_ports().tasks._pending] == ["upload_invoice"]  # then its upload
+        wiring.render_ports().tasks.discard()
 
 
 def test_an_order_waits_for_its_sellers_profile_and_is_named_when_it_comes(aws_stack):
@@ -109,6 +111,7 @@ def test_an_order_waits_for_its_sellers_profile_and_is_named_when_it_comes(aws_s
     with running("api_handler"):
         assert wiring.profiles().count_waiting(seller_id) == 1
         queue = core.task_queue()
+        queue.discard()
         service.save_profile(wiring.profiles(), queue, seller_id, FR_PROFILE, NOW)
         assert [(t.kind, t.key) for t, _ in queue._pending] == [("issue_invoices", "171-0000003-0000003")]
         queue.discard()
