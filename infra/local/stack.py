@@ -87,6 +87,63 @@ def _serialize_dynamodb() -> None:
     setattr(DynamoHandler, "call_action", call_action)  # noqa: B010
 
 
+def _transactions_by_item() -> None:
+    """moto's TransactWriteItems deep-copies every table it touches to roll back on failure:
+    O(table size) per transaction, so a table of invoices numbered one transaction each grows
+    slower and slower (and heavier). DynamoDB's cost does not grow with the table. Here the
+    items a transaction touches are kept instead and put back if it fails (with one request at
+    a time, `_serialize_dynamodb`, nothing else can change them meanwhile): the same outcome."""
+    import copy
+
+    from moto.dynamodb import models as dynamodb
+
+    backend = dynamodb.DynamoDBBackend
+    if getattr(backend.transact_write_items, "_sellerops_by_item", False):
+        return
+    original = backend.transact_write_items
+
+    class _TablesNotCopied:
+        """Stands for the `copy` module inside moto's DynamoDB models: tables are not copied."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(copy, name)
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            return value if isinstance(value, dynamodb.Table) else copy.deepcopy(value, memo)
+
+    dynamodb.copy = _TablesNotCopied()  # type: ignore[assignment]
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        kept = []
+        for entry in transact_items[:100]:
+            _, op = next(iter(entry.items()))
+            if op.get("TableName") not in self.tables:
+                continue
+            table = self.get_table(op["TableName"])
+            if "Key" in op:
+                key = op["Key"]
+            else:
+                key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = op["Item"][table.range_key_attr]
+            current = self.get_item(op["TableName"], key)
+            kept.append((op["TableName"], key, copy.deepcopy(current.to_json()["Attributes"]) if current else None))
+        try:
+            return original(self, transact_items)
+        except Exception:
+            for table_name, key, attributes in reversed(kept):
+                if attributes is None:
+                    if self.get_item(table_name, key) is not None:
+                        self.delete_item(table_name, key)
+                else:
+                    self.put_item(table_name, attributes)
+            raise
+
+    transact_write_items._sellerops_by_item = True  # type: ignore[attr-defined]
+    setattr(backend, "transact_write_items", transact_write_items)  # noqa: B010
+
+
 def start_moto(port: int = 0) -> str:
     """Start a moto server on 127.0.0.1 in a daemon thread and return its endpoint URL.
 
@@ -97,6 +154,7 @@ def start_moto(port: int = 0) -> str:
     # One access-log line per request drowns everything else in the local stack's output.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     _serialize_dynamodb()
+    _transactions_by_item()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound_port = server.get_host_and_port()

@@ -303,7 +303,9 @@ def _upload_or_hold(ports: Any, issued: Any, profile: Profile | None, now: datet
         return
     reason = hold_reason(issued.document, profile)
     if reason is not None:
-        ports.store.set_upload(issued, {"status": upload.HELD, "explanation": reason}, now)
+        # Amazon does not want it (VCS, or no upload there): not open. Held for a person: open.
+        ports.store.set_upload(issued, {"status": upload.HELD, "explanation": reason}, now,
+                               closed=not issued.document.attention)
         return
     ports.tasks.enqueue(upload_task(issued.document.seller_id, issued.number))
 

@@ -232,7 +232,7 @@ class DynamoInvoices:
         return {"table": "invoices", "seller_id": doc.seller_id, "order_id": doc.order_id, "source": doc.source}
 
     def allocate(self, doc: Document, sealed_buyer: str | None, start: int, number_of: Any, deadline: datetime,
-                 now: datetime, attempts: int = 25) -> Allocation:
+                 now: datetime, attempts: int = 40) -> Allocation:
         """Number `doc` in its series and record it, with its claim on the order, in one
         transaction (see the module's docstring). `number_of(sequence)` writes the number."""
         Row = _invoice_models().row
@@ -270,7 +270,7 @@ class DynamoInvoices:
                 conflicts += 1
                 # Another worker took this number: try the next after a short random pause, so
                 # that workers racing for one series spread out instead of colliding again.
-                time.sleep(random.uniform(0, 0.002 * min(2 ** conflicts, 64)))
+                time.sleep(random.uniform(0, 0.005 * 2 ** min(conflicts, 7)))
                 continue
             stored = self.get(doc.seller_id, number)
             assert stored is not None
