@@ -199,7 +199,10 @@ def parse_notice(payload: Mapping[str, Any], label: str) -> TransactionNotice:
     seller_id = fields.required_text(seller.get("SellingPartnerId") or seller.get("sellingPartnerId"),
                                      "SellingPartnerMetadata.SellingPartnerId", pattern=fields.SELLER_ID, **strict)
     order_id = None
-    for entry in body.get("RelatedIdentifiers") or body.get("relatedIdentifiers") or []:
+    identifiers = body.get("RelatedIdentifiers") or body.get("relatedIdentifiers") or []
+    if not isinstance(identifiers, list) or len(identifiers) > 20:
+        raise InvalidNotification(f"{label}: RelatedIdentifiers must be a list of at most 20")
+    for entry in identifiers:
         if isinstance(entry, Mapping):
             name = str(entry.get("RelatedIdentifierName") or entry.get("relatedIdentifierName") or "")
             if name.upper().replace("_", "") == "ORDERID":

@@ -146,3 +146,14 @@ def test_amazons_processing_reports_are_read_as_amazon_writes_them():
     garbled = upload.parse_report("<html>oops</html>")
     assert not garbled.accepted and "unreadable" in garbled.errors[0][1]
     assert "FATAL" in (upload.explanation(upload.Report(1, 0, ()), "FATAL") or "")
+
+
+@pytest.mark.parametrize("identifiers", [True, "OrderId", [{"RelatedIdentifierName": "OrderId"}] * 21])
+def test_a_transaction_update_with_unreadable_identifiers_is_refused_with_a_reason(identifiers):
+    from chalicelib.core.errors import InvalidNotification
+    from infra.local.amazon.finances import notification_of
+
+    payload = notification_of("A1SELLER", transaction())
+    payload["TransactionUpdateNotification"]["RelatedIdentifiers"] = identifiers
+    with pytest.raises(InvalidNotification, match="RelatedIdentifiers"):
+        refunds.parse_notice(payload, "TRANSACTION_UPDATE x")
