@@ -471,10 +471,6 @@ def supply_country(marketplace_id: str | None, buyer: Buyer | None) -> str:
             or vat.marketplace_country(marketplace_id) or "")
 
 
-def _rate(net: Decimal, tax: Decimal, countries: tuple[str, ...], units: int) -> Decimal | None:
-    return vat.fitting_rate(net, tax, countries, units)
-
-
 @dataclass(frozen=True)
 class OrderMoney:
     """An order as the invoices need it."""
@@ -505,7 +501,7 @@ def build_invoice(order: OrderMoney, supply: Supply, profile: Profile, buyer: Bu
         net = part(item.item_net, done, units, item.quantity)
         tax = part(item.item_tax, done, units, item.quantity)
         lines.append(Line("item", item.title or item.sku or item.order_item_id, units, net, tax,
-                          _rate(net, tax, countries, units), item.sku, item.asin, item.order_item_id))
+                          vat.fitting_rate(net, tax, countries, units), item.sku, item.asin, item.order_item_id))
         for kind, net_total, tax_total in (("shipping", item.shipping_net, item.shipping_tax),
                                            ("gift_wrap", item.gift_wrap_net, item.gift_wrap_tax),
                                            ("promotion", item.discount_net, item.discount_tax)):
@@ -514,7 +510,8 @@ def build_invoice(order: OrderMoney, supply: Supply, profile: Profile, buyer: Bu
             n, t = part(net_total, done, units, item.quantity), part(tax_total, done, units, item.quantity)
             if n == 0 and t == 0:
                 continue
-            extras.append(Line(kind, item.sku or item.order_item_id, 1, n, t, _rate(n, t, countries, 1), item.sku))
+            extras.append(Line(kind, item.sku or item.order_item_id, 1, n, t, vat.fitting_rate(n, t, countries, 1),
+                               item.sku))
     if not lines:
         raise ValueError(f"supply {supply.source} of order {order.order_id} carries no item")
     seller = seller_block(profile, home)

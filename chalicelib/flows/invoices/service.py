@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
@@ -261,8 +261,6 @@ def _credit_notes(order: OrderState, profile: Profile, ports: IssuePorts, now: d
 
 
 def _with_attention(doc: Document, reason: str) -> Document:
-    from dataclasses import replace
-
     return replace(doc, attention="; ".join(x for x in (doc.attention, reason) if x))
 
 

@@ -67,10 +67,9 @@ def document_view(issued: Any, with_url: bool = True) -> dict[str, Any]:
     from chalicelib.flows.invoices import wiring
 
     doc = issued.document
-    kind = "invoice" if doc.kind is DocumentType.INVOICE else "creditNote"
     upload = issued.upload or {}
     return {
-        "number": doc.number, "type": kind, "corrects": doc.corrects, "sellerId": doc.seller_id,
+        "number": doc.number, "type": _kind(issued), "corrects": doc.corrects, "sellerId": doc.seller_id,
         "orderId": doc.order_id, "marketplaceId": doc.marketplace_id, "source": doc.source,
         "issueDate": doc.issue_date.isoformat(), "supplyDate": doc.supply_date.isoformat(),
         "currency": doc.currency, "language": doc.language, "countryOfSupply": doc.country,
@@ -92,21 +91,28 @@ def document_view(issued: Any, with_url: bool = True) -> dict[str, Any]:
     }
 
 
+def _kind(issued: Any) -> str:
+    return "invoice" if issued.document.kind is DocumentType.INVOICE else "creditNote"
+
+
+def _invoicing_state(documents: list[Any], seller_id: str) -> str:
+    from chalicelib.flows.invoices import wiring
+
+    if documents:
+        return "invoiced"
+    if wiring.profiles().profile(seller_id) is None:
+        return "waiting for the seller's profile"
+    return "nothing to invoice yet"
+
+
 def invoicing_of(order_id: str, seller_id: str) -> dict[str, Any]:
     """The order's invoicing state, for the order view."""
     from chalicelib.flows.invoices import wiring
 
-    store = wiring.profiles()
-    documents = store.documents_of(seller_id, order_id)
-    if documents:
-        state = "invoiced"
-    elif store.profile(seller_id) is None:
-        state = "waiting for the seller's profile"
-    else:
-        state = "nothing to invoice yet"
-    return {"state": state, "documents": [{"number": d.number, "type": document_view(d, False)["type"],
-                                           "total": _amount(d.document.total), "state": d.state}
-                                          for d in documents]}
+    documents = wiring.profiles().documents_of(seller_id, order_id)
+    return {"state": _invoicing_state(documents, seller_id),
+            "documents": [{"number": d.number, "type": _kind(d), "total": _amount(d.document.total),
+                           "state": d.state} for d in documents]}
 
 
 def order_invoices(request: Any, order_id: str) -> dict[str, Any]:
@@ -117,9 +123,8 @@ def order_invoices(request: Any, order_id: str) -> dict[str, Any]:
     if found is None or not principal(request).may_see(found[0].seller_id):
         raise NotFound(f"no order {order_id} has been received")
     order = found[0]
-    documents = wiring.profiles().documents_of(order.seller_id, order.order_id)
-    return {"orderId": order.order_id, **{k: v for k, v in invoicing_of(order.order_id, order.seller_id).items()
-                                          if k == "state"},
+    documents = wiring.profiles().documents_of(order.seller_id, order.order_id)  # read once, for both
+    return {"orderId": order.order_id, "state": _invoicing_state(documents, order.seller_id),
             "documents": [document_view(d) for d in documents]}
 
 
