@@ -8,7 +8,8 @@ names, runs just those and updates their entries in bench/results.json.
 Names: requests (AWS calls per ORDER_CHANGE on intake), cold (cold-start import cost),
 rate (getOrder rate-limit efficiency; calibrates, then 5 to 15 minutes), throughput (intake notifications per second),
 shipments (1,000 confirmations at confirmShipment's limit x1.5, 5% applied then timed out; about 6 minutes),
-invoices (rendering speed, 5,000 numbers by 50 workers with crashes, AWS requests per invoice; a few minutes).
+invoices (rendering speed, 5,000 numbers by 50 workers with crashes, AWS requests per invoice; a few minutes),
+stock (20,000 shuffled movements with duplicates by 20 workers against a serial replay; 10,000 SKUs pushed).
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "throughput": ("bench.throughput", "intake notifications per second on the embedded stack"),
     "shipments": ("bench.shipments", "confirmShipment drain at Amazon's limit, 5% applied then timed out"),
     "invoices": ("bench.invoices", "invoice rendering, gapless numbering by 50 workers, AWS requests per invoice"),
+    "stock": ("bench.stock", "20,000 movements by 20 workers vs a serial replay; 10,000 SKUs pushed in a few calls"),
 }
 
 

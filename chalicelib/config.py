@@ -92,6 +92,15 @@ def first_poll_window_days() -> float:
     return float(os.environ.get("FIRST_POLL_WINDOW_DAYS", "1"))
 
 
+def stock_reorder_point() -> int:
+    """The reorder point of a SKU that has none of its own (STOCK_REORDER_POINT, default 3): at
+    or below it, on hand less reserved puts the SKU on the reorder list."""
+    text = os.environ.get("STOCK_REORDER_POINT", "3")
+    if not text.isdigit() or int(text) > 10_000_000:
+        raise RuntimeError(f"STOCK_REORDER_POINT={text[:20]!r} is not a whole number of units")
+    return int(text)
+
+
 def ship_by_alert_window() -> timedelta:
     """How long before an order's latest ship date the ship-by alerts warn (ISO 8601, e.g. PT12H)."""
     text = os.environ.get("SHIP_BY_ALERT_WITHIN", "PT12H")

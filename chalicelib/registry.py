@@ -16,7 +16,7 @@ from chalicelib.core import api
 from chalicelib.core.envelope import Notification, subtype
 from chalicelib.core.flow import Consumer, Flow, Route, Schedule, TaskKind
 from chalicelib.core.openapi import document
-from chalicelib.flows import fulfillment, invoices, orders, shipments
+from chalicelib.flows import fulfillment, invoices, orders, shipments, stock
 
 FLOWS: tuple[Flow, ...] = (
     api.FLOW,
@@ -24,6 +24,7 @@ FLOWS: tuple[Flow, ...] = (
     shipments.FLOW,
     fulfillment.FLOW,
     invoices.FLOW,
+    stock.FLOW,
 )
 
 

@@ -158,7 +158,17 @@ INVOICES = Table("invoices", "Invoices", "INVOICES_TABLE",
                           # Sparse: documents Amazon has not accepted yet, by their upload deadline.
                           Index("by_open", "open_seller", "deadline_key", projection="KEYS_ONLY")))
 
-TABLES: tuple[Table, ...] = (ORDERS, BUYER_DATA, STATE, SHIPMENTS, FULFILLMENT_ORDERS, INVOICES)
+STOCK = Table("stock", "Stock", "STOCK_TABLE",
+              "the stock ledger per seller and SKU, its balances, and the quantities sent to Amazon",
+              hash_key="pk", range_key="sk",
+              # Sparse and keys only: the lists of GET /stock and the SKUs whose quantity Amazon must get.
+              indexes=(Index("by_seller", "listed_seller", "sku", projection="KEYS_ONLY"),
+                       Index("by_state", "state_seller", "sku", projection="KEYS_ONLY"),
+                       Index("by_reorder", "reorder_seller", "sku", projection="KEYS_ONLY"),
+                       Index("by_oversold", "oversold_seller", "sku", projection="KEYS_ONLY"),
+                       Index("by_push", "push_seller", "push_key", projection="KEYS_ONLY")))
+
+TABLES: tuple[Table, ...] = (ORDERS, BUYER_DATA, STATE, SHIPMENTS, FULFILLMENT_ORDERS, INVOICES, STOCK)
 
 
 # ---------------------------------------------------------------------------------- the rest

@@ -250,6 +250,25 @@ UNITS: dict[str, Unit] = {
                            "profile", "waiting_orders", "open_numbers", "get")),
                            lambda n: [_statement("InvoicesTable", [GET, QUERY], [n.table("invoices")]),
                                       _statement("InvoicesOpen", [QUERY], [f"{n.table('invoices')}/index/by_open"])]),
+    # Stock: every movement is one transaction on the stock table (the balance on its version,
+    # the entries and the order item only if new); feeds and imports are records of their own.
+    "stock-write": Unit(tuple(f"chalicelib/flows/stock/store.py:DynamoStock.{m}" for m in (
+                        "get", "write", "entry", "item", "save_feed", "feed", "update_feed", "imported",
+                        "remember_import", "free_feed_slot")),
+                        lambda n: [_statement("StockTable", [GET, BATCH_GET, PUT, UPDATE], [n.table("stock")])]),
+    "stock-read": Unit(tuple(f"chalicelib/flows/stock/store.py:DynamoStock.{m}" for m in ("get", "page")),
+                       lambda n: [_statement("StockTable", [GET, BATCH_GET], [n.table("stock")]),
+                                  _statement("StockLists", [QUERY], [f"{n.table('stock')}/index/{index}" for index in
+                                                                     ("by_seller", "by_state", "by_reorder",
+                                                                      "by_oversold")])]),
+    "stock-push": Unit(tuple(f"chalicelib/flows/stock/store.py:DynamoStock.{m}" for m in (
+                       "waiting_push", "count_waiting_push", "feed_slot")),
+                       lambda n: [_statement("StockWaiting", [QUERY], [f"{n.table('stock')}/index/by_push"]),
+                                  _statement("StockFeedSlot", [UPDATE], [n.table("stock")])]),
+    "stock-counts": Unit(("chalicelib/flows/stock/store.py:DynamoStock.counts",),
+                         lambda n: [_statement("StockCounts", [QUERY], [f"{n.table('stock')}/index/{index}" for index
+                                                                        in ("by_state", "by_reorder", "by_oversold",
+                                                                            "by_push")])]),
     # SendMessageBatch is authorized by sqs:SendMessage.
     "send-tasks": Unit(("chalicelib/core/queues.py:SqsTaskQueue.flush",),
                        lambda n: [_statement("QueueTasks", ["sqs:SendMessage"],
@@ -274,19 +293,21 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
     "api_handler": ("state", "orders-read", "queue-depths", "page-token", "shipments", "send-tasks",
                     "shipments-counts", "shipments-list", "orders-due", "orders-many", "shipments-many",
                     "fulfillment", "recipient-seal", "fulfillment-pending", "invoices-read", "invoices-profile",
-                    "invoices-resend"),
+                    "invoices-resend", "stock-write", "stock-read", "stock-counts"),
     "bearer_token": ("state", "api-token"),
-    "intake": ("state", "orders-write", "buyer-data-expiry", "send-tasks", "fulfillment"),
+    "intake": ("state", "orders-write", "buyer-data-expiry", "send-tasks", "fulfillment", "stock-write"),
     "tasks": ("state", "orders-write", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api", "shipments",
-              "fulfillment", "invoices-issue", "invoices-upload"),
+              "fulfillment", "invoices-issue", "invoices-upload", "stock-write"),
     "work": ("state", "orders-write", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api", "invoices-render",
-             "invoices-upload"),
+             "invoices-upload", "stock-write", "stock-push"),
     "poll_orders": ("state", "send-tasks"),
     "purge_buyer_data": ("state", "buyer-data-expiry"),
     "sweep_shipments": ("state", "shipments-read", "shipments-pending", "send-tasks"),
     "alert_ship_by": ("state", "orders-due", "orders-alerted", "alerts"),
     "sweep_fulfillment": ("state", "fulfillment-read", "fulfillment-pending", "send-tasks"),
     "sweep_invoices": ("state", "invoices-sweep", "send-tasks"),
+    "push_stock": ("state", "stock-push", "send-tasks"),
+    "reconcile_stock": ("state", "send-tasks"),
 }
 CONSUMERS = {q.handler: q.suffix for q in resources.QUEUES}  # app.py's on_sqs_message handlers
 

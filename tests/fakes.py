@@ -366,3 +366,90 @@ class FakeFulfillmentOrders:
             return False
         self.rows[key] = replace(order, version=order.version + 1)
         return True
+
+
+class FakeStock:
+    """The stock store (chalicelib/flows/stock/store.py) in memory, with its conditions: the
+    balance is written on the version it was read with, an entry only if new, an order item on
+    its version. `conflicts` makes the next writes lose a race (the service must read again)."""
+
+    def __init__(self, reorder_default: int = 3):
+        import threading
+
+        self.reorder_default = reorder_default
+        self.balances: dict[tuple[str, str], Any] = {}
+        self.entries: dict[tuple[str, str, str], Any] = {}
+        self.items: dict[tuple[str, str, str], Any] = {}
+        self.feeds: dict[tuple[str, str], tuple[dict, list]] = {}
+        self.imports: dict[tuple[str, str], dict] = {}
+        self.slots: dict[str, Any] = {}
+        self.conflicts = 0
+        self.writes = 0
+        self.lock = threading.Lock()
+
+    def get(self, seller_id, sku):
+        return self.balances.get((seller_id, sku))
+
+    def get_many(self, seller_id, skus):
+        return {s: self.balances[(seller_id, s)] for s in skus if (seller_id, s) in self.balances}
+
+    def write(self, before, after, entries, now, item=None):
+        from chalicelib.flows.stock.store import Written
+
+        with self.lock:
+            if self.conflicts:
+                self.conflicts -= 1
+                return Written.CONFLICT
+            held = self.balances.get((after.seller_id, after.sku))
+            if (held.version if held else 0) != (before.version if before else 0):
+                return Written.CONFLICT
+            if any((after.seller_id, after.sku, e.entry_id) in self.entries for e in entries):
+                return Written.DUPLICATE
+            if item is not None:
+                old, new = item
+                current = self.items.get((after.seller_id, new.order_id, new.order_item_id))
+                if (current.version if current else 0) != (old.version if old else 0):
+                    return Written.CONFLICT
+                self.items[(after.seller_id, new.order_id, new.order_item_id)] = new
+            self.balances[(after.seller_id, after.sku)] = after
+            for e in entries:
+                self.entries[(after.seller_id, after.sku, e.entry_id)] = e
+            self.writes += 1
+            return Written.OK
+
+    def item(self, seller_id, order_id, order_item_id):
+        return self.items.get((seller_id, order_id, order_item_id))
+
+    def waiting_push(self, seller_id, limit):
+        from chalicelib.flows.stock import rules
+
+        waiting = sorted((b.push_since or b.latest[0].at if b.latest else b.push_since, b.sku)
+                         for (s, _), b in self.balances.items() if s == seller_id and rules.needs_push(b))
+        return [sku for _, sku in sorted(waiting, key=lambda w: str(w[0]))][:limit]
+
+    def save_feed(self, seller_id, feed_id, record, messages, now):
+        self.feeds[(seller_id, feed_id)] = (dict(record), list(messages))
+
+    def feed(self, seller_id, feed_id):
+        return self.feeds.get((seller_id, feed_id))
+
+    def update_feed(self, seller_id, feed_id, record, now):
+        self.feeds[(seller_id, feed_id)] = (dict(record), self.feeds[(seller_id, feed_id)][1])
+
+    def feed_slot(self, seller_id, now):
+        from chalicelib.flows.stock.store import FEED_SLOT
+
+        taken = self.slots.get(seller_id)
+        if taken is not None and now - taken < FEED_SLOT:
+            return False
+        self.slots[seller_id] = now
+        return True
+
+    def free_feed_slot(self, seller_id):
+        self.slots.pop(seller_id, None)
+
+    def imported(self, seller_id, digest):
+        return self.imports.get((seller_id, digest))
+
+    def remember_import(self, seller_id, digest, record, now):
+        self.imports[(seller_id, digest)] = dict(record)

@@ -208,6 +208,82 @@ def _invoices(runtime, api: str, expected: dict, world: dict, say) -> Any:
     return books, set_, waiting
 
 
+def _stock(runtime, api: str, expected: dict, say) -> dict:
+    """Amazon's merchant quantities follow available-to-sell: the push schedule sends them (a few
+    patches each, or one listings feed), the reconciliation checks FBA stock against Amazon's;
+    then the stock is read back through the API and set beside what Amazon shows."""
+    from infra.local.api import GatewayRequestHandler
+    from infra.local.warehouse import call
+
+    say("  stock: pushing available-to-sell to Amazon's listings, reconciling FBA stock with Amazon's ...")
+    before = runtime.simulator.stats()
+    runtime.run_schedule("push_stock")
+    runtime.run_schedule("reconcile_stock")
+    for _ in range(3):  # a listings feed is processed a moment later; its report comes back as a notification
+        runtime.worker.drain(timeout=600)
+        time.sleep(1.2)
+    runtime.run_schedule("push_stock")  # what Amazon's quantity notifications asked to correct, if anything
+    runtime.worker.drain(timeout=600)
+    after = runtime.simulator.stats()
+    calls = {op: after.get(op, {}).get("calls", 0) - before.get(op, {}).get("calls", 0)
+             for op in ("patchListingsItem", "createFeed", "getInventorySummaries")}
+    truth = expected.get("stock", {})
+    GatewayRequestHandler.access_log = False
+    try:
+        sellers = sorted({t["sellerId"] for t in truth.values()})
+        items: dict[str, dict] = {}
+        for seller_id in sellers:
+            _, page = call(api, runtime.token, "GET", f"/stock?sellerId={seller_id}&limit=100")
+            items.update({i["sku"]: i for i in page.get("items", [])})
+    finally:
+        GatewayRequestHandler.access_log = True
+    shown = {item.sku: item.quantity for item in runtime.simulator.listings.listings.values()}
+    mismatches = []
+    for sku, t in truth.items():
+        got = items.get(sku)
+        if got is None or (got["available"], got["state"], got["oversold"]) != (t["available"], t["state"],
+                                                                                 t["oversold"]):
+            mismatches.append(f"{sku}: {got and (got['available'], got['state'])} instead of "
+                              f"{(t['available'], t['state'])}")
+        elif t["amazonQuantity"] is not None and shown.get(sku) != t["amazonQuantity"]:
+            mismatches.append(f"{sku}: Amazon shows {shown.get(sku)}, not {t['amazonQuantity']}")
+    fba = [i for i in items.values() if i["fba"]]
+    return {"items": items, "truth": truth, "shown": shown, "calls": calls, "mismatches": mismatches,
+            "fba": len([f for i in fba for f in i["fba"]]), "drift": sum(i["fbaDrift"] for i in fba)}
+
+
+def _say_stock(stock: dict, say) -> None:
+    items, truth, shown = stock["items"], stock["truth"], stock["shown"]
+    merchant = [items[s] for s in truth if s in items]
+    say(f"  stock: {len(merchant)} merchant SKUs counted by the warehouse, {sum(i['onHand'] for i in merchant)} "
+        f"units on the shelves, {sum(i['reserved'] for i in merchant)} reserved by open orders "
+        "(GET /stock?sellerId=...)")
+    reorder = [i for i in merchant if i["onReorderList"]]
+    say(f"    reorder list ({len(reorder)}): " + ", ".join(
+        f"{i['sku']} ({i['available']} available, reorder at {i['reorderPoint']})" for i in reorder))
+    for item in (i for i in merchant if i["oversold"]):
+        taken = next((e for e in item["latestEntries"] if e["oversold"]), None)
+        by = f" by order {taken['cause'].get('orderId')}" if taken else ""
+        say(f"    oversold: {item['sku']} has {item['oversold']} unit reserved beyond its shelf (taken{by}); "
+            "Amazon shows 0 and a person must decide")
+    listed = [i for i in merchant if i["state"] not in ("invalid",)][:6]
+    say("    Amazon shows (GET /_simulator/listings): " + ", ".join(
+        f"{i['sku']} {shown.get(i['sku'])}" for i in listed) + ", ...")
+    for item in (i for i in merchant if i["state"] == "discontinued"):
+        say(f"    discontinued: {item['sku']} shows {shown.get(item['sku'])} on Amazon with {item['onHand']} "
+            "on the shelf")
+    for item in (i for i in merchant if i["state"] == "invalid"):
+        say(f"    unknown to Amazon: {item['sku']}: \"{(item['invalid'] or '')[:90]}\"")
+    calls = stock["calls"]
+    say(f"    sent with {calls['patchListingsItem']} patchListingsItem calls and {calls['createFeed']} listings "
+        f"feed(s); FBA: {stock['fba']} marketplace quantities from Amazon's notifications, "
+        f"{calls['getInventorySummaries']} getInventorySummaries pages, {stock['drift']} drifted quantity corrected")
+    if stock["mismatches"]:
+        say(f"    MISMATCHES with the scenario: {'; '.join(stock['mismatches'][:5])}")
+    else:
+        say("    every SKU as the scenario says: available, state, oversold, and what Amazon shows")
+
+
 def demo(args) -> int:
     from infra.local.runtime import LocalRuntime, check_port
     from infra.local.scenario import build_scenario
@@ -262,6 +338,7 @@ def demo(args) -> int:
     after = runtime.run_schedule("alert_ship_by")
     mcf = _shop(runtime, api, exp, say)
     books, profiles_set, waited = _invoices(runtime, api, exp, scenario.world, say)
+    stock = _stock(runtime, api, exp, say)
     say()
     say("Summary")
     orders = result['created'] + result['recovered']
@@ -339,6 +416,7 @@ def demo(args) -> int:
         say(f"  sample PDFs in {books.samples[0][1].parent}:")
         for what, path in books.samples:
             say(f"    {path.name}  ({what})")
+    _say_stock(stock, say)
     say(f"  done in {result['seconds']} s")
     sample = next(iter(exp["orders"]))
     seller = next(iter(exp["orders"].values()))["sellerId"]
@@ -361,6 +439,13 @@ def demo(args) -> int:
     if first_doc:
         say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/orders/{first_doc['orderId']}/invoices")
         say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" '{api}/invoices?sellerId={first_doc['sellerId']}&limit=5'")
+    stock_truth: dict[str, dict[str, Any]] = exp.get("stock") or {}
+    stock_seller = next((t["sellerId"] for t in stock_truth.values()), None)
+    if stock_seller:
+        say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" '{api}/stock?sellerId={stock_seller}&state=reorder'")
+        say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" '{api}/stock/{next(iter(exp['stock']))}?sellerId="
+            f"{stock_seller}'")
+        say(f"  curl -s {runtime.simulator.views_url}/_simulator/listings?sellerId={stock_seller}")
     say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/openapi.json")
     say("  # a token for a warehouse that may read one seller's orders and nothing else (shown once):")
     say(f"  {local_command('tokens', 'create', runtime)} --name warehouse --scopes orders:read --sellers {seller}")

@@ -10,8 +10,9 @@ import secrets
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,10 @@ def check_port(port: int, host: str = "127.0.0.1") -> None:
                             f"e.g. make demo PORT={port + 1}, or --port {port + 1}") from None
 
 
+# moto's default account: the stack's, where Amazon's EventBridge destination would be.
+LOCAL_ACCOUNT = "123456789012"
+
+
 def sellers_of(world: dict[str, Any]) -> list[dict[str, Any]]:
     """Sellers named in the world, or else derived from its orders (the minimal world shape)."""
     declared = {s["sellerId"]: s for s in world.get("sellers") or []}
@@ -56,6 +61,9 @@ def sellers_of(world: dict[str, Any]) -> list[dict[str, Any]]:
         channel = (entry.get("order") or {}).get("salesChannel") or {}
         marketplaces.setdefault(entry["sellerId"], set()).update(
             [channel["marketplaceId"]] if channel.get("marketplaceId") else [])
+    for entry in world.get("listings") or []:
+        if entry.get("sellerId"):
+            marketplaces.setdefault(entry["sellerId"], set()).update(entry.get("marketplaceIds") or [])
     result = []
     for seller_id in sorted(set(declared) | set(marketplaces)):
         seller = declared.get(seller_id, {})
@@ -83,6 +91,29 @@ def _store_profiles(sellers: list[dict[str, Any]]) -> None:
         except rules.ProfileError as refused:
             raise ValueError(f"world: sellers[{seller['sellerId']}].profile: {refused.reason}") from None
         invoices.profiles().save_profile(profile, datetime.now(UTC))
+
+
+def _store_stock(world: dict[str, Any]) -> None:
+    """The warehouse's starting counts (`stock`), set as PUT /stock/{sku} and PATCH would: counted
+    before any order of the world, so every order's movements come after them."""
+    from chalicelib.core.times import parse_iso
+    from chalicelib.flows.stock import service
+    from chalicelib.flows.stock import wiring as stock
+
+    moment = datetime.now(UTC)
+    created = [parse_iso(str((e.get("order") or {}).get("createdTime"))) for e in world.get("orders") or []]
+    counted_at = min([c for c in created if c is not None] + [moment]) - timedelta(hours=1)
+    for index, entry in enumerate(world.get("stock") or []):
+        seller_id, sku = entry.get("sellerId"), entry.get("sku")
+        if not (isinstance(seller_id, str) and isinstance(sku, str) and isinstance(entry.get("onHand"), int)):
+            raise ValueError(f"world: stock[{index}]: sellerId, sku and a whole onHand are needed")
+        service.set_count(stock.stock(), seller_id, sku, entry["onHand"], counted_at, f"world.{index}",
+                          {"type": "count", "by": "world"}, moment)
+        settings = {name: entry[key] for key, name in (("safetyBuffer", "safetyBuffer"),
+                                                       ("reorderPoint", "reorderPoint"),
+                                                       ("discontinued", "discontinued")) if key in entry}
+        if settings:
+            service.configure(stock.stock(), seller_id, sku, settings, moment)
 
 
 @dataclass
@@ -114,7 +145,8 @@ class LocalRuntime:
         sim_url = simulator.start()
         # As if `make connect` had run: Amazon pushes the sellers' notifications to the intake queue.
         simulator.connect(LWA_APP_ID, stack.outputs[f"{resources.INTAKE.stem}QueueArn"],
-                          [s["sellerId"] for s in sellers], list(subscriptions.SQS_TYPES))
+                          [s["sellerId"] for s in sellers], list(subscriptions.ALL_TYPES),
+                          eventbridge=(LOCAL_ACCOUNT, stack.region))
         simulator.deliver_to(_delivery_to(stack))
         write_secret(stack, LWA_APP_ID, LWA_CLIENT_SECRET,
                      {s["sellerId"]: {"refresh_token": s["refreshToken"]} for s in sellers})
@@ -139,6 +171,7 @@ class LocalRuntime:
         for seller in sellers:
             wiring.state().put_seller(seller["sellerId"], seller["marketplaceIds"])
         _store_profiles(sellers)
+        _store_stock(world)
         # Only the world's application gets in (a world without one leaves that check off).
         wiring.state().set_application_id(str(world["applicationId"]) if world.get("applicationId") else None)
 
@@ -262,10 +295,16 @@ def _delivery_to(stack: LocalStack):
             url = stack.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"]
             stack.client("sqs").send_message(QueueUrl=url, MessageBody=body)
         else:
-            account = delivery.target.split("/", 1)[0]
-            stack.client("events").put_events(Entries=[{
-                "Source": f"aws.partner/sellingpartnerapi.amazon.com/{account}/{LWA_APP_ID}",
-                "DetailType": delivery.notification_type, "Detail": body}])
+            # What the stack's EventBridge rule does with an event of Amazon's partner source: the
+            # whole event, the notification in `detail`, lands in the intake queue.
+            account, region = delivery.target.split("/", 1)
+            event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": delivery.notification_type,
+                     "source": f"aws.partner/sellingpartnerapi.amazon.com/{account}/{LWA_APP_ID}",
+                     "account": account, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     "region": region, "resources": [], "detail": delivery.notification}
+            url = stack.client("sqs").get_queue_url(
+                QueueName=resources.INTAKE.name(stack.stage))["QueueUrl"]
+            stack.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(event))
     return deliver
 
 

@@ -39,6 +39,7 @@ OUTPUTS = {
     "ShipmentsTableName": "sellerops-prod-shipments",
     "FulfillmentOrdersTableName": "sellerops-prod-fulfillment-orders",
     "InvoicesTableName": "sellerops-prod-invoices",
+    "StockTableName": "sellerops-prod-stock",
     "IntakeQueueUrl": "https://sqs.eu-west-1.amazonaws.com/111122223333/sellerops-prod-intake",
     "IntakeQueueArn": "arn:aws:sqs:eu-west-1:111122223333:sellerops-prod-intake",
     "IntakeQueueName": "sellerops-prod-intake",
@@ -118,6 +119,7 @@ def test_every_stage_variable_comes_from_a_stack_output():
         "SHIPMENTS_TABLE": "sellerops-prod-shipments",
         "FULFILLMENT_ORDERS_TABLE": "sellerops-prod-fulfillment-orders",
         "INVOICES_TABLE": "sellerops-prod-invoices",
+        "STOCK_TABLE": "sellerops-prod-stock",
         "INTAKE_QUEUE_URL": OUTPUTS["IntakeQueueUrl"],
         "INTAKE_DLQ_URL": OUTPUTS["IntakeDeadLetterQueueUrl"],
         "TASK_QUEUE_URL": OUTPUTS["TaskQueueUrl"],
@@ -218,7 +220,8 @@ def test_each_queue_consumer_gets_its_declared_timeout_and_memory_and_every_func
     assert {name: s["iam_policy_file"] for name, s in settings.items()} == {
         f: f"policy-dev-{f}.json" for f in ("api_handler", "bearer_token", "intake", "tasks", "work", "poll_orders",
                                             "purge_buyer_data", "sweep_shipments", "alert_ship_by",
-                                            "sweep_fulfillment", "sweep_invoices")}
+                                            "sweep_fulfillment", "sweep_invoices", "push_stock",
+                                            "reconcile_stock")}
 
 
 @pytest.mark.parametrize("queue", resources.QUEUES, ids=lambda q: q.suffix)
@@ -456,6 +459,7 @@ def test_destroy_keeps_the_tables_the_bucket_the_key_and_the_secret():
         ("ShipmentsTable", "sellerops-prod-shipments"),
         ("FulfillmentOrdersTable", "sellerops-prod-fulfillment-orders"),
         ("InvoicesTable", "sellerops-prod-invoices"),
+        ("StockTable", "sellerops-prod-stock"),
         ("InvoiceBucket", "sellerops-prod-invoices-111122223333"),
         ("SpApiSecret", "sellerops/prod/spapi"),
     ]

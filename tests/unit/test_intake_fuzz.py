@@ -26,7 +26,7 @@ from chalicelib.core.errors import PermanentError
 from chalicelib.core.flow import Consumer
 from chalicelib.core.intake import handle_message
 from chalicelib.core.tasks import Task
-from tests.fakes import FakeFulfillmentOrders, FakeOrders, FakeTasks
+from tests.fakes import FakeFulfillmentOrders, FakeOrders, FakeStock, FakeTasks
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "spapi" / "notifications"
 EXAMPLES = [example for p in sorted(FIXTURES.glob("*.json"))
@@ -118,11 +118,13 @@ def _consumers(orders: FakeOrders, tasks: FakeTasks):
     from chalicelib.flows.fulfillment import service as fulfillment
     from chalicelib.flows.invoices import service as invoices
     from chalicelib.flows.orders.service import IntakePorts
+    from chalicelib.flows.stock import service as stock
 
     ports = {"chalicelib.flows.orders.service": lambda: IntakePorts(orders, tasks),
              "chalicelib.flows.fulfillment.service":
                  lambda: fulfillment.IntakePorts(FakeFulfillmentOrders(strict=True), tasks),
-             "chalicelib.flows.invoices.service": lambda: invoices.IntakePorts(tasks)}
+             "chalicelib.flows.invoices.service": lambda: invoices.IntakePorts(tasks),
+             "chalicelib.flows.stock.service": lambda: stock.IntakePorts(FakeStock(), tasks)}
 
     def consumers_of(notification):
         return [Consumer(c.notification_type, c.handle, ports[c.handle.__module__], c.subtype)

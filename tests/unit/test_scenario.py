@@ -66,6 +66,12 @@ def _dates_parse(doc: dict) -> bool:
 
 
 @cache
+def _fba_validator() -> Draft7Validator:
+    return Draft7Validator(json.loads((SCHEMAS / "FBAInventoryAvailabilityChangeNotification.json").read_text(
+        encoding="utf-8")))
+
+
+@cache
 def _transaction_validator() -> Draft7Validator:
     return Draft7Validator(json.loads((SCHEMAS / "TransactionUpdateNotification.json").read_text(encoding="utf-8")))
 
@@ -83,6 +89,8 @@ def _classify(body: str, validator: Draft7Validator) -> tuple[str, dict | None]:
         return "malformed", None
     if kind == "TRANSACTION_UPDATE":
         return ("transaction_update" if _transaction_validator().is_valid(doc) else "malformed"), doc
+    if kind == "FBA_INVENTORY_AVAILABILITY_CHANGES":
+        return ("fba_inventory" if _fba_validator().is_valid(doc) else "malformed"), doc
     if kind != "ORDER_CHANGE":
         return "unhandled", doc
     if not validator.is_valid(doc) or not _dates_parse(doc):
@@ -439,6 +447,25 @@ def test_lost_orders_exist_only_in_the_world(scenario, classified):
     assert lost <= set(_orders(scenario))
     assert not lost & set(_lives(classified))
     assert not any(oid in body for oid in lost for body in scenario.messages)
+
+
+def test_fba_stock_is_announced_by_valid_notifications_and_one_sku_drifts_after(scenario, classified):
+    announced = [doc for kind, doc in classified if kind == "fba_inventory"]
+    assert len(announced) == len(scenario.world["fbaInventory"]) == len(scenario.expected["fba"])
+    drifted = [f for f in scenario.expected["fba"] if f["notified"] != f["amazon"]]
+    assert len(drifted) <= 1
+
+
+def test_the_warehouse_counts_give_each_role_its_story(scenario):
+    stock = scenario.expected["stock"]
+    for seller in scenario.world["sellers"]:
+        roles = {v["role"] for v in stock.values() if v["sellerId"] == seller["sellerId"]}
+        assert {"sold_out", "oversold", "low", "discontinued", "unknown_to_amazon", "plenty"} <= roles
+    listed = {(entry["sellerId"], entry["sku"]) for entry in scenario.world["listings"]}
+    for sku, truth in stock.items():
+        assert ((truth["sellerId"], sku) in listed) == (truth["role"] != "unknown_to_amazon")
+        if truth["role"] == "oversold":
+            assert truth["oversold"] == 1 and truth["available"] == 0 and truth["onReorderList"]
 
 
 def test_refunds_are_announced_by_valid_transaction_updates_naming_their_order(scenario, classified):

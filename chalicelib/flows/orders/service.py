@@ -187,6 +187,12 @@ def fetch_order_details(task: Task, ports: TaskPorts, now: datetime) -> Result:
         from chalicelib.flows.invoices.triggers import issue_task
 
         ports.tasks.enqueue(issue_task(seller_id, order_id))
+    if applied is not None and change.fulfillment_channel == "MFN":
+        # Amazon's order told us what no notification did (the backstop, a lost ORDER_CHANGE):
+        # the merchant stock it reserves or releases follows.
+        from chalicelib.flows.stock.triggers import order_task
+
+        ports.tasks.enqueue(order_task(seller_id, order_id))
     if problem is not None:
         return Result(Outcome.ATTENTION, {"order_id": order_id, "attention": problem})
     # An order no notification brought (the backstop found it) is created by its details.

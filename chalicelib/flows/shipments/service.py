@@ -198,11 +198,15 @@ def confirm_shipment(task: Task, ports: TaskPorts, now: datetime) -> Result:
 
 
 def _ask_for_invoice(ports: TaskPorts, shipment: Shipment) -> None:
-    """Amazon has the package: its invoice is due (the invoices flow issues it once)."""
+    """Amazon has the package: its invoice is due (the invoices flow issues it once), and its
+    units leave the stock ledger."""
     from chalicelib.flows.invoices.triggers import issue_task
+    from chalicelib.flows.stock.triggers import order_task
 
     if ports.tasks is not None and shipment.state is ShipmentState.CONFIRMED:
         ports.tasks.enqueue(issue_task(shipment.seller_id, shipment.order_id))
+        # The package left the shelf: its units are consumed (the stock flow applies it once).
+        ports.tasks.enqueue(order_task(shipment.seller_id, shipment.order_id))
 
 
 def sweep_pending(store: ShipmentStore, sellers: Sellers, tasks: TaskQueue, now: datetime) -> dict[str, int]:

@@ -8,10 +8,12 @@
     feeds.py          Feeds 2021-06-30 for UPLOAD_VAT_INVOICE (documents, feeds, processing reports,
                       FEED_PROCESSING_FINISHED), on its clock
     finances.py       Finances 2024-06-19 listTransactions (refunds; TRANSACTION_UPDATE)
+    listings.py       Listings Items 2021-08-01 (getListingsItem, patchListingsItem;
+                      LISTINGS_ITEM_MFN_QUANTITY_CHANGE through EventBridge)
+    fba_inventory.py  FBA Inventory v1 getInventorySummaries (FBA_INVENTORY_AVAILABILITY_CHANGES)
 
-The next flows add theirs beside them, each an `Api` subclass over the model copied into models/:
-listings.py (Listings Items: patchListingsItem), reports.py (getReports, getReportDocument;
-REPORT_PROCESSING_FINISHED) and fba_inventory.py (getInventorySummaries).
+The settlements flow adds reports.py (getReports, getReportDocument; REPORT_PROCESSING_FINISHED)
+beside them, an `Api` subclass over the model copied into models/.
 
 The embedded stack, the e2e tests and the benchmarks point python-amazon-sp-api at this server
 instead of Amazon. It answers like Amazon where our code can tell the difference: requests
@@ -57,9 +59,11 @@ from infra.local.amazon.core import (
     parse_parameters,
     validate_body,
 )
+from infra.local.amazon.fba_inventory import FbaInventoryApi
 from infra.local.amazon.feeds import DOCUMENTS_PATH, VAT_FEED, FeedsApi
 from infra.local.amazon.finances import FinancesApi
 from infra.local.amazon.fulfillment_outbound import FulfillmentOutboundApi
+from infra.local.amazon.listings import ListingsApi
 from infra.local.amazon.notifications import (
     ENDPOINT_HOSTS,
     INVALID_INPUT_MESSAGE,
@@ -104,7 +108,10 @@ class Simulator:
         self.fulfillment = FulfillmentOutboundApi(self)
         self.feeds = FeedsApi(self)
         self.finances = FinancesApi(self)
-        self.apis: tuple[Api, ...] = (self.orders, self.notifications, self.fulfillment, self.feeds, self.finances)
+        self.listings = ListingsApi(self)
+        self.fba_inventory = FbaInventoryApi(self)
+        self.apis: tuple[Api, ...] = (self.orders, self.notifications, self.fulfillment, self.feeds, self.finances,
+                                      self.listings, self.fba_inventory)
         self.journal = Journal()
         self.faults = Faults()
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
@@ -225,10 +232,12 @@ class Simulator:
         with self.lock:
             return self.notifications.every_subscription()
 
-    def connect(self, client_id: str, queue_arn: str, seller_ids: list[str], types: list[str]) -> None:
-        """As if `make connect` had run: the queue is a destination, the sellers subscribed."""
+    def connect(self, client_id: str, queue_arn: str, seller_ids: list[str], types: list[str],
+                eventbridge: tuple[str, str] | None = None) -> None:
+        """As if `make connect` had run: the queue is a destination (and EventBridge in the
+        (account, region) for the listings types), the sellers subscribed."""
         with self.lock:
-            self.notifications.connect(client_id, queue_arn, seller_ids, types)
+            self.notifications.connect(client_id, queue_arn, seller_ids, types, eventbridge)
 
     def deliver_to(self, deliver: Callable[[Delivery], None]) -> None:
         """Where pushed notifications go (the local stack sends them to its intake queue)."""

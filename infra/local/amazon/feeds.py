@@ -1,4 +1,5 @@
-"""The Feeds API 2021-06-30 for `UPLOAD_VAT_INVOICE`: createFeedDocument (an upload URL on the
+"""The Feeds API 2021-06-30 for `UPLOAD_VAT_INVOICE` and `JSON_LISTINGS_FEED` (the stock flow's
+bulk quantities: `_process_listings`): createFeedDocument (an upload URL on the
 simulator), the PUT of the PDF, createFeed with its feedOptions, getFeed, getFeeds, cancelFeed,
 getFeedDocument (the processing report, gzip-compressed as Amazon often serves it), and the
 FEED_PROCESSING_FINISHED notification Amazon pushes when a feed is done.
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
 
 MODEL = "feeds_2021-06-30.json"
 VAT_FEED = "UPLOAD_VAT_INVOICE"
+LISTINGS_FEED = "JSON_LISTINGS_FEED"
+LISTINGS_SCHEMA = "listings-feed-schema-v2.json"
 # Where Amazon takes invoice uploads (its documentation's list).
 UPLOAD_MARKETPLACES = frozenset({"A1RKKUPIHCS9HS", "A1F83G8C2ARO7P", "A13V1IB3VIYZZH", "A1PA6795UKMFR9",
                                  "APJ6JRA9NG5V4", "A1805IZSGTT6HS", "A1C3SOZRARQ6R3", "A2NODRKZP88ZB9"})
@@ -143,7 +147,8 @@ class FeedsApi(Api):
         if method == "PUT":
             if document.compressed:  # a processing report: Amazon's, read-only
                 return 403, b"<Error><Code>AccessDenied</Code></Error>", "application/xml"
-            if (content_type or "").split(";")[0].strip().lower() != document.content_type.lower():
+            media_type = document.content_type.split(";")[0].strip().lower()
+            if (content_type or "").split(";")[0].strip().lower() != media_type:
                 return 403, b"<Error><Code>SignatureDoesNotMatch</Code><Message>The Content-Type is not the " \
                             b"one the URL was made for</Message></Error>", "application/xml"
             document.body = body
@@ -175,8 +180,9 @@ class FeedsApi(Api):
         document = self.documents.get(str(body["inputFeedDocumentId"]))
         if document is None or (document.seller_id and document.seller_id != caller.seller_id):
             raise InvalidInput(f"The input feed document {body['inputFeedDocumentId']} was not found.")
-        if body["feedType"] != VAT_FEED:
-            raise InvalidInput(f"The simulator processes {VAT_FEED} feeds only, not {body['feedType']}.")
+        if body["feedType"] not in (VAT_FEED, LISTINGS_FEED):
+            raise InvalidInput(f"The simulator processes {VAT_FEED} and {LISTINGS_FEED} feeds only, not "
+                               f"{body['feedType']}.")
         options = {str(k): str(v) for k, v in (body.get("feedOptions") or {}).items()}
         feed = Feed(str(next(self._ids)), caller.seller_id, body["feedType"], list(body["marketplaceIds"]),
                     document.document_id, options, self.now())
@@ -286,7 +292,63 @@ class FeedsApi(Api):
                                   f"{grand - taken} for orderId {order_id}")]
         return []
 
+    def _process_listings(self, feed: Feed, moment: datetime) -> None:
+        """A JSON_LISTINGS_FEED: each message applied as its own patch would be (listings.py), and
+        a JSON processing report (listings-feed-processing-report-schema-v2), gzip-compressed."""
+        from jsonschema import Draft7Validator
+
+        from infra.local.amazon.core import load_model
+        from infra.local.amazon.listings import patch_problems
+
+        body = self.documents[feed.input_document_id].body or b""
+        issues: list[dict[str, Any]] = []
+        accepted = processed = 0
+        try:
+            document = json.loads(body)
+            problem = next(iter(Draft7Validator(load_model(LISTINGS_SCHEMA)).iter_errors(document)), None)
+        except ValueError:
+            document, problem = None, "the document is not JSON"
+        seller = feed.seller_id or ""
+        if problem is not None or not isinstance(document, dict):
+            status = "FATAL"
+            issues.append({"messageId": 0, "code": "FATAL", "severity": "ERROR",
+                           "message": f"The feed does not follow the listings feed schema: "
+                                      f"{getattr(problem, 'message', problem)}"[:300]})
+        else:
+            status = "DONE"
+            for message in document["messages"]:
+                processed += 1
+                number, sku = message.get("messageId"), str(message.get("sku"))
+                if message.get("operationType") != "PATCH":
+                    found = [{"code": "90000900", "message": "The simulator applies PATCH messages only."}]
+                    quantity = None
+                else:
+                    listing = self.simulator.listings.listings.get((seller, sku))
+                    found, quantity = patch_problems(seller, listing, feed.marketplace_ids,
+                                                     list(message.get("patches") or []))
+                if found:
+                    issues += [{"messageId": number, "sku": sku, "code": i["code"], "severity": "ERROR",
+                                "message": i["message"]} for i in found]
+                    continue
+                accepted += 1
+                if quantity is not None:
+                    self.simulator.listings.set_quantity(seller, sku, quantity)
+        report_body = {"header": {"sellerId": seller, "version": "2.0", "feedId": feed.feed_id},
+                       "issues": issues,
+                       "summary": {"errors": len(issues), "warnings": 0, "messagesProcessed": processed,
+                                   "messagesAccepted": accepted, "messagesInvalid": processed - accepted}}
+        report = Document(f"amzn1.tortuga.4.eu.{next(self._ids):x}.R{len(self.documents) + 1:06d}", feed.seller_id,
+                          "application/json", gzip.compress(json.dumps(report_body).encode(), mtime=0),
+                          compressed=True)
+        self.documents[report.document_id] = report
+        feed.started, feed.done, feed.status, feed.result_document_id = moment, moment, status, report.document_id
+        feed.outcome = {"accepted": accepted, "invalid": processed - accepted, "errors": issues[:50]}
+        self._push(feed)
+
     def _process(self, feed: Feed, moment: datetime) -> None:
+        if feed.feed_type == LISTINGS_FEED:
+            self._process_listings(feed, moment)
+            return
         problems = self._problems(feed)
         feed.started, feed.done, feed.status = moment, moment, "DONE"
         report = Document(f"amzn1.tortuga.4.eu.{next(self._ids):x}.R{len(self.documents) + 1:06d}", feed.seller_id,

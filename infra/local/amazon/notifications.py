@@ -216,23 +216,37 @@ class NotificationsApi(Api):
         return [{**s.as_payload(), "notificationType": s.notification_type, "sellerId": s.seller_id}
                 for per_app in self.subscriptions.values() for s in per_app.values()]
 
-    def connect(self, client_id: str, queue_arn: str, seller_ids: list[str], types: list[str]) -> None:
-        """What `make connect` makes: an SQS destination for the queue and each seller's
-        subscriptions to `types` (as if each seller's token had asked)."""
+    def connect(self, client_id: str, queue_arn: str, seller_ids: list[str], types: list[str],
+                eventbridge: tuple[str, str] | None = None) -> None:
+        """What `make connect` makes: an SQS destination for the queue, an EventBridge one for
+        the (account, region) when given, and each seller's subscriptions to `types` on the
+        destination of their kind (as if each seller's token had asked)."""
         mine = self.destinations.setdefault(client_id, {})
         destination = next((d for d in mine.values() if d.resource.get(SQS, {}).get("arn") == queue_arn), None)
         if destination is None:
             destination = Destination(str(uuid.uuid4()), "sellerops-local-intake", {SQS: {"arn": queue_arn}})
             mine[destination.destination_id] = destination
+        by_kind = {SQS: destination}
+        if eventbridge is not None:
+            account, region = eventbridge
+            bridge = next((d for d in mine.values() if d.resource.get(EVENTBRIDGE, {}).get("accountId") == account),
+                          None)
+            if bridge is None:
+                bridge = Destination(str(uuid.uuid4()), "sellerops-local-eventbridge", {EVENTBRIDGE: {
+                    "name": f"aws.partner/sellingpartnerapi.amazon.com/{account}/{client_id}", "region": region,
+                    "accountId": account}})
+                mine[bridge.destination_id] = bridge
+            by_kind[EVENTBRIDGE] = bridge
         subscriptions = self.subscriptions.setdefault(client_id, {})
         for seller_id in seller_ids:
             for notification_type in types:
                 versions, delivery = NOTIFICATION_TYPES[notification_type]
-                if delivery != SQS or any(s.owner == f"seller:{seller_id}" and s.notification_type == notification_type
-                                          for s in subscriptions.values()):
+                if delivery not in by_kind or any(s.owner == f"seller:{seller_id}"
+                                                  and s.notification_type == notification_type
+                                                  for s in subscriptions.values()):
                     continue
                 subscription = Subscription(str(uuid.uuid4()), f"seller:{seller_id}", seller_id, notification_type,
-                                            versions[-1], destination.destination_id)
+                                            versions[-1], by_kind[delivery].destination_id)
                 subscriptions[subscription.subscription_id] = subscription
 
     def push(self, seller_id: str, notification_type: str, payload: dict[str, Any]) -> int:

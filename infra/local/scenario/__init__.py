@@ -14,7 +14,8 @@
 
 The story is told in parts, one module each, in this order: common.py (marketplaces, catalogue,
 sellers), orders.py (the orders' lives), fulfillment.py (the web shop's orders that Amazon's
-warehouses ship, MCF), messiness.py (how delivery messes them up). A flow adds
+warehouses ship, MCF), invoices.py (profiles, refunds), stock.py (the warehouse's counts, Amazon's
+listings and FBA stock), messiness.py (how delivery messes them up). A flow adds
 its part as a module with a `tell(story, ...)` function, called from `build_scenario`, that adds
 its world keys, notifications and truths to the `Story` (never another part's keys).
 
@@ -36,6 +37,7 @@ from infra.local.scenario import fulfillment as fulfillment_part
 from infra.local.scenario import invoices as invoices_part
 from infra.local.scenario import messiness
 from infra.local.scenario import orders as orders_part
+from infra.local.scenario import stock as stock_part
 from infra.local.scenario.common import (
     DEFAULT_MARKETPLACES,
     DEFAULT_START,
@@ -105,6 +107,7 @@ def build_scenario(
     orders_part.tell(story, orders=orders, lost=lost)
     fulfillment_part.tell(story)
     invoices_part.tell(story)
+    stock_part.tell(story)
 
     delivered = messiness.deliver(story, duplicate_rate=duplicate_rate, shuffle_window=shuffle_window,
                                   malformed=malformed, unhandled=unhandled, reorder_rate=reorder_rate)

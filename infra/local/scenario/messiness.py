@@ -106,7 +106,9 @@ def _reorder(messages: list[Message], shuffle_window: int, reorder_rate: float,
     ordered = [m for _, m in sorted(zip(keys, ordered, strict=False), key=lambda pair: pair[0])]
     by_order: dict[str, list[Message]] = {}
     for m in ordered:
-        assert m.order_id is not None  # the story's notifications: ORDER_CHANGE messages, each of an order
+        if m.kind != "order_change":  # refunds, FBA stock: not an order's status to overtake
+            continue
+        assert m.order_id is not None  # an ORDER_CHANGE message is always of an order
         by_order.setdefault(m.order_id, []).append(m)
     candidates = [oid for oid, ms in by_order.items() if len(ms) > 1]
     wanted = min(len(candidates), max(1, quota(reorder_rate, len(candidates)))) if reorder_rate > 0 else 0

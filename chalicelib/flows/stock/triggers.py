@@ -1,0 +1,12 @@
+"""How other flows tell stock an order may have moved: a task of this kind, never a call into the
+flow. Kept apart and light, so that the orders and shipments flows import only this."""
+from __future__ import annotations
+
+from chalicelib.core.tasks import Task
+
+ORDER_STOCK = "order_stock"
+
+
+def order_task(seller_id: str, order_id: str) -> Task:
+    """Merge what sellerops holds about the order (status, items, confirmed shipments) into the ledger."""
+    return Task(ORDER_STOCK, seller_id, order_id, {})
