@@ -401,7 +401,7 @@ class FakeStock:
                 self.conflicts -= 1
                 return Written.CONFLICT
             held = self.balances.get((after.seller_id, after.sku))
-            if (held.version if held else 0) != (before.version if before else 0):
+            if (held is None) != (before is None) or (held is not None and held.version != before.version):
                 return Written.CONFLICT
             if any((after.seller_id, after.sku, e.entry_id) in self.entries for e in entries):
                 return Written.DUPLICATE

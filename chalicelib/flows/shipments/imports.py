@@ -8,11 +8,12 @@ reported with its line and column, and the value quoted at most a few dozen char
 from __future__ import annotations
 
 import csv
-import io
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from chalicelib.core.csvfile import RowProblem, moment, open_rows
+from chalicelib.core.csvfile import cell as csv_cell
 from chalicelib.core.fields import quote
 from chalicelib.core.http import is_order_id
 from chalicelib.flows.shipments.rules import ShipmentRequest
@@ -22,16 +23,6 @@ REQUIRED = ("order_id", "quantity", "carrier_code", "tracking_number", "ship_dat
 OPTIONAL = ("order_item_id", "sku", "carrier_name", "shipping_method", "ship_from_supply_source_id")
 _ITEM_ID = re.compile(r"^[A-Za-z0-9-]{1,50}$")
 _TRACKING = re.compile(r"^[A-Za-z0-9 ._/-]{1,60}$")
-
-
-@dataclass(frozen=True)
-class RowProblem:
-    line: int
-    column: str | None
-    message: str
-
-    def to_dict(self) -> dict[str, object]:
-        return {"line": self.line, "column": self.column, "message": self.message}
 
 
 @dataclass(frozen=True)
@@ -59,30 +50,11 @@ class _Group:
             self.shipping_method or None, self.ship_from or None), self.line)
 
 
-def _column(name: str) -> str:
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip())
-    return re.sub(r"[\s\-]+", "_", spaced).lower()
-
-
-def _moment(text: str) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None and 2000 <= moment.year <= 2199 else None
-
-
 def parse(text: str) -> tuple[list[Package], list[RowProblem]]:
     """The file's packages, or the problems that keep it from being applied (then all of them)."""
-    lines = text.splitlines()
-    if not lines or not lines[0].strip():
-        return [], [RowProblem(1, None, "the file is empty: it needs a header row and one row per package line")]
-    delimiter = max(",;\t", key=lines[0].count)
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    try:
-        header = [_column(name) for name in next(reader)]
-    except csv.Error:
-        return [], [RowProblem(1, None, "the header row is not CSV")]
+    reader, header, problem = open_rows(text, "it needs a header row and one row per package line")
+    if problem is not None:
+        return [], [problem]
     missing = [name for name in REQUIRED if name not in header]
     problems = [RowProblem(1, name, f"the header has no {name} column") for name in missing]
     if "order_item_id" not in header and "sku" not in header:
@@ -113,8 +85,7 @@ def parse(text: str) -> tuple[list[Package], list[RowProblem]]:
 def _row(row: list[str], line: int, index: dict[str, int],
          groups: dict[tuple[str, str], _Group]) -> list[RowProblem]:
     def cell(name: str) -> str:
-        at = index.get(name)
-        return row[at].strip() if at is not None and at < len(row) else ""
+        return csv_cell(row, index.get(name))
 
     problems: list[RowProblem] = []
     order_id, tracking, item_id, sku = cell("order_id"), cell("tracking_number"), cell("order_item_id"), cell("sku")
@@ -133,7 +104,7 @@ def _row(row: list[str], line: int, index: dict[str, int],
     quantity = int(quantity_text) if re.fullmatch(r"[0-9]{1,5}", quantity_text) else 0
     if not 1 <= quantity <= 10000:
         problems.append(RowProblem(line, "quantity", f"{quote(quantity_text)} is not a quantity from 1 to 10000"))
-    ship_date = _moment(cell("ship_date"))
+    ship_date = moment(cell("ship_date"))
     if ship_date is None:
         problems.append(RowProblem(line, "ship_date", f"{quote(cell('ship_date'))} is not a date-time with its "
                                                       "zone, e.g. 2026-11-20T14:30:00Z"))

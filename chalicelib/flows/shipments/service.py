@@ -7,13 +7,13 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.core.alerts import AlertNotSent
+from chalicelib.core.csvfile import RowProblem
 from chalicelib.core.errors import PermanentError, RetryLater
 from chalicelib.core.fields import quote
 from chalicelib.core.once import Call, CallLedger, call_once
 from chalicelib.core.tasks import Outcome, Result, Slots, Task, TaskQueue
 from chalicelib.core.times import iso_seconds
 from chalicelib.flows.shipments import imports, rules, shipby
-from chalicelib.flows.shipments.imports import RowProblem
 from chalicelib.flows.shipments.rules import OrderFacts, OrderShipments, Shipment, ShipmentRequest, ShipmentState
 
 CONFIRM_SHIPMENT = "confirm_shipment"

@@ -8,13 +8,12 @@ Every problem is reported with its line and column; a file with any problem appl
 from __future__ import annotations
 
 import csv
-import io
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from chalicelib.core.csvfile import RowProblem, cell, moment, open_rows
 from chalicelib.core.fields import quote
-from chalicelib.flows.shipments.imports import RowProblem, _column, _moment
 from chalicelib.flows.stock.parsing import SKU
 from chalicelib.flows.stock.rules import MAX_QUANTITY
 
@@ -31,20 +30,10 @@ class CountRow:
     counted_at: datetime | None
 
 
-def _cell(row: list[str], at: int | None) -> str:
-    return row[at].strip() if at is not None and at < len(row) else ""
-
-
 def parse(text: str) -> tuple[list[CountRow], list[RowProblem]]:
-    lines = text.splitlines()
-    if not lines or not lines[0].strip():
-        return [], [RowProblem(1, None, "the file is empty: it needs a header row (sku, on_hand) and one row per SKU")]
-    delimiter = max(",;\t", key=lines[0].count)
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    try:
-        header = [_column(name) for name in next(reader)]
-    except csv.Error:
-        return [], [RowProblem(1, None, "the header row is not CSV")]
+    reader, header, opened = open_rows(text, "it needs a header row (sku, on_hand) and one row per SKU")
+    if opened is not None:
+        return [], [opened]
     sku_at = next((header.index(n) for n in _SKU_NAMES if n in header), None)
     count_at = next((header.index(n) for n in _COUNT_NAMES if n in header), None)
     time_at = header.index("counted_at") if "counted_at" in header else None
@@ -67,7 +56,7 @@ def parse(text: str) -> tuple[list[CountRow], list[RowProblem]]:
                 problems.append(RowProblem(line, None, f"the file has more than {MAX_ROWS} rows: split it"))
                 break
 
-            sku, quantity_text, time_text = (_cell(row, sku_at), _cell(row, count_at), _cell(row, time_at))
+            sku, quantity_text, time_text = (cell(row, sku_at), cell(row, count_at), cell(row, time_at))
             problem = None
             if not SKU.fullmatch(sku):
                 problem = RowProblem(line, "sku", f"{quote(sku)} is not a SKU (1 to 40 printable characters)")
@@ -76,7 +65,7 @@ def parse(text: str) -> tuple[list[CountRow], list[RowProblem]]:
             elif not re.fullmatch(r"[0-9]{1,8}", quantity_text) or int(quantity_text) > MAX_QUANTITY:
                 problem = RowProblem(line, header[count_at], f"{quote(quantity_text)} is not a count from 0 to "
                                                              f"{MAX_QUANTITY}")
-            counted_at = _moment(time_text) if time_text else None
+            counted_at = moment(time_text) if time_text else None
             if problem is None and time_text and counted_at is None:
                 problem = RowProblem(line, "counted_at", f"{quote(time_text)} is not a date-time with its zone, "
                                                          "e.g. 2026-11-20T14:30:00Z")

@@ -55,14 +55,19 @@ def _sum(breakdown: Any, field: str, strict: dict[str, Any]) -> int:
     return sum(_quantity(v, f"{field}.{k}", strict) for k, v in breakdown.items() if not isinstance(v, Mapping))
 
 
+def _seller(notification: Notification, strict: dict[str, Any]) -> str:
+    found = fields.text(get(notification.payload, "SellerId"), "SellerId", pattern=fields.SELLER_ID, **strict) \
+        or notification.seller_id
+    if not found:
+        raise InvalidNotification(f"{strict['what']}SellerId is missing")
+    return found
+
+
 def parse_fba_change(notification: Notification) -> FbaChange:
     payload = notification.payload
     where = f"{notification.label}: "
     strict: dict[str, Any] = {"error": InvalidNotification, "what": where}
-    seller_id = fields.text(get(payload, "SellerId"), "SellerId", pattern=fields.SELLER_ID, **strict) \
-        or notification.seller_id
-    if not seller_id:
-        raise InvalidNotification(f"{where}SellerId is missing")
+    seller_id = _seller(notification, strict)
     sku = fields.required_text(get(payload, "SKU"), "SKU", pattern=SKU, **strict)
     if notification.event_time is None:
         raise InvalidNotification(f"{where}EventTime is missing: without it, newer and older quantities cannot be "
@@ -94,10 +99,7 @@ def parse_mfn_quantity(notification: Notification) -> MfnQuantity:
     payload = notification.payload
     where = f"{notification.label}: "
     strict: dict[str, Any] = {"error": InvalidNotification, "what": where}
-    seller_id = fields.text(get(payload, "SellerId"), "SellerId", pattern=fields.SELLER_ID, **strict) \
-        or notification.seller_id
-    if not seller_id:
-        raise InvalidNotification(f"{where}SellerId is missing")
+    seller_id = _seller(notification, strict)
     sku = fields.required_text(get(payload, "Sku"), "Sku", pattern=SKU, **strict)
     quantity = get(payload, "Quantity")
     if quantity is None:

@@ -10,12 +10,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from chalicelib.core.csvfile import RowProblem
 from chalicelib.core.envelope import Notification, get
 from chalicelib.core.errors import InvalidNotification, PermanentError, RetryLater
 from chalicelib.core.fields import quote
 from chalicelib.core.once import Call, CallLedger, call_once
 from chalicelib.core.tasks import Outcome, Result, Slots, Task, TaskQueue, strongest
-from chalicelib.flows.shipments.imports import RowProblem
 from chalicelib.flows.stock import imports, parsing, rules, triggers
 from chalicelib.flows.stock.rules import Balance, Entry, Fba, ItemFact, ItemStock, Push, Settings
 from chalicelib.flows.stock.store import Busy, Written, retrying

@@ -270,8 +270,9 @@ class DynamoStock:
         new) and the order item's new record (on its version)."""
         Row = _stock_models().row
         row = Row(balance_pk(after.seller_id, after.sku), "balance", **self._balance_attributes(after, now))
-        condition = Row.pk.does_not_exist() if before is None or before.version == 0 else \
-            Row.version == before.version
+        # A balance read is written on its version (0 too: a SKU an order item's record created
+        # before any movement); one never read, only if none was written meanwhile.
+        condition = Row.pk.does_not_exist() if before is None else Row.version == before.version
         try:
             with TransactWrite(connection=Row._get_connection().connection) as transaction:
                 transaction.save(row, condition=condition)

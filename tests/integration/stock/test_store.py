@@ -145,3 +145,12 @@ def test_racing_writers_on_dynamodb_end_as_a_serial_replay(aws_stack):
     for sku in skus:
         expected, got = serial.get(SELLER, sku), store.get(SELLER, sku)
         assert (got.on_hand, got.reserved) == (expected.on_hand, expected.reserved)
+
+
+def test_an_order_item_that_moves_nothing_leaves_a_balance_later_movements_can_write(store):
+    sku = _sku("FIRST-CANCELLED")
+    # Amazon's cancellation arrives first: the item is recorded, nothing is reserved.
+    service.apply_fact(store, SELLER, ItemFact("028-7", "1", sku, 2, cancelled=True), NOW, {}, NOW)
+    service.apply_fact(store, SELLER, ItemFact("028-7", "1", sku, 2), NOW, {}, NOW)
+    moved = service.adjust(store, SELLER, sku, 4, NOW, "after", {}, NOW)
+    assert (moved.balance.on_hand, moved.balance.reserved) == (4, 0)
