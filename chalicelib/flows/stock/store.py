@@ -339,7 +339,9 @@ class DynamoStock:
     def waiting_push(self, seller_id: str, limit: int) -> list[str]:
         """SKUs whose quantity Amazon must get, the longest waiting first."""
         Row = self._row()
-        return [row.push_key.split("#", 1)[1] for row in Row.by_push.query(seller_id, limit=limit)]
+        # Pages of at most 1,000 keys, well under DynamoDB's 1 MB a page (moto skipped keys past it).
+        return [row.push_key.split("#", 1)[1]
+                for row in Row.by_push.query(seller_id, limit=limit, page_size=min(limit, 1000))]
 
     def count_waiting_push(self, seller_id: str) -> int:
         return int(self._row().by_push.count(seller_id))
