@@ -253,7 +253,7 @@ UNITS: dict[str, Unit] = {
     # Stock: every movement is one transaction on the stock table (the balance on its version,
     # the entries and the order item only if new); feeds and imports are records of their own.
     "stock-write": Unit(tuple(f"chalicelib/flows/stock/store.py:DynamoStock.{m}" for m in (
-                        "get", "write", "entry", "item", "save_feed", "feed", "update_feed", "imported",
+                        "get", "write", "item", "save_feed", "feed", "update_feed", "imported",
                         "remember_import", "free_feed_slot")),
                         lambda n: [_statement("StockTable", [GET, BATCH_GET, PUT, UPDATE], [n.table("stock")])]),
     "stock-read": Unit(tuple(f"chalicelib/flows/stock/store.py:DynamoStock.{m}" for m in ("get", "page")),
@@ -262,7 +262,7 @@ UNITS: dict[str, Unit] = {
                                                                      ("by_seller", "by_state", "by_reorder",
                                                                       "by_oversold")])]),
     "stock-push": Unit(tuple(f"chalicelib/flows/stock/store.py:DynamoStock.{m}" for m in (
-                       "waiting_push", "count_waiting_push", "feed_slot")),
+                       "waiting_push", "feed_slot")),
                        lambda n: [_statement("StockWaiting", [QUERY], [f"{n.table('stock')}/index/by_push"]),
                                   _statement("StockFeedSlot", [UPDATE], [n.table("stock")])]),
     "stock-counts": Unit(("chalicelib/flows/stock/store.py:DynamoStock.counts",),

@@ -141,3 +141,15 @@ class SpApi:
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             raise RetryLater(f"{operation}: network error talking to Amazon ({type(exc).__name__})",
                              delay_seconds=10) from None
+
+
+def feed_document_text(spapi: SpApi, client: Any, seller_id: str, document_id: str, what: str) -> str:
+    """A feed's processing report as text (python-amazon-sp-api un-gzips it), through getFeedDocument;
+    the download's network trouble is a RetryLater naming `what`."""
+    def read() -> str:
+        try:
+            return str(client.get_feed_document(document_id))
+        except httpx.HTTPError as exc:
+            raise RetryLater(f"{what} could not be read ({type(exc).__name__})", delay_seconds=10) from None
+
+    return spapi.call("getFeedDocument", seller_id, read)

@@ -15,7 +15,7 @@ import httpx
 from sp_api.api import FeedsV20210630, FinancesV20240619
 
 from chalicelib.core.errors import RetryLater
-from chalicelib.core.spapi import SpApi
+from chalicelib.core.spapi import SpApi, feed_document_text
 from chalicelib.core.times import iso_seconds
 from chalicelib.flows.invoices.upload import FEED_TYPE
 
@@ -61,16 +61,8 @@ class SpApiInvoices:
 
     def report(self, seller_id: str, marketplace_id: str | None, document_id: str) -> str:
         """A feed's processing report, as text (un-gzipped when Amazon compressed it)."""
-        client = self._feeds(seller_id, marketplace_id)
-
-        def read() -> str:
-            try:
-                return str(client.get_feed_document(document_id))
-            except httpx.HTTPError as exc:
-                raise RetryLater(f"the processing report could not be read ({type(exc).__name__})",
-                                 delay_seconds=10) from None
-
-        return self._spapi.call("getFeedDocument", seller_id, read)
+        return feed_document_text(self._spapi, self._feeds(seller_id, marketplace_id), seller_id, document_id,
+                                  "the processing report")
 
     def transactions(self, seller_id: str, marketplace_id: str | None, order_id: str, posted_after: datetime,
                      next_token: str | None = None) -> tuple[list[dict[str, Any]], str | None]:

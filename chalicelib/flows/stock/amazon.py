@@ -11,7 +11,7 @@ import httpx
 from sp_api.api import FeedsV20210630, Inventories, ListingsItems
 
 from chalicelib.core.errors import RetryLater
-from chalicelib.core.spapi import SpApi
+from chalicelib.core.spapi import SpApi, feed_document_text
 from chalicelib.flows.stock.parsing import LISTINGS_FEED, PRODUCT_TYPE, quantity_patch
 
 
@@ -50,15 +50,7 @@ class SpApiStock:
 
     def feed_report(self, seller_id: str, marketplace_id: str | None, document_id: str) -> str:
         client = self._spapi.client(FeedsV20210630, seller_id, marketplace_id)
-
-        def read() -> str:
-            try:
-                return str(client.get_feed_document(document_id))
-            except httpx.HTTPError as exc:
-                raise RetryLater(f"the listings feed's report could not be read ({type(exc).__name__})",
-                                 delay_seconds=10) from None
-
-        return self._spapi.call("getFeedDocument", seller_id, read)
+        return feed_document_text(self._spapi, client, seller_id, document_id, "the listings feed's report")
 
     def inventory_summaries(self, seller_id: str, marketplace_id: str,
                             next_token: str | None) -> tuple[list[dict[str, Any]], str | None]:

@@ -92,10 +92,6 @@ class Applied:
     entries: tuple[Entry, ...] = ()
 
 
-def _blank(seller_id: str, sku: str) -> Balance:
-    return Balance(seller_id, sku)
-
-
 def apply(store: StockStore, seller_id: str, sku: str, change: Callable[[Balance], tuple[Balance, list[Entry]]],
           now: datetime) -> Applied:
     """Read the balance, let `change` compute the new one and its entries (rules.py), write both
@@ -104,7 +100,7 @@ def apply(store: StockStore, seller_id: str, sku: str, change: Callable[[Balance
 
     def attempt() -> Written:
         before = store.get(seller_id, sku)
-        after, entries = change(before or _blank(seller_id, sku))
+        after, entries = change(before or Balance(seller_id, sku))
         if before is not None and after == before:
             result.append(Applied(Outcome.DUPLICATE, before))
             return Written.OK
@@ -131,12 +127,12 @@ def apply_fact(store: StockStore, seller_id: str, fact: ItemFact, at: datetime, 
         item = store.item(seller_id, fact.order_id, fact.order_item_id)
         merged = rules.merge(item, fact)
         if item is not None and replace(merged, version=item.version) == item:
-            result.append(Applied(Outcome.DUPLICATE, store.get(seller_id, item.sku) or _blank(seller_id, item.sku)))
+            result.append(Applied(Outcome.DUPLICATE, store.get(seller_id, item.sku) or Balance(seller_id, item.sku)))
             return Written.OK
         merged = replace(merged, version=(item.version if item else 0) + 1)
         before = store.get(seller_id, merged.sku)
         entry_id = f"order.{fact.order_id}.{fact.order_item_id}.v{merged.version}"
-        after, entries = rules.apply_item(before or _blank(seller_id, merged.sku), item, merged, entry_id, at, cause)
+        after, entries = rules.apply_item(before or Balance(seller_id, merged.sku), item, merged, entry_id, at, cause)
         written = store.write(before, after, entries, now, item=(item, merged))
         if written is Written.OK:
             result.append(Applied(Outcome.UPDATED if item else Outcome.CREATED, after, tuple(entries)))

@@ -297,13 +297,6 @@ class DynamoStock:
             return Written.CONFLICT
         return Written.OK
 
-    def entry(self, seller_id: str, sku: str, entry_id: str) -> Entry | None:
-        try:
-            row = self._row().get(balance_pk(seller_id, sku), f"entry#{entry_id}", consistent_read=True)
-        except DoesNotExist:
-            return None
-        return entry_of(row.data)
-
     # --- order items --------------------------------------------------------------------------
     def item(self, seller_id: str, order_id: str, order_item_id: str) -> ItemStock | None:
         try:
@@ -342,9 +335,6 @@ class DynamoStock:
         # Pages of at most 1,000 keys, well under DynamoDB's 1 MB a page (moto skipped keys past it).
         return [row.push_key.split("#", 1)[1]
                 for row in Row.by_push.query(seller_id, limit=limit, page_size=min(limit, 1000))]
-
-    def count_waiting_push(self, seller_id: str) -> int:
-        return int(self._row().by_push.count(seller_id))
 
     def counts(self, seller_id: str) -> dict[str, int]:
         Row = self._row()
