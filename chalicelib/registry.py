@@ -16,7 +16,7 @@ from chalicelib.core import api
 from chalicelib.core.envelope import Notification, subtype
 from chalicelib.core.flow import Consumer, Flow, Route, Schedule, TaskKind
 from chalicelib.core.openapi import document
-from chalicelib.flows import fulfillment, invoices, orders, shipments, stock
+from chalicelib.flows import fulfillment, invoices, orders, settlements, shipments, stock
 
 FLOWS: tuple[Flow, ...] = (
     api.FLOW,
@@ -25,6 +25,7 @@ FLOWS: tuple[Flow, ...] = (
     fulfillment.FLOW,
     invoices.FLOW,
     stock.FLOW,
+    settlements.FLOW,
 )
 
 

@@ -168,7 +168,11 @@ STOCK = Table("stock", "Stock", "STOCK_TABLE",
                        Index("by_oversold", "oversold_seller", "sku", projection="KEYS_ONLY"),
                        Index("by_push", "push_seller", "push_key", projection="KEYS_ONLY")))
 
-TABLES: tuple[Table, ...] = (ORDERS, BUYER_DATA, STATE, SHIPMENTS, FULFILLMENT_ORDERS, INVOICES, STOCK)
+SETTLEMENTS = Table("settlements", "Settlements", "SETTLEMENTS_TABLE",
+                    "Amazon's settlements reconciled, their journals, what each order was paid (kept: books)",
+                    hash_key="pk", range_key="sk")
+
+TABLES: tuple[Table, ...] = (ORDERS, BUYER_DATA, STATE, SHIPMENTS, FULFILLMENT_ORDERS, INVOICES, STOCK, SETTLEMENTS)
 
 
 # ---------------------------------------------------------------------------------- the rest
@@ -188,7 +192,8 @@ class Named:
 
 
 INVOICE_BUCKET = Named("InvoiceBucket", "InvoiceBucketName", "INVOICE_BUCKET",
-                       "issued invoices: tax law requires keeping them", "{prefix}-{stage}-invoices-{account}")
+                       "issued invoices and Amazon's settlement files: tax law requires keeping them",
+                       "{prefix}-{stage}-invoices-{account}")
 DATA_KEY = Named("DataKey", "DataKeyArn", "DATA_KEY_ID", "encrypts the tables, the bucket and the secret",
                  "alias/{prefix}-{stage}")
 SPAPI_SECRET = Named("SpApiSecret", "SpApiSecretName", "SPAPI_SECRET_ID",

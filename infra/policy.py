@@ -111,13 +111,17 @@ class _Names:
         """The invoice bucket's objects (its name ends with the account id)."""
         return f"arn:{self.partition}:s3:::{self.prefix}-invoices-{self.account}/*"
 
+    def settlement_files(self) -> str:
+        """Amazon's settlement files, in the same bucket under settlements/."""
+        return f"arn:{self.partition}:s3:::{self.prefix}-invoices-{self.account}/settlements/*"
+
     def parameter(self, name: str) -> str:
         return self.arn("ssm", f"parameter/sellerops/{self.stage}/{name}")
 
 
 GET, PUT, UPDATE, DELETE, QUERY = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
                                    "dynamodb:DeleteItem", "dynamodb:Query")
-BATCH_GET = "dynamodb:BatchGetItem"
+BATCH_GET, BATCH_WRITE = "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"
 
 # Each adapter, and what it may do. The detector (tests/unit/test_iam_policy.py) finds every AWS
 # call of the deployed code at its site; each site belongs to a unit; each unit's statements grant
@@ -269,6 +273,37 @@ UNITS: dict[str, Unit] = {
                          lambda n: [_statement("StockCounts", [QUERY], [f"{n.table('stock')}/index/{index}" for index
                                                                         in ("by_state", "by_reorder", "by_oversold",
                                                                             "by_push")])]),
+    # Settlements: a file archived once and its settlement claimed (an upload, a report fetched).
+    "settlements-import": Unit(("chalicelib/flows/settlements/store.py:DynamoSettlements.claim",
+                                "chalicelib/flows/settlements/store.py:DynamoSettlements.get",
+                                "chalicelib/flows/settlements/store.py:SettlementFiles.put"),
+                               lambda n: [_statement("SettlementsTable", [GET, PUT], [n.table("settlements")]),
+                                          _statement("SettlementFiles", ["s3:PutObject"], [n.settlement_files()]),
+                                          _via_s3("SettlementFilesKey", n, ["kms:GenerateDataKey"])]),
+    "settlements-read": Unit(tuple(f"chalicelib/flows/settlements/store.py:DynamoSettlements.{m}" for m in (
+                             "get", "list", "reports", "mapping", "payments_of")),
+                             lambda n: [_statement("SettlementsTable", [GET, QUERY], [n.table("settlements")])]),
+    "settlements-mapping": Unit(("chalicelib/flows/settlements/store.py:DynamoSettlements.save_mapping",),
+                                lambda n: [_statement("SettlementsMapping", [PUT], [n.table("settlements")], {
+                                    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["mapping#*"]}})]),
+    # Amazon's reports noted once each (the gap ledger), and marked imported.
+    "settlements-reports": Unit(tuple(f"chalicelib/flows/settlements/store.py:DynamoSettlements.{m}" for m in (
+                                "note_report", "noted_report", "report_imported")),
+                                lambda n: [_statement("SettlementReports", [GET, PUT], [n.table("settlements")], {
+                                    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["report#*"]}})]),
+    # Reconciling: the file read back, the settlement moved on, what each order was paid.
+    "settlements-reconcile": Unit(tuple(f"chalicelib/flows/settlements/store.py:DynamoSettlements.{m}" for m in (
+                                  "get", "settle", "save_payments", "mapping", "list")) + (
+                                  "chalicelib/flows/settlements/store.py:SettlementFiles.lines",),
+                                  lambda n: [_statement("SettlementsTable", [GET, PUT, QUERY, BATCH_WRITE],
+                                                        [n.table("settlements")]),
+                                             _statement("SettlementFilesRead", ["s3:GetObject"],
+                                                        [n.settlement_files()]),
+                                             _via_s3("SettlementFilesKeyRead", n, ["kms:Decrypt"])]),
+    # What the matching reads of the invoices flow: the documents issued since a date.
+    "invoices-list": Unit(("chalicelib/flows/invoices/store.py:DynamoInvoices.list",),
+                          lambda n: [_statement("InvoicesIssued", [QUERY],
+                                                [f"{n.table('invoices')}/index/by_seller_issued"])]),
     # SendMessageBatch is authorized by sqs:SendMessage.
     "send-tasks": Unit(("chalicelib/core/queues.py:SqsTaskQueue.flush",),
                        lambda n: [_statement("QueueTasks", ["sqs:SendMessage"],
@@ -293,13 +328,16 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
     "api_handler": ("state", "orders-read", "queue-depths", "page-token", "shipments", "send-tasks",
                     "shipments-counts", "shipments-list", "orders-due", "orders-many", "shipments-many",
                     "fulfillment", "recipient-seal", "fulfillment-pending", "invoices-read", "invoices-profile",
-                    "invoices-resend", "stock-write", "stock-read", "stock-counts"),
+                    "invoices-resend", "stock-write", "stock-read", "stock-counts", "settlements-import",
+                    "settlements-read", "settlements-mapping"),
     "bearer_token": ("state", "api-token"),
-    "intake": ("state", "orders-write", "buyer-data-expiry", "send-tasks", "fulfillment", "stock-write"),
+    "intake": ("state", "orders-write", "buyer-data-expiry", "send-tasks", "fulfillment", "stock-write",
+               "settlements-reports"),
     "tasks": ("state", "orders-write", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api", "shipments",
-              "fulfillment", "invoices-issue", "invoices-upload", "stock-write"),
+              "fulfillment", "invoices-issue", "invoices-upload", "stock-write", "settlements-reports"),
     "work": ("state", "orders-write", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api", "invoices-render",
-             "invoices-upload", "stock-write", "stock-push"),
+             "invoices-upload", "stock-write", "stock-push", "settlements-import", "settlements-reports",
+             "settlements-reconcile", "invoices-list"),
     "poll_orders": ("state", "send-tasks"),
     "purge_buyer_data": ("state", "buyer-data-expiry"),
     "sweep_shipments": ("state", "shipments-read", "shipments-pending", "send-tasks"),
@@ -308,6 +346,7 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
     "sweep_invoices": ("state", "invoices-sweep", "send-tasks"),
     "push_stock": ("state", "stock-push", "send-tasks"),
     "reconcile_stock": ("state", "send-tasks"),
+    "list_settlements": ("state", "send-tasks"),
 }
 CONSUMERS = {q.handler: q.suffix for q in resources.QUEUES}  # app.py's on_sqs_message handlers
 

@@ -2,6 +2,7 @@
 and the moto-backed adapters, so the fakes stay honest."""
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -453,3 +454,87 @@ class FakeStock:
 
     def remember_import(self, seller_id, digest, record, now):
         self.imports[(seller_id, digest)] = dict(record)
+
+
+class FakeSettlements:
+    """The settlements store (chalicelib/flows/settlements/store.py) in memory, with its conditions."""
+
+    def __init__(self):
+        self.records: dict[tuple[str, str], dict[str, Any]] = {}
+        self.payments: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        self.noted: dict[tuple[str, str], dict[str, Any]] = {}
+        self.mappings: dict[str, dict[str, Any]] = {}
+
+    def claim(self, seller_id, settlement_id, record, now):
+        from chalicelib.flows.settlements.store import BLOCKED, IMPORTED, Claim
+
+        found = self.records.get((seller_id, settlement_id))
+        if found is None or (found["status"] == BLOCKED and found["file"]["sha256"] != record["file"]["sha256"]):
+            self.records[(seller_id, settlement_id)] = copy.deepcopy({**record, "status": IMPORTED})
+            return Claim({**record, "status": IMPORTED}, True)
+        return Claim(copy.deepcopy(found), False)
+
+    def get(self, seller_id, settlement_id):
+        found = self.records.get((seller_id, settlement_id))
+        return copy.deepcopy(found) if found is not None else None
+
+    def settle(self, seller_id, settlement_id, sha256, record, from_statuses, now):
+        found = self.records.get((seller_id, settlement_id))
+        if found is None or found["file"]["sha256"] != sha256 or found["status"] not in from_statuses:
+            return False
+        refuse_like_dynamodb({"pk": (f"settlement#{seller_id}", 2048), "sk": (settlement_id, 1024)}, record)
+        self.records[(seller_id, settlement_id)] = copy.deepcopy(record)
+        return True
+
+    def list(self, seller_id, limit=500):
+        return [copy.deepcopy(r) for (s, _), r in sorted(self.records.items(), reverse=True) if s == seller_id][:limit]
+
+    def save_payments(self, seller_id, settlement_id, payments, now):
+        count = 0
+        for order_id, paid in payments:
+            self.payments.setdefault((seller_id, order_id), {})[settlement_id] = copy.deepcopy(paid)
+            count += 1
+        return count
+
+    def payments_of(self, seller_id, order_id):
+        return [{"settlementId": s, **p} for s, p in sorted(self.payments.get((seller_id, order_id), {}).items())]
+
+    def note_report(self, seller_id, report_id, facts, now):
+        if (seller_id, report_id) in self.noted:
+            return False
+        self.noted[(seller_id, report_id)] = {**facts, "status": "listed"}
+        return True
+
+    def report_imported(self, seller_id, report_id, settlement_id, now):
+        found = self.noted.get((seller_id, report_id), {})
+        self.noted[(seller_id, report_id)] = {**found, "settlementId": settlement_id, "status": "imported"}
+
+    def noted_report(self, seller_id, report_id):
+        found = self.noted.get((seller_id, report_id))
+        return dict(found) if found is not None else None
+
+    def reports(self, seller_id, limit=500):
+        return [{"reportId": r, **v} for (s, r), v in sorted(self.noted.items(), reverse=True) if s == seller_id]
+
+    def mapping(self, seller_id):
+        found = self.mappings.get(seller_id)
+        return copy.deepcopy(found) if found is not None else None
+
+    def save_mapping(self, seller_id, mapping, now):
+        self.mappings[seller_id] = copy.deepcopy(mapping)
+
+
+class FakeFiles:
+    """The settlement files (S3): gzip bytes under their key, written once."""
+
+    def __init__(self):
+        self.files: dict[str, bytes] = {}
+
+    def put(self, key, text_gzip, sha256):
+        self.files.setdefault(key, text_gzip)
+
+    def lines(self, key):
+        import gzip
+        import io
+
+        return iter(io.StringIO(gzip.decompress(self.files[key]).decode("utf-8-sig"), newline=""))

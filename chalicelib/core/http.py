@@ -240,6 +240,24 @@ def seller_id(params: Mapping[str, str], lists: str, served: Iterable[str]) -> s
     return value
 
 
+def one_seller(params: Mapping[str, str], served: Iterable[str]) -> str:
+    """The `sellerId` of a route where it is optional for a one-seller deployment: the one
+    seller when absent (with several, its absence is a conflict with this deployment, not a
+    malformed request), else one of `served` (the sellers the caller may see)."""
+    served = list(served)
+    value = params.get("sellerId")
+    if value is None:
+        if len(served) == 1:
+            return served[0]
+        raise Conflict("sellerId is required: this deployment serves more than one seller" if served
+                       else "sellerId is required: no seller is served yet")
+    if not _SELLER_ID.fullmatch(value):
+        raise BadRequest("sellerId must be 6 to 32 capital letters and digits, like A2EUQ1WTGCTBG2")
+    if value not in served:
+        raise NotFound(f"no seller {value} is served by this deployment")
+    return value
+
+
 # A filter's moment as the OpenAPI's DATE_TIME_FILTER pattern writes it.
 _DATE_TIME_FILTER = re.compile(DATE_TIME_FILTER["pattern"].strip("^$"))
 

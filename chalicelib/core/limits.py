@@ -31,6 +31,7 @@ DEFAULT_LIMITS: dict[str, tuple[float, int]] = {
     "getFeedDocument": (0.0222, 10),
     "listTransactions": (0.5, 10),
     "getReports": (0.0222, 10),
+    "getReport": (2.0, 15),
     "getReportDocument": (0.0167, 15),
 }
 

@@ -43,6 +43,12 @@ SELLER_ID = {"type": "string", "pattern": "^[A-Z0-9]{6,32}$", "example": "A2EUQ1
 ORDER_ID = {"type": "string", "pattern": "^[A-Za-z0-9-]{5,40}$", "example": "028-1234567-1234567"}
 MARKETPLACE_ID = {"type": "string", "pattern": "^[A-Z0-9]{10,14}$", "example": "A1PA6795UKMFR9"}
 LIMIT = {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}
+# The seller of a route where it is optional for a one-seller deployment (core/http.py one_seller).
+SELLER_QUERY = {"name": "sellerId", "in": "query", "schema": SELLER_ID,
+                "description": "The seller; required when the deployment serves more than one (a 409 without it then)"}
+IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "schema": {
+    "type": "string", "pattern": "^[A-Za-z0-9._:~-]{1,128}$"},
+    "description": "Your id for this request: the same key and body return the same answer and apply once"}
 NEXT_TOKEN = {"type": "string", "minLength": 1, "maxLength": 4096,
               "description": "From the previous page's nextToken, with the same other parameters; "
                              "anything else is a 400. Tokens last a day."}

@@ -33,6 +33,7 @@ SCOPES: dict[str, str] = {
     "sellers:write": "set the sellers' invoicing profiles (legal identity, VAT numbers, series)",
     "invoices:write": "send an invoice or credit note to Amazon again",
     "books:read": "read settlements and accounting exports",
+    "books:write": "import settlement files and set the account mapping",
 }
 
 _TOKEN = re.compile(r"^so_([a-z0-9]{12})_([A-Za-z0-9_-]{32,64})$")

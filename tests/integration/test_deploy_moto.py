@@ -395,7 +395,8 @@ def _destroy_keeps_data(run: Runner, endpoint: str, stage: str, project: Path) -
     # Retained: the tables, the bucket with its invoices, the key, the token hash.
     tables = _table_names(endpoint, stage)
     assert tables == sorted(f"sellerops-{stage}-{t}" for t in ("orders", "buyer-data", "state", "shipments",
-                                                                "fulfillment-orders", "invoices", "stock"))
+                                                                "fulfillment-orders", "invoices", "stock",
+                                                                "settlements"))
     for table in tables:
         assert table in out
     assert len(s3.list_object_versions(Bucket=bucket)["Versions"]) == 2

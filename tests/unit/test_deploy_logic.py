@@ -40,6 +40,7 @@ OUTPUTS = {
     "FulfillmentOrdersTableName": "sellerops-prod-fulfillment-orders",
     "InvoicesTableName": "sellerops-prod-invoices",
     "StockTableName": "sellerops-prod-stock",
+    "SettlementsTableName": "sellerops-prod-settlements",
     "IntakeQueueUrl": "https://sqs.eu-west-1.amazonaws.com/111122223333/sellerops-prod-intake",
     "IntakeQueueArn": "arn:aws:sqs:eu-west-1:111122223333:sellerops-prod-intake",
     "IntakeQueueName": "sellerops-prod-intake",
@@ -120,6 +121,7 @@ def test_every_stage_variable_comes_from_a_stack_output():
         "FULFILLMENT_ORDERS_TABLE": "sellerops-prod-fulfillment-orders",
         "INVOICES_TABLE": "sellerops-prod-invoices",
         "STOCK_TABLE": "sellerops-prod-stock",
+        "SETTLEMENTS_TABLE": "sellerops-prod-settlements",
         "INTAKE_QUEUE_URL": OUTPUTS["IntakeQueueUrl"],
         "INTAKE_DLQ_URL": OUTPUTS["IntakeDeadLetterQueueUrl"],
         "TASK_QUEUE_URL": OUTPUTS["TaskQueueUrl"],
@@ -221,7 +223,7 @@ def test_each_queue_consumer_gets_its_declared_timeout_and_memory_and_every_func
         f: f"policy-dev-{f}.json" for f in ("api_handler", "bearer_token", "intake", "tasks", "work", "poll_orders",
                                             "purge_buyer_data", "sweep_shipments", "alert_ship_by",
                                             "sweep_fulfillment", "sweep_invoices", "push_stock",
-                                            "reconcile_stock")}
+                                            "reconcile_stock", "list_settlements")}
 
 
 @pytest.mark.parametrize("queue", resources.QUEUES, ids=lambda q: q.suffix)
@@ -460,6 +462,7 @@ def test_destroy_keeps_the_tables_the_bucket_the_key_and_the_secret():
         ("FulfillmentOrdersTable", "sellerops-prod-fulfillment-orders"),
         ("InvoicesTable", "sellerops-prod-invoices"),
         ("StockTable", "sellerops-prod-stock"),
+        ("SettlementsTable", "sellerops-prod-settlements"),
         ("InvoiceBucket", "sellerops-prod-invoices-111122223333"),
         ("SpApiSecret", "sellerops/prod/spapi"),
     ]

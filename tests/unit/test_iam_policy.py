@@ -58,6 +58,9 @@ def _every_queue_name() -> tuple[str, ...]:
     return tuple(name for q in resources.QUEUES for name in (q.name(STAGE), q.dlq_name(STAGE)))
 
 
+# Where in its bucket a site's keys are (a grant may be narrowed to that prefix).
+KEY_PREFIXES = {("chalicelib/flows/settlements/store.py", "SettlementFiles.put"): "settlements/",
+                ("chalicelib/flows/settlements/store.py", "SettlementFiles.lines"): "settlements/"}
 RESOURCE_HINTS: dict[tuple[str, str, str], tuple[str, tuple[str, ...]]] = {
     # SqsTaskQueue sends each task to the queue its kind travels on (registry.queue_of).
     ("chalicelib/core/queues.py", "SqsTaskQueue.flush", "sqs:SendMessage"): ("sqs", _task_queue_names()),
@@ -69,6 +72,8 @@ RESOURCE_HINTS: dict[tuple[str, str, str], tuple[str, tuple[str, ...]]] = {
     ("chalicelib/core/datakeys.py", "DataKeys._decrypted", "kms:Decrypt"): ("kms", (f"alias/sellerops-{STAGE}",)),
     ("chalicelib/core/datakeys.py", "DataKeys.open_", "kms:Decrypt"): ("kms", (f"alias/sellerops-{STAGE}",)),
     # The invoice bucket (config.invoice_bucket, the stack's InvoiceBucketName output).
+    **{("chalicelib/flows/settlements/store.py", site, action): ("s3", (f"sellerops-{STAGE}-invoices-{ACCOUNT}",))
+       for site, action in (("SettlementFiles.put", "s3:PutObject"), ("SettlementFiles.lines", "s3:GetObject"))},
     **{("chalicelib/flows/invoices/store.py", site, action): ("s3", (f"sellerops-{STAGE}-invoices-{ACCOUNT}",))
        for site, action in (("S3Archive.put", "s3:PutObject"), ("S3Archive.put", "s3:GetObject"),
                             ("S3Archive.put", "s3:PutObjectRetention"), ("S3Archive.get", "s3:GetObject"),
@@ -398,6 +403,8 @@ def find_aws_calls(sources: dict[str, str]) -> Findings:
                         if func.attr in ("query", "scan", "batch_get"):
                             return {("results", t[1], t[2] if t[0] == "index" else None)
                                     for t in receiver if t[0] in ("class", "index")}
+                        if func.attr == "batch_write":  # `with Model.batch_write() as batch: batch.save(item)`
+                            return {("batch", t[1]) for t in receiver if t[0] == "class"}
                     return {("item", t[1]) for t in types(func, depth + 1) if t[0] == "class"}
                 return set()
 
@@ -446,6 +453,8 @@ def find_aws_calls(sources: dict[str, str]) -> Findings:
                         _table_need(models[t[1]].table, None, CLASS_OPS[method], site, needs, unresolved)
                     elif t[0] == "item" and method in ITEM_OPS:
                         _table_need(models[t[1]].table, None, ITEM_OPS[method], site, needs, unresolved)
+                    elif t[0] == "batch" and method in ("save", "delete"):
+                        _table_need(models[t[1]].table, None, "BatchWriteItem", site, needs, unresolved)
                     elif t[0] == "index" and method in INDEX_OPS:
                         _table_need(models[t[1]].table, t[2], INDEX_OPS[method], site, needs, unresolved)
                     elif t[0] == "transact":
@@ -509,7 +518,7 @@ def _client_need(service, method, call, path, qualname, site, needs, unresolved,
         for name in names:
             arn, alias = sample_arn(resource_service, name)
             if resource_service == "s3" and "Key" in keywords:
-                arn = f"{arn}/sample-key"
+                arn = f"{arn}/{KEY_PREFIXES.get((path, qualname), '')}sample-key"
             needs.append(Need(action, arn, site, alias))
 
 

@@ -105,6 +105,5 @@ SCHEMAS = {
             "documents": {"type": "array", "items": strict({
                 "number": {"type": "string"}, "type": {"type": "string", "enum": ["invoice", "creditNote"]},
                 "total": {"type": "string"}, "state": {"type": "string"}})}})),
-        "payment": {"nullable": True, "type": "object",
-                    "description": "Reserved for settlement reconciliation: null until then"}}),
+        "payment": nullable({"$ref": "#/components/schemas/OrderPayments"})}),
 }

@@ -64,7 +64,7 @@ def order_view(order: Order) -> dict[str, Any]:
         "attention": ({"reason": order.attention.reason, "since": iso(order.attention.since)}
                       if order.attention else None),
         "invoice": None,  # GET /orders/{id} fills it (the invoices flow); lists leave it out
-        "payment": None,  # settlement reconciliation, likewise
+        "payment": None,  # GET /orders/{id} fills it (the settlements flow): was it paid?
     }
     if details:
         view["money"] = {
@@ -133,10 +133,12 @@ def get_order(request: Any, order_id: str) -> dict[str, Any]:
     if found is None or not principal(request).may_see(found[0].seller_id):
         raise NotFound(f"no order {order_id} has been received")
     from chalicelib.flows.invoices.views import invoicing_of  # its documents, from their flow
+    from chalicelib.flows.settlements.views import payments_of  # what Amazon paid, from their flow
     from chalicelib.flows.shipments.views import shipments_of  # the warehouse's packages, from their flow
 
     return {**order_view(found[0]), "shipments": shipments_of(order_id),
-            "invoice": invoicing_of(order_id, found[0].seller_id)}
+            "invoice": invoicing_of(order_id, found[0].seller_id),
+            "payment": payments_of(order_id, found[0].seller_id)}
 
 
 def list_orders(request: Any) -> dict[str, Any]:

@@ -202,6 +202,18 @@ class Journal:
 ROUNDING = "Rounding (zero when the rows sum to the deposit)"
 
 
+def journal_of(value: Mapping[str, Any]) -> Journal:
+    """A journal as `Journal.to_dict` stored it."""
+    entries = tuple(
+        Entry(int(e["index"]), date.fromisoformat(e["date"]), str(e["label"]), tuple(
+            Line(Account(line["account"], line["name"], line["taxCode"]),
+                 Decimal(line["debit"]) - Decimal(line["credit"]), str(line["label"])) for line in e["lines"]))
+        for e in value["entries"])
+    unmapped = tuple(Unmapped((u["transactionType"], u["amountType"], u["amountDescription"]), Decimal(u["amount"]))
+                     for u in value.get("unmapped") or [])
+    return Journal(str(value["currency"]), entries, unmapped)
+
+
 def _month_end(month: str) -> date:
     year, number = int(month[:4]), int(month[5:7])
     return date(year, number, calendar.monthrange(year, number)[1])

@@ -2,10 +2,11 @@
 from chalicelib.core.openapi import (
     DATE_TIME,
     DATE_TIME_FILTER,
+    IDEMPOTENCY_KEY,
     LIMIT,
     MARKETPLACE_ID,
     NEXT_TOKEN,
-    SELLER_ID,
+    SELLER_QUERY,
     errors,
     json_response,
     nullable,
@@ -20,13 +21,9 @@ SKU = {"type": "string", "minLength": 1, "maxLength": 40, "pattern": r"^[^\u0000
 _NOTE = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^\u0000-\u001f]+$",
          "description": "What a person wants to remember about it (no personal data)"}
 _COUNT = {"type": "integer", "minimum": 0, "maximum": MAX_QUANTITY}
-_SELLER_PARAM = {"name": "sellerId", "in": "query", "schema": SELLER_ID,
-                 "description": "The seller; required when the deployment serves more than one (a 409 "
-                                "without it then)"}
+_SELLER_PARAM = SELLER_QUERY
 _SKU_PARAM = {"name": "sku", "in": "path", "required": True, "schema": SKU}
-_IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "schema": {
-    "type": "string", "pattern": "^[A-Za-z0-9._:~-]{1,128}$"},
-    "description": "Your id for this request: the same key and body return the same answer and apply once"}
+_IDEMPOTENCY = IDEMPOTENCY_KEY
 _REF = {"$ref": "#/components/schemas/Stock"}
 
 _ENTRY = strict({

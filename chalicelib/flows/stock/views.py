@@ -2,13 +2,12 @@
 the deployment serves more than one seller (the caller may see)."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from chalicelib.core import fields
 from chalicelib.core.auth import principal
 from chalicelib.core.errors import PermanentError
-from chalicelib.core.http import BadRequest, Conflict, NotFound, only, query, whole_number
+from chalicelib.core.http import BadRequest, Conflict, NotFound, one_seller, only, query, whole_number
 from chalicelib.core.times import iso_seconds, now
 from chalicelib.flows.stock import rules
 from chalicelib.flows.stock.parsing import SKU
@@ -17,7 +16,6 @@ from chalicelib.flows.stock.rules import Balance, Entry
 STATES = {"out": rules.State.OUT_OF_STOCK.value, "discontinued": rules.State.DISCONTINUED.value,
           "invalid": rules.State.INVALID.value, "in": rules.State.IN_STOCK.value,
           "reorder": "reorder", "low": "reorder", "oversold": "oversold"}
-_SELLER = re.compile(r"[A-Z0-9]{6,32}")
 
 
 def _time(moment: Any) -> str | None:
@@ -58,20 +56,7 @@ def _seller(request: Any, params: dict[str, str]) -> str:
     from chalicelib.core import wiring as core
 
     who = principal(request)
-    served = [s["seller_id"] for s in core.state().sellers() if who.may_see(s["seller_id"])]
-    value = params.get("sellerId")
-    if value is None:
-        if len(served) == 1:
-            return served[0]
-        # The parameter is optional for a one-seller deployment: its absence here is a conflict
-        # with this deployment, not a malformed request.
-        raise Conflict("sellerId is required: this deployment serves more than one seller" if served
-                       else "sellerId is required: no seller is served yet")
-    if not _SELLER.fullmatch(value):
-        raise BadRequest("sellerId must be 6 to 32 capital letters and digits, like A2EUQ1WTGCTBG2")
-    if value not in served:
-        raise NotFound(f"no seller {value} is served by this deployment")
-    return value
+    return one_seller(params, [s["seller_id"] for s in core.state().sellers() if who.may_see(s["seller_id"])])
 
 
 def _sku(sku: str) -> str:
