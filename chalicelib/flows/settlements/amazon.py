@@ -30,7 +30,9 @@ class SpApiSettlements:
         response = self._spapi.call("getReports", seller_id, lambda: client.get_reports(**params))
         payload = response.payload or {}
         reports = payload.get("reports") if isinstance(payload, dict) else None
-        token = payload.get("nextToken") if isinstance(payload, dict) else None
+        # python-amazon-sp-api moves the payload's nextToken to the response.
+        token = getattr(response, "next_token", None) or (payload.get("nextToken") if isinstance(payload, dict)
+                                                          else None)
         return [dict(r) for r in reports or [] if isinstance(r, dict)], token if isinstance(token, str) else None
 
     def report(self, seller_id: str, report_id: str) -> dict[str, Any]:

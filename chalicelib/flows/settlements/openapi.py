@@ -169,7 +169,8 @@ PATHS = {
             "operationId": "putAccountMapping",
             "summary": "Map Amazon's (transaction type, amount type, description) to accounts and tax codes.",
             "description": "Settlements waiting for a code's account are reconciled again. A posted settlement's "
-                           "journal does not change.",
+                           "journal does not change. A rule that names none of the three words (all *) is a 409: "
+                           "a catch-all would hide Amazon's new codes.",
             "parameters": [SELLER_QUERY, IDEMPOTENCY_KEY],
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/AccountMapping"}}}},

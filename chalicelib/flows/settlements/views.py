@@ -175,8 +175,8 @@ def put_mapping(request: Any, body: dict[str, Any]) -> dict[str, Any]:
     at = now()
     try:
         chart = journal.chart_of(body, iso(at))
-    except journal.MappingError as bad:
-        raise BadRequest(bad.reason) from None
+    except journal.MappingError as bad:  # valid JSON of the schema, refused by its meaning
+        raise Conflict(bad.reason) from None
     _store().save_mapping(seller_id, journal.chart_json(chart), at)
     again = service.remap(wiring.intake_ports(), seller_id, at)
     return {"sellerId": seller_id, **journal.chart_json(chart), "reconciling": again}
