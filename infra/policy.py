@@ -346,7 +346,7 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
     "sweep_invoices": ("state", "invoices-sweep", "send-tasks"),
     "push_stock": ("state", "stock-push", "send-tasks"),
     "reconcile_stock": ("state", "send-tasks"),
-    "list_settlements": ("state", "send-tasks"),
+    "list_settlements": ("state", "send-tasks", "settlements-read"),
 }
 CONSUMERS = {q.handler: q.suffix for q in resources.QUEUES}  # app.py's on_sqs_message handlers
 

@@ -252,6 +252,101 @@ def _stock(runtime, api: str, expected: dict, say) -> dict:
             "fba": len([f for i in fba for f in i["fba"]]), "drift": sum(i["fbaDrift"] for i in fba)}
 
 
+def _settlements(runtime, api: str, expected: dict, world: dict, say) -> dict:
+    """Amazon's payouts: the first seller's reports arrive as Amazon announces them
+    (REPORT_PROCESSING_FINISHED), the others' through the daily getReports backstop; each is
+    reconciled, its journal exported as FEC and Xero files, the same file imported again."""
+    from infra.local.api import GatewayRequestHandler
+    from infra.local.runtime import PROJECT_DIR
+    from infra.local.warehouse import call, call_text
+
+    truth = expected.get("settlements") or []
+    if not truth:
+        return {"truth": []}
+    say("  settlements: Amazon announces the first seller's reports; the daily getReports finds the others' ...")
+    runtime.simulator.reports.publish_world_reports(seller_id=truth[0]["sellerId"])
+    runtime.worker.drain(timeout=600)
+    runtime.run_schedule("list_settlements")
+    runtime.worker.drain(timeout=600)
+    folder = PROJECT_DIR / "build" / "demo-books"
+    folder.mkdir(parents=True, exist_ok=True)
+    GatewayRequestHandler.access_log = False
+    seen: dict[str, dict] = {}
+    files: list[str] = []
+    try:
+        for seller in truth:
+            sid = seller["sellerId"]
+            for report in seller["reports"]:
+                status, found = call(api, runtime.token, "GET",
+                                     f"/settlements/{report['settlementId']}?sellerId={sid}")
+                seen[report["settlementId"]] = found if status == 200 else {"status": f"HTTP {status}"}
+                for fmt in ("fec", "xero"):
+                    status, text = call_text(api, runtime.token, "GET", f"/settlements/{report['settlementId']}"
+                                                                       f"/export?sellerId={sid}&format={fmt}")
+                    if status == 200:
+                        path = folder / f"{sid}-{report['settlementId']}-{fmt}.{'txt' if fmt == 'fec' else 'csv'}"
+                        path.write_text(text, encoding="utf-8")
+                        files.append(path.name)
+        first = truth[0]["reports"][0]
+        document = next(r["document"] for r in world["reports"] if r["reportId"] == first["reportId"])
+        status, text = call_text(api, runtime.token, "POST", f"/settlements/import?sellerId={truth[0]['sellerId']}",
+                                 document, "text/tab-separated-values")
+        again = (status, json.loads(text) if text.startswith("{") else {"message": text[:100]})
+        paid = truth[0]["paid"][0] if truth[0]["paid"] else None
+        order = call(api, runtime.token, "GET", f"/orders/{paid['orderId']}")[1] if paid else None
+    finally:
+        GatewayRequestHandler.access_log = True
+    return {"truth": truth, "seen": seen, "folder": folder, "files": files, "again": again, "paid": paid,
+            "order": order}
+
+
+def _say_settlements(books: dict, say) -> None:
+    truth = books["truth"]
+    if not truth:
+        return
+    seen = books["seen"]
+    reports = [r for seller in truth for r in seller["reports"]]
+    good = [r for r in reports if seen[r["settlementId"]].get("status") == "posted"
+            and seen[r["settlementId"]]["deposit"]["amount"] == r["totalAmount"]
+            and seen[r["settlementId"]]["rows"] == r["rows"] and seen[r["settlementId"]]["journal"]["balanced"]]
+    say(f"  settlements: {len(reports)} of Amazon's reports reconciled; {len(good)} balance to their deposit with "
+        f"every row accounted for and a balanced journal (GET /settlements?sellerId=...)")
+    for r in reports:
+        got = seen[r["settlementId"]]
+        if got.get("status") != "posted":
+            say(f"    settlement {r['settlementId']} is {got.get('status')}: {'; '.join(got.get('reasons') or [])}")
+            continue
+        entries = got["journal"]["entries"]
+        say(f"    {r['settlementId']} ({r['start'][:10]} to {r['end'][:10]}): deposit {got['deposit']['amount']} "
+            f"{got['deposit']['currency']} from {got['rows']} rows of {got['orders']} orders; "
+            + ", ".join(f"{k} {v}" for k, v in got["totals"].items())
+            + f"; {len(entries)} journal entr{'y' if len(entries) == 1 else 'ies'} "
+            + " + ".join(f"{e['date']} ({e['debits']} = {e['credits']})" for e in entries)
+            + f", rounding {got['journal']['rounding']}")
+    variance = truth[0].get("variance")
+    if variance:
+        got = seen.get(variance["settlementId"], {})
+        found = [v for v in got.get("variancesShown", []) if v["orderId"] == variance["orderId"]]
+        say(f"  the deliberate variance: order {variance['orderId']} "
+            + (f"is listed: {found[0]['reason']}" if found else "IS NOT LISTED")
+            + f" (settlement {variance['settlementId']})")
+    others = [v for r in reports for v in seen[r["settlementId"]].get("variancesShown", [])
+              if not variance or v["orderId"] != variance["orderId"]]
+    for reason, count in Counter(v["reason"].split(":")[0].split(" (")[0] for v in others).most_common(3):
+        example = next(v for v in others if v["reason"].startswith(reason))
+        say(f"    {count} other order(s): {reason} (e.g. {example['orderId']}, {example['what']}: {example['reason']})")
+    again = books["again"]
+    say(f"  the same settlement file uploaded again (POST /settlements/import): {again[0]} "
+        f"\"{(again[1] or {}).get('message', '')}\"")
+    if books["paid"] and books["order"]:
+        payment = books["order"].get("payment") or {}
+        say(f"  was order {books['paid']['orderId']} paid? {'yes' if payment.get('paid') else 'NO'}: "
+            f"{payment.get('net')} {payment.get('currency')} net of fees, in settlement(s) "
+            f"{', '.join(s['settlementId'] for s in payment.get('settlements', []))} (GET /orders/{{id}}, payment)")
+    say(f"  the journals as the accountant imports them, FEC and Xero: {len(books['files'])} files in "
+        f"{books['folder']}")
+
+
 def _say_stock(stock: dict, say) -> None:
     items, truth, shown = stock["items"], stock["truth"], stock["shown"]
     merchant = [items[s] for s in truth if s in items]
@@ -339,6 +434,7 @@ def demo(args) -> int:
     mcf = _shop(runtime, api, exp, say)
     books, profiles_set, waited = _invoices(runtime, api, exp, scenario.world, say)
     stock = _stock(runtime, api, exp, say)
+    settled = _settlements(runtime, api, exp, scenario.world, say)
     say()
     say("Summary")
     orders = result['created'] + result['recovered']
@@ -417,6 +513,7 @@ def demo(args) -> int:
         for what, path in books.samples:
             say(f"    {path.name}  ({what})")
     _say_stock(stock, say)
+    _say_settlements(settled, say)
     say(f"  done in {result['seconds']} s")
     sample = next(iter(exp["orders"]))
     seller = next(iter(exp["orders"].values()))["sellerId"]

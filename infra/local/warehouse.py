@@ -41,6 +41,19 @@ def call(api: str, token: str, method: str, path: str, body: Any = None,
         return error.code, json.loads(error.read() or b"{}")
 
 
+def call_text(api: str, token: str, method: str, path: str, text: str | None = None,
+              content_type: str = "text/plain") -> tuple[int, str]:
+    """A request whose body or answer is a file (an upload, an export), as text."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type}
+    request = urllib.request.Request(api + path, data=text.encode() if text is not None else None, headers=headers,
+                                     method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read().decode("utf-8")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode("utf-8", errors="replace")
+
+
 def ship(api: str, token: str, order_ids: list[str], seed: int = 7) -> Shipped:
     rng = random.Random(seed)
     done = Shipped()

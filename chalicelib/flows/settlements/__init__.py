@@ -22,10 +22,11 @@ from chalicelib.subscriptions import REPORT_PROCESSING_FINISHED
 
 
 def list_settlements(now: datetime) -> dict[str, Any]:
-    """Daily: getReports over the 90 days Amazon keeps settlements, for the ones not seen yet."""
+    """Daily: getReports over the 90 days Amazon keeps settlements, for the ones not seen yet; a
+    settlement whose reconciliation was lost is queued again."""
     from chalicelib.core import wiring as core
 
-    return service.schedule_listing(core.state(), core.task_queue(), now)
+    return service.schedule_listing(core.state(), wiring.settlements(), core.task_queue(), now)
 
 
 def health() -> dict[str, int]:

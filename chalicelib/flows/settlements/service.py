@@ -121,8 +121,8 @@ def import_file(ports: Ports, seller_id: str, data: bytes, source: dict[str, Any
               "file": {"key": key, "sha256": sha, "bytes": len(text.encode()), **source},
               "importedAt": iso_seconds(now)}
     claim = ports.store.claim(seller_id, head.settlement_id, record, now)
-    if claim.new:
-        ports.tasks.enqueue(Task(RECONCILE, seller_id, head.settlement_id, {"sha256": sha}))
+    if claim.new or claim.record["status"] == IMPORTED:  # again: an earlier try may have lost its task
+        ports.tasks.enqueue(Task(RECONCILE, seller_id, head.settlement_id, {"sha256": claim.record["file"]["sha256"]}))
     return claim, head
 
 
@@ -187,15 +187,28 @@ def _payments(tally: rules.Tally, head: Head) -> Iterator[tuple[str, dict[str, A
                          "period": {"start": iso_seconds(head.start), "end": iso_seconds(head.end)}}
 
 
-def remap(ports: Ports, seller_id: str, now: datetime) -> int:
+def remap(ports: Ports, seller_id: str, now: datetime, only: tuple[str, ...] = (IMPORTED, BALANCED)) -> int:
     """After the mapping changed: reconcile again the settlements it may unblock (balanced ones)."""
     count = 0
     for record in ports.store.list(seller_id):
-        if record.get("status") in (IMPORTED, BALANCED):
+        if record.get("status") in only:
             ports.tasks.enqueue(Task(RECONCILE, seller_id, record["settlementId"],
                                      {"sha256": record["file"]["sha256"]}))
             count += 1
     return count
+
+
+class _NoFiles:
+    """The schedule reads no file (it only queues tasks)."""
+
+    def put(self, key: str, text_gzip: bytes, sha256: str) -> None:
+        raise AssertionError("the schedule writes no file")
+
+    def lines(self, key: str) -> Iterator[str]:
+        raise AssertionError("the schedule reads no file")
+
+
+_NO_FILES = _NoFiles()
 
 
 # --- finding Amazon's reports -------------------------------------------------------------------
@@ -217,12 +230,15 @@ def report_finished(notification: Notification, ports: Ports, now: datetime) -> 
     return Result(Outcome.CREATED, {"report_id": report_id})
 
 
-def schedule_listing(sellers: Sellers, tasks: TaskQueue, now: datetime) -> dict[str, Any]:
-    """Daily: ask Amazon which settlement reports exist (settlements cannot be requested, only listed)."""
+def schedule_listing(sellers: Sellers, store: SettlementStore, tasks: TaskQueue, now: datetime) -> dict[str, Any]:
+    """Daily: ask Amazon which settlement reports exist (settlements cannot be requested, only
+    listed), and reconcile again any settlement whose task was lost (still imported)."""
     seller_ids = sorted(s["seller_id"] for s in sellers.sellers())
+    again = 0
     for seller_id in seller_ids:
         tasks.enqueue(Task(LIST, seller_id, "settlements", {"since": iso(now - timedelta(days=KEPT_DAYS))}))
-    return {"sellers": len(seller_ids)}
+        again += remap(Ports(store, _NO_FILES, tasks), seller_id, now, only=(IMPORTED,))
+    return {"sellers": len(seller_ids), "reconciledAgain": again}
 
 
 def list_reports(task: Task, ports: Ports, now: datetime) -> Result:

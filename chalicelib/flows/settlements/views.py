@@ -150,11 +150,18 @@ def import_settlement(request: Any, body: str) -> Response:
                                           now())
     except service.BadFile as bad:
         raise BadRequest(bad.reason, {"problem": bad.problem} if bad.problem else None) from None
+    _flush()  # if this fails, the same upload again queues its reconciliation
     return Response(body={"settlementId": head.settlement_id, "imported": claim.new,
                           "status": claim.record["status"],
                           "message": "imported: it is being reconciled" if claim.new else
                           "this settlement was imported already: nothing changed"},
                     status_code=202 if claim.new else 200, headers={"Content-Type": "application/json"})
+
+
+def _flush() -> None:
+    from chalicelib.core import wiring as core
+
+    core.task_queue().flush()
 
 
 def get_mapping(request: Any) -> dict[str, Any]:
@@ -179,6 +186,7 @@ def put_mapping(request: Any, body: dict[str, Any]) -> dict[str, Any]:
         raise Conflict(bad.reason) from None
     _store().save_mapping(seller_id, journal.chart_json(chart), at)
     again = service.remap(wiring.intake_ports(), seller_id, at)
+    _flush()
     return {"sellerId": seller_id, **journal.chart_json(chart), "reconciling": again}
 
 

@@ -11,9 +11,8 @@
     listings.py       Listings Items 2021-08-01 (getListingsItem, patchListingsItem;
                       LISTINGS_ITEM_MFN_QUANTITY_CHANGE through EventBridge)
     fba_inventory.py  FBA Inventory v1 getInventorySummaries (FBA_INVENTORY_AVAILABILITY_CHANGES)
-
-The settlements flow adds reports.py (getReports, getReportDocument; REPORT_PROCESSING_FINISHED)
-beside them, an `Api` subclass over the model copied into models/.
+    reports.py        Reports 2021-06-30 for the settlements flow (getReports, getReport,
+                      getReportDocument with its gzip-compressed document; REPORT_PROCESSING_FINISHED)
 
 The embedded stack, the e2e tests and the benchmarks point python-amazon-sp-api at this server
 instead of Amazon. It answers like Amazon where our code can tell the difference: requests
@@ -73,6 +72,7 @@ from infra.local.amazon.notifications import (
     region_group_of,
 )
 from infra.local.amazon.orders import DATASETS, OrdersApi
+from infra.local.amazon.reports import REPORT_DOCUMENTS_PATH, ReportsApi
 from infra.local.amazon.tokens import TOKEN_PATH, Lwa
 
 VAT_FEED_RATE, VAT_FEED_BURST = 1 / 3, 15
@@ -110,8 +110,9 @@ class Simulator:
         self.finances = FinancesApi(self)
         self.listings = ListingsApi(self)
         self.fba_inventory = FbaInventoryApi(self)
+        self.reports = ReportsApi(self)
         self.apis: tuple[Api, ...] = (self.orders, self.notifications, self.fulfillment, self.feeds, self.finances,
-                                      self.listings, self.fba_inventory)
+                                      self.listings, self.fba_inventory, self.reports)
         self.journal = Journal()
         self.faults = Faults()
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
@@ -321,6 +322,9 @@ class Simulator:
         if url.path.startswith(DOCUMENTS_PATH):  # a feed document's presigned URL (S3 at Amazon)
             status, raw, content_type = self.feeds.raw(method, url.path, body, headers.get("Content-Type"))
             return Reply(status, None, "feedDocumentContent", {"Content-Type": content_type}, raw=raw), None, None
+        if url.path.startswith(REPORT_DOCUMENTS_PATH):  # a report document's presigned URL (S3 at Amazon)
+            status, raw, raw_headers = self.reports.raw(method, url.path, url.query)
+            return Reply(status, None, "reportDocumentContent", raw_headers, raw=raw), None, None
         if url.path == TOKEN_PATH:
             if method != "POST":
                 return Reply(405, {"error": "invalid_request"}, LWA_OPERATION), None, None

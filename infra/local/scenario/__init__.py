@@ -15,7 +15,8 @@
 The story is told in parts, one module each, in this order: common.py (marketplaces, catalogue,
 sellers), orders.py (the orders' lives), fulfillment.py (the web shop's orders that Amazon's
 warehouses ship, MCF), invoices.py (profiles, refunds), stock.py (the warehouse's counts, Amazon's
-listings and FBA stock), messiness.py (how delivery messes them up). A flow adds
+listings and FBA stock), settlements.py (Amazon's settlement reports of the shipped orders),
+messiness.py (how delivery messes them up). A flow adds
 its part as a module with a `tell(story, ...)` function, called from `build_scenario`, that adds
 its world keys, notifications and truths to the `Story` (never another part's keys).
 
@@ -37,6 +38,7 @@ from infra.local.scenario import fulfillment as fulfillment_part
 from infra.local.scenario import invoices as invoices_part
 from infra.local.scenario import messiness
 from infra.local.scenario import orders as orders_part
+from infra.local.scenario import settlements as settlements_part
 from infra.local.scenario import stock as stock_part
 from infra.local.scenario.common import (
     DEFAULT_MARKETPLACES,
@@ -108,6 +110,7 @@ def build_scenario(
     fulfillment_part.tell(story)
     invoices_part.tell(story)
     stock_part.tell(story)
+    settlements_part.tell(story)
 
     delivered = messiness.deliver(story, duplicate_rate=duplicate_rate, shuffle_window=shuffle_window,
                                   malformed=malformed, unhandled=unhandled, reorder_rate=reorder_rate)

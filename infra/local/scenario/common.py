@@ -202,6 +202,18 @@ def vat_included(gross: Decimal, rate: Decimal) -> Decimal:
     return cents(gross * rate / (1 + rate))
 
 
+def item_charges(item: dict) -> dict[str, Decimal]:
+    """An item's net charges and their VAT (`tax_<subtype>`), from its Orders API proceeds."""
+    found: dict[str, Decimal] = {}
+    for part in item["proceeds"]["breakdowns"]:
+        if part["type"] == "TAX":
+            for detail in part.get("detailedBreakdowns") or []:
+                found[f"tax_{detail['subtype']}"] = Decimal(detail["value"]["amount"])
+        else:
+            found[part["type"]] = Decimal(part["subtotal"]["amount"])
+    return found
+
+
 def money(amount: Decimal, currency: str) -> dict:
     return {"amount": str(cents(amount)), "currencyCode": currency}
 

@@ -33,6 +33,7 @@ from infra.local.scenario.common import (
     envelope,
     fake_uuid,
     iso,
+    item_charges,
     to_body,
     vat_included,
 )
@@ -127,18 +128,6 @@ def _money(amount: Decimal, currency: str) -> dict[str, Any]:
     return {"currencyAmount": float(amount), "currencyCode": currency}  # a JSON number, as the model has it
 
 
-def _parts(item: dict[str, Any]) -> dict[str, Decimal]:
-    """An item's net charges and their VAT, from its Orders API proceeds."""
-    found: dict[str, Decimal] = {}
-    for part in item["proceeds"]["breakdowns"]:
-        if part["type"] == "TAX":
-            for detail in part.get("detailedBreakdowns") or []:
-                found[f"tax_{detail['subtype']}"] = Decimal(detail["value"]["amount"])
-        else:
-            found[part["type"]] = Decimal(part["subtotal"]["amount"])
-    return found
-
-
 def _transaction(story: Story, seller_id: str, order: dict[str, Any], item: dict[str, Any],
                  charges: list[tuple[str, Decimal]], quantity: int) -> dict[str, Any]:
     mp = MARKETPLACES[order["salesChannel"]["marketplaceId"]]
@@ -212,7 +201,7 @@ def _refunds(story: Story, later_seller: str | None) -> None:
     transactions, expected = [], []
     for index, (seller_id, order, how) in enumerate(wanted):
         item = order["orderItems"][0]
-        parts = _parts(item)
+        parts = item_charges(item)
         if how == "whole":
             charges = [("Principal", parts.get("ITEM", Decimal(0))), ("Tax", parts.get("tax_ITEM", Decimal(0)))]
             if parts.get("SHIPPING"):

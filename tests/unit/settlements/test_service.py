@@ -88,6 +88,18 @@ def test_an_upload_is_imported_once_reconciled_and_posted():
     assert not again.new and again.record["status"] == "posted" and not p.tasks.sent
 
 
+def test_a_reconciliation_lost_is_queued_again_by_the_upload_and_the_schedule():
+    p = ports()
+    service.import_file(p, SELLER, samples.example().encode(), {"source": "upload"}, NOW)
+    p.tasks.sent.clear()  # the task never reached its queue
+    again, _ = service.import_file(p, SELLER, samples.example().encode(), {"source": "upload"}, NOW)
+    assert not again.new and [t.kind for t in p.tasks.tasks] == [service.RECONCILE]
+    p.tasks.sent.clear()
+    sellers = type("S", (), {"sellers": lambda self: [{"seller_id": SELLER}]})()
+    assert service.schedule_listing(sellers, p.store, p.tasks, NOW)["reconciledAgain"] == 1
+    assert sorted(t.kind for t in p.tasks.tasks) == [service.LIST, service.RECONCILE]
+
+
 def test_a_bad_row_refuses_an_upload_with_its_line_and_a_cut_file_is_blocked_then_replaced():
     p = ports()
     bad = samples.example().replace("\t-3.20\t", "\t-3,2O\t")
@@ -166,13 +178,15 @@ def test_the_backstop_lists_every_page_and_fetches_only_the_unseen():
                                 "d2": samples.example().replace("11795245201", "11795245202").encode()},
                      reports={"r2": {**report, "reportId": "r2", "reportDocumentId": "d2"}})
     p = ports(amazon=amazon)
-    service.schedule_listing(type("S", (), {"sellers": lambda self: [{"seller_id": SELLER}]})(), p.tasks, NOW)
+    service.schedule_listing(type("S", (), {"sellers": lambda self: [{"seller_id": SELLER}]})(), p.store, p.tasks,
+                             NOW)
     run_tasks(p)
     assert [c[0] for c in amazon.calls].count("getReports") == 2
     assert sorted(r["settlementId"] for r in p.store.list(SELLER)) == ["11795245201", "11795245202"]
     assert all(r["status"] == "posted" for r in p.store.list(SELLER))
     amazon.calls.clear()
-    service.schedule_listing(type("S", (), {"sellers": lambda self: [{"seller_id": SELLER}]})(), p.tasks, NOW)
+    service.schedule_listing(type("S", (), {"sellers": lambda self: [{"seller_id": SELLER}]})(), p.store, p.tasks,
+                             NOW)
     run_tasks(p)
     assert [c[0] for c in amazon.calls] == ["getReports", "getReports"]  # nothing fetched twice
 
