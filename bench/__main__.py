@@ -9,7 +9,8 @@ Names: requests (AWS calls per ORDER_CHANGE on intake), cold (cold-start import 
 rate (getOrder rate-limit efficiency; calibrates, then 5 to 15 minutes), throughput (intake notifications per second),
 shipments (1,000 confirmations at confirmShipment's limit x1.5, 5% applied then timed out; about 6 minutes),
 invoices (rendering speed, 5,000 numbers by 50 workers with crashes, AWS requests per invoice; a few minutes),
-stock (20,000 shuffled movements with duplicates by 20 workers against a serial replay; 10,000 SKUs pushed).
+stock (20,000 shuffled movements with duplicates by 20 workers against a serial replay; 10,000 SKUs pushed),
+settlements (a 200,000-row settlement parsed and reconciled against csv.reader; peak memory as rows grow).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "shipments": ("bench.shipments", "confirmShipment drain at Amazon's limit, 5% applied then timed out"),
     "invoices": ("bench.invoices", "invoice rendering, gapless numbering by 50 workers, AWS requests per invoice"),
     "stock": ("bench.stock", "20,000 movements by 20 workers vs a serial replay; 10,000 SKUs pushed in a few calls"),
+    "settlements": ("bench.settlements", "a 200,000-row settlement parsed and reconciled vs the csv module; memory"),
 }
 
 

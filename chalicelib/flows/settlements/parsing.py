@@ -14,11 +14,13 @@ column, value quoted, what is wrong) before anything of the settlement is used.
 """
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from chalicelib.core.csvfile import column
@@ -76,12 +78,23 @@ class Sums:
     rows: int = 0
     by_code: dict[tuple[Code, str], Decimal] = field(default_factory=dict)  # (code, "YYYY-MM") → sum
     by_currency: dict[str, Decimal] = field(default_factory=dict)
-    by_order: dict[tuple[str, str, str], Decimal] = field(default_factory=dict)  # (order, category, sub id) → sum
+    # category → its sums by order: sales by (order, shipment), refunds by (order, adjustment), the
+    # other categories by order alone
+    by_kind: dict[str, dict[Any, Decimal]] = field(default_factory=dict)
     by_account: dict[Code, Decimal] = field(default_factory=dict)  # rows of no order, per code
     marketplaces: dict[str, str] = field(default_factory=dict)  # order → marketplace name
     categories: dict[tuple[Code, bool], str] = field(default_factory=dict)  # (code, of an order) → category
     first_posted: date | None = None
     last_posted: date | None = None
+
+    def by_order(self) -> dict[tuple[str, str, str], Decimal]:
+        """(order, category, shipment or adjustment id, or "") → sum."""
+        out: dict[tuple[str, str, str], Decimal] = {}
+        for kind, kept in self.by_kind.items():
+            for okey, amount in kept.items():
+                key = (okey[0], kind, okey[1]) if isinstance(okey, tuple) else (okey, kind, "")
+                out[key] = out.get(key, ZERO) + amount
+        return out
 
 
 def amount_of(text: str) -> Decimal | None:
@@ -187,6 +200,18 @@ class Body:
         self._lines, self._at, self._width, self.head = lines, at, width, head
 
     def sums(self, classify: Classify, sales: str, refunds: str) -> Sums:
+        """Every row read, checked and summed (`_sums`), the cyclic garbage collector paused: the
+        loop makes no reference cycles, and the collector's passes over the growing sums cost
+        about a tenth of the time."""
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._sums(classify, sales, refunds)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _sums(self, classify: Classify, sales: str, refunds: str) -> Sums:
         """Every row read, checked and added to the sums. The loop does the least a row needs
         (csv's own reading is half the time): a few dictionary lookups and two additions; each
         distinct amount, date, code and order id is checked once, the first time it is seen.
@@ -201,67 +226,89 @@ class Body:
         if max(i_ship, i_adj, i_cur, i_market) == empty:
             return self._padded(classify, sales, refunds)
         out = Sums()
-        amounts: dict[str, Decimal] = {}
-        # (transaction type, amount type, description, posted date, of an order) → its slot:
-        # [sum, code, month, category, the column its order's sum is kept by (-1: none)]
-        slots: dict[tuple[str, str, str, str, bool], list[Any]] = {}
+        amounts: dict[str, int] = {}  # an amount as written → hundredths
+        # (transaction type, amount type, description, posted date) → its slots [of no order, of an
+        # order], each [sum, code, month, category, its category's sums by order, a row's key there]
+        slots: dict[tuple[str, str, str, str], list[Any]] = {}
+        slot_of = itemgetter(i_type, i_atype, i_desc, i_posted)
         codes: dict[tuple[str, str, str, bool], tuple[Code, str]] = {}
         months: dict[str, tuple[str, date]] = {}
         orders: set[str] = set()  # as written (checked once each)
-        by_order: dict[tuple[str, str, str], Decimal] = {}
-        by_account, by_currency = out.by_account, out.by_currency
+        # category → its sums by order: sales by (order, shipment), refunds by (order, adjustment)
+        by_kind: dict[str, dict[Any, int]] = {}  # in hundredths, like every sum of the loop
+        keys = {sales: itemgetter(i_order, i_ship), refunds: itemgetter(i_order, i_adj)}
+        by_account: dict[Code, int] = {}
+        by_currency = out.by_currency
         settlement_id, currency = head.settlement_id, head.currency
-        subs = {sales: i_ship, refunds: i_adj}
-        total = Decimal(0)
+        subs = (by_kind, keys, itemgetter(i_order))
+        others: dict[str, int] = {}  # rows whose currency cell names one (another than the deposit's)
         blank = 0
         row: list[str] = []
         line = 2
-        numbered = enumerate(self._lines, start=3)
+        lines = self._lines
+        read = (i_id, i_amount, i_posted, i_order, i_type, i_atype, i_desc, i_ship, i_adj, i_cur, i_market)
+        if self._width - 1 in read:
+            lines = (text.rstrip("\r\n") for text in lines)  # a cell read is the last: without the break
+        # Split no further than the last cell read (the rest of the line stays in one string); a row
+        # of fewer cells than the header is caught as an IndexError.
+        splits = max(read) + 1
+        numbered = enumerate(lines, start=3)
         while True:
             try:
                 for line, text in numbered:
-                    row = text.rstrip("\r\n").split("\t")
+                    row = text.split("\t", splits)  # the last cell keeps its line break: no cell read is last
                     if row[i_id] != settlement_id:
                         self._other_settlement(row, i_id, line)
                     amount = amounts.get(row[i_amount])
                     if amount is None:
                         if len(amounts) > _AMOUNTS_KEPT:
                             amounts.clear()
-                        amount = amounts[row[i_amount]] = self._amount(row[i_amount], line)
+                        amount = amounts[row[i_amount]] = int(self._amount(row[i_amount], line).scaleb(2))
                     order_id = row[i_order]
-                    skey = (row[i_type], row[i_atype], row[i_desc], row[i_posted], order_id != "")
-                    slot = slots.get(skey)
+                    pair = slots.get(slot_of(row))
+                    slot = pair[order_id != ""] if pair is not None else None
                     if slot is None:
-                        slot = slots[skey] = self._slot(skey, codes, months, classify, subs, line)
+                        slot = self._slot(slots, slot_of(row), order_id != "", codes, months, classify, subs, line)
                     slot[0] += amount
                     if row[i_cur] and row[i_cur] != currency:
-                        self._currency(row[i_cur], amount, by_currency, line)
-                    else:
-                        total += amount
+                        self._currency(row[i_cur], amount, others, line)
                     if order_id:
-                        if order_id not in orders:
-                            self._order(row, i_order, i_market, out.marketplaces, line)
-                            orders.add(order_id)
-                        okey = (order_id, slot[3], row[slot[4]] if slot[4] >= 0 else "")
-                        by_order[okey] = by_order.get(okey, ZERO) + amount
+                        kept = slot[4]  # this category's sums, by order (and shipment or adjustment)
+                        okey = slot[5](row)
+                        before = kept.get(okey)
+                        if before is None:
+                            if order_id not in orders:
+                                self._order(row, i_order, i_market, out.marketplaces, line)
+                                orders.add(order_id)
+                            kept[okey] = amount
+                        else:
+                            kept[okey] = before + amount
                     else:
-                        by_account[slot[1]] = by_account.get(slot[1], ZERO) + amount
+                        by_account[slot[1]] = by_account.get(slot[1], 0) + amount
                 break
             except IndexError:
                 if not any(cell.strip() for cell in row):
                     blank += 1
                     continue
-                raise BadRow(line, None, None, f"this row has {len(row)} cells where the header has "
+                cells = len(text.split("\t"))
+                raise BadRow(line, None, None, f"this row has {cells} cells where the header has "
                                                           f"{self._width}") from None
         out.rows = line - 2 - blank
-        by_currency[currency] = by_currency.get(currency, ZERO) + total
+        # The sums were kept in hundredths (every amount has at most two decimals): exact, and
+        # integers add faster than Decimals. Back to Decimal here.
+        by_currency.update({code: _money(cents) for code, cents in others.items() if code != currency})
+        every = sum(slot[0] for pair in slots.values() for slot in pair if slot is not None)
+        by_currency[currency] = _money(every) - sum(by_currency.values(), ZERO)
+        out.by_account = {code: _money(cents) for code, cents in by_account.items()}
+        in_money = {kind: {okey: _money(cents) for okey, cents in kept.items()} for kind, kept in by_kind.items()}
         by_code = out.by_code
-        for amount, code, month, *_ in slots.values():
-            by_code[(code, month)] = by_code.get((code, month), ZERO) + amount
+        for pair in slots.values():
+            for cents, code, month, *_ in (slot for slot in pair if slot is not None):
+                by_code[(code, month)] = by_code.get((code, month), ZERO) + _money(cents)
         out.categories = {(code, key[3]): kind for key, (code, kind) in codes.items()}
         posted = sorted(d for _, d in months.values())
         out.first_posted, out.last_posted = (posted[0], posted[-1]) if posted else (None, None)
-        out.by_order = _stripped(by_order)
+        out.by_kind = _stripped(in_money) if out.marketplaces.pop(_UNCLEAN, None) is not None else in_money
         return out
 
     def _padded(self, classify: Classify, sales: str, refunds: str) -> Sums:
@@ -270,7 +317,7 @@ class Body:
         for offset, name in enumerate(("shipment_id", "adjustment_id", "currency", "marketplace_name")):
             at.setdefault(name, self._width + offset)
         lines = (line.rstrip("\r\n") + "\t\t\t\t" if line.strip() else line for line in self._lines)
-        return Body(lines, at, self._width + 4, self.head).sums(classify, sales, refunds)
+        return Body(lines, at, self._width + 4, self.head)._sums(classify, sales, refunds)
 
     def _other_settlement(self, row: list[str], at: int, line: int) -> None:
         if row[at].strip() != self.head.settlement_id:
@@ -283,10 +330,11 @@ class Body:
             raise BadRow(line, "amount", text, "is not an amount (1234.56 or 1.234,56)")
         return amount
 
-    def _slot(self, key: tuple[str, str, str, str, bool], codes: dict[tuple[str, str, str, bool], tuple[Code, str]],
-              months: dict[str, tuple[str, date]], classify: Classify, subs: dict[str, int],
+    def _slot(self, slots: dict[tuple[str, str, str, str], list[Any]], key: tuple[str, str, str, str],
+              with_order: bool, codes: dict[tuple[str, str, str, bool], tuple[Code, str]],
+              months: dict[str, tuple[str, date]], classify: Classify, subs: tuple[Any, Any, Any],
               line: int) -> list[Any]:
-        code_key = (key[0], key[1], key[2], key[4])
+        code_key = (key[0], key[1], key[2], with_order)
         found = codes.get(code_key)
         if found is None:
             found = codes[code_key] = self._code(code_key, classify, line)
@@ -294,7 +342,10 @@ class Body:
         if month is None:
             month = months[key[3]] = self._month(key[3], line)
         code, kind = found
-        return [ZERO, code, month[0], kind, subs.get(kind, -1)]
+        by_kind, keys, by_order_only = subs
+        slot = [0, code, month[0], kind, by_kind.setdefault(kind, {}), keys.get(kind, by_order_only)]
+        slots.setdefault(key, [None, None])[with_order] = slot
+        return slot
 
     def _month(self, text: str, line: int) -> tuple[str, date]:
         found = moment_of(text) if text.strip() else self.head.end
@@ -316,23 +367,32 @@ class Body:
     @staticmethod
     def _order(row: list[str], at: int, market_at: int, marketplaces: dict[str, str], line: int) -> None:
         order_id = row[at].strip()
+        if order_id != row[at]:
+            marketplaces[_UNCLEAN] = ""
         if not ORDER_ID.fullmatch(order_id):
             raise BadRow(line, "order-id", row[at], "is not an order id")
         marketplaces.setdefault(order_id, row[market_at].strip())
 
-    def _currency(self, text: str, amount: Decimal, by_currency: dict[str, Decimal], line: int) -> None:
+    def _currency(self, text: str, cents: int, others: dict[str, int], line: int) -> None:
         code = text.strip().upper()
         if code not in CURRENCIES:
             raise BadRow(line, "currency", text, "is not an ISO 4217 currency code")
-        by_currency[code] = by_currency.get(code, ZERO) + amount
+        others[code] = others.get(code, 0) + cents
 
 
-def _stripped(by_order: dict[tuple[str, str, str], Decimal]) -> dict[tuple[str, str, str], Decimal]:
-    """The orders' sums keyed by ids without the spaces around them."""
-    if all(o == o.strip() and s == s.strip() for o, _, s in by_order):
-        return by_order
-    out: dict[tuple[str, str, str], Decimal] = {}
-    for (order_id, kind, sub), amount in by_order.items():
-        key = (order_id.strip(), kind, sub.strip())
-        out[key] = out.get(key, ZERO) + amount
+def _money(cents: int) -> Decimal:
+    return Decimal(cents).scaleb(-2)
+
+
+_UNCLEAN = "\x00"  # marks, among the marketplaces, that some order id had spaces around it
+
+
+def _stripped(by_kind: dict[str, dict[Any, Decimal]]) -> dict[str, dict[Any, Decimal]]:
+    """The orders' sums keyed by order ids without the spaces around them."""
+    out: dict[str, dict[Any, Decimal]] = {}
+    for kind, kept in by_kind.items():
+        clean = out.setdefault(kind, {})
+        for okey, amount in kept.items():
+            key = (okey[0].strip(), okey[1].strip()) if isinstance(okey, tuple) else okey.strip()
+            clean[key] = clean.get(key, ZERO) + amount
     return out

@@ -7,7 +7,7 @@ per order. Its memory grows with the orders and the codes, never with the rows.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -118,21 +118,28 @@ class Tally:
             kind = sums.categories[(code, False)]
             self.by_category[kind] = self.by_category.get(kind, ZERO) + amount
         self.orders: dict[str, OrderMoney] = {}
-        for (order_id, kind, sub), amount in sums.by_order.items():
-            self.by_category[kind] = self.by_category.get(kind, ZERO) + amount
-            money = self.orders.get(order_id)
-            if money is None:
-                money = self.orders[order_id] = OrderMoney(sums.marketplaces.get(order_id, ""))
-            if kind == SALES:
-                money.paid[sub] = money.paid.get(sub, ZERO) + amount
-            elif kind == REFUNDS:
-                money.refunded[sub] = money.refunded.get(sub, ZERO) + amount
+        for kind, kept in sums.by_kind.items():
+            self.by_category[kind] = self.by_category.get(kind, ZERO) + sum(kept.values(), ZERO)
+            if kind in (SALES, REFUNDS):
+                for (order_id, sub), amount in kept.items():
+                    money = self._order(order_id, sums)
+                    found = money.paid if kind == SALES else money.refunded
+                    found[sub] = found.get(sub, ZERO) + amount
             elif kind == FEES:
-                money.fees += amount
+                for order_id, amount in kept.items():
+                    self._order(order_id, sums).fees += amount
             elif kind == WITHHELD_TAX:
-                money.withheld += amount
+                for order_id, amount in kept.items():
+                    self._order(order_id, sums).withheld += amount
             else:
-                money.other += amount
+                for order_id, amount in kept.items():
+                    self._order(order_id, sums).other += amount
+
+    def _order(self, order_id: str, sums: Sums) -> OrderMoney:
+        money = self.orders.get(order_id)
+        if money is None:
+            money = self.orders[order_id] = OrderMoney(sums.marketplaces.get(order_id, ""))
+        return money
 
     @classmethod
     def read(cls, head: Head, body: Body) -> Tally:
@@ -204,28 +211,37 @@ class Variance:
                 "documents": list(self.documents), "reason": self.reason}
 
 
-def match(order_id: str, money: OrderMoney, currency: str, documents: Iterable[Issued]) -> list[Variance]:
+def match(order_id: str, money: OrderMoney, currency: str, documents: Sequence[Issued]) -> list[Variance]:
     """The order's sales against its invoices and its refunds against its credit notes; each
     difference a variance with its reason. An order with neither sales nor refunds here
     (only fees) is not matched."""
-    invoices = [d for d in documents if d.kind == "invoice"]
-    credits = [d for d in documents if d.kind != "invoice"]
+    if not money.refunded:
+        if not money.paid:
+            return []
+        if len(documents) == 1:  # the common case: one invoice, to the cent
+            only = documents[0]
+            if only.kind == "invoice" and only.currency == currency and only.total == sum(money.paid.values(), ZERO):
+                return []
+    invoices: list[Issued] = []
+    credits: list[Issued] = []
+    for document in documents:
+        (invoices if document.kind == "invoice" else credits).append(document)
     variances = []
-    for what, settled, docs, sign in (("sales", money.sales, invoices, 1), ("refunds", money.refunds, credits, -1)):
-        if not (money.paid if what == "sales" else money.refunded):
+    for what, kept, docs, sign in (("sales", money.paid, invoices, 1), ("refunds", money.refunded, credits, -1)):
+        if not kept:
             continue
-        numbers = tuple(d.number for d in docs)
-        other_currency = [d.number for d in docs if d.currency != currency]
+        settled = sum(kept.values(), ZERO)
         documented = sign * sum((abs(d.total) for d in docs if d.currency == currency), ZERO)
+        if docs and settled == documented and all(d.currency == currency for d in docs):
+            continue
+        other_currency = [d.number for d in docs if d.currency != currency]
         if not docs:
             reason = (f"no {'invoice' if what == 'sales' else 'credit note'} issued for this order "
                       f"({'not shipped by us, or invoiced by Amazon VCS' if what == 'sales' else 'refund not seen'})")
         elif other_currency:
             reason = f"documents {', '.join(other_currency)} are not in {currency}"
-        elif settled != documented:
+        else:
             reason = (f"Amazon settled {settled} {currency}, the {'invoices' if what == 'sales' else 'credit notes'} "
                       f"total {documented} {currency}: {settled - documented} {currency} apart")
-        else:
-            continue
-        variances.append(Variance(order_id, what, settled, documented, numbers, reason))
+        variances.append(Variance(order_id, what, settled, documented, tuple(d.number for d in docs), reason))
     return variances

@@ -21,8 +21,8 @@ def test_a_us_style_file_reads_by_header_name():
     assert head.settlement_id == "11795245201" and head.currency == "EUR" and head.total == Decimal("24.05")
     assert head.start.isoformat() == "2026-11-20T18:03:49+00:00"
     assert rows.rows == 15 and rows.by_currency == {"EUR": Decimal("24.05")}
-    assert rows.by_order[("302-1111111-1111111", "sales", "DYmCJrqFL")] == Decimal("33.99")
-    assert rows.by_order[("302-1111111-1111111", "refunds", "amzn1:crow:XyZ")] == Decimal("-30.00")
+    assert rows.by_order()[("302-1111111-1111111", "sales", "DYmCJrqFL")] == Decimal("33.99")
+    assert rows.by_order()[("302-1111111-1111111", "refunds", "amzn1:crow:XyZ")] == Decimal("-30.00")
     assert rows.by_code[(("Order", "ItemPrice", "Principal"), "2026-11")] == Decimal("25.21")
     assert rows.by_account[("other-transaction", "other-transaction", "Current Reserve Amount")] == Decimal("-15")
     assert rows.marketplaces == {"302-1111111-1111111": "Amazon.de", "302-2222222-2222222": "Amazon.de"}
@@ -115,3 +115,26 @@ def test_moments():
         "2026-11-03T18:03:49+00:00")
     assert moment_of("2026-11-03").hour == 0
     assert moment_of("31.02.2026") is None and moment_of("2026-11-03 18:03 PST") is None
+
+
+@given(st.lists(st.tuples(st.decimals(min_value=Decimal("-99999.99"), max_value=Decimal("99999.99"), places=2),
+                          st.sampled_from(["302-1111111-1111111", "302-2222222-2222222", ""]),
+                          st.sampled_from([("Order", "ItemPrice", "Principal"), ("Order", "ItemFees", "Commission"),
+                                           ("Refund", "ItemPrice", "Principal"),
+                                           ("other-transaction", "other-transaction", "Storage Fee")]),
+                          st.booleans()), max_size=60))
+def test_the_sums_are_exact_whatever_the_amounts(rows):
+    lines = []
+    for amount, order_id, (kind, amount_type, description), european in rows:
+        text = f"{amount:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".") if european else f"{amount:.2f}"
+        lines.append(samples.row(settlement_id="11795245201", transaction_type=kind, order_id=order_id,
+                                 shipment_id="S1" if kind == "Order" else "", adjustment_id="A1" if kind == "Refund"
+                                 else "", amount_type=amount_type, amount_description=description, amount=text,
+                                 posted_date="2026-11-28"))
+    total = sum((amount for amount, *_ in rows), Decimal(0))
+    _, sums = read_all(samples.text(lines, total=f"{total:.2f}"))
+    assert sums.rows == len(rows) and sums.by_currency == {"EUR": total}
+    assert sum(sums.by_order().values(), Decimal(0)) + sum(sums.by_account.values(), Decimal(0)) == total
+    for order_id in {o for _, o, *_ in rows if o}:
+        assert sum(v for (o, _, _), v in sums.by_order().items() if o == order_id) == sum(
+            (a for a, o, *_ in rows if o == order_id), Decimal(0))
