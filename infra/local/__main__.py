@@ -270,6 +270,8 @@ def _settlements(runtime, api: str, expected: dict, world: dict, say) -> dict:
     runtime.worker.drain(timeout=600)
     folder = PROJECT_DIR / "build" / "demo-books"
     folder.mkdir(parents=True, exist_ok=True)
+    for old in [*folder.glob("*-fec.txt"), *folder.glob("*-xero.csv")]:  # an earlier run's settlements
+        old.unlink()
     GatewayRequestHandler.access_log = False
     seen: dict[str, dict] = {}
     files: list[str] = []

@@ -212,36 +212,51 @@ class Variance:
 
 
 def match(order_id: str, money: OrderMoney, currency: str, documents: Sequence[Issued]) -> list[Variance]:
-    """The order's sales against its invoices and its refunds against its credit notes; each
-    difference a variance with its reason. An order with neither sales nor refunds here
-    (only fees) is not matched."""
+    """Each shipment the settlement paid against an invoice of the same total, each refund
+    (adjustment) against a credit note of the same total; what finds none is a variance with
+    its reason. Documents left over are fine: their shipments are settled in another settlement.
+    An order with neither sales nor refunds here (only fees) is not matched."""
     if not money.refunded:
         if not money.paid:
             return []
-        if len(documents) == 1:  # the common case: one invoice, to the cent
+        if len(documents) == 1 and len(money.paid) == 1:  # the common case: one invoice, to the cent
             only = documents[0]
             if only.kind == "invoice" and only.currency == currency and only.total == sum(money.paid.values(), ZERO):
                 return []
     invoices: list[Issued] = []
     credits: list[Issued] = []
-    for document in documents:
-        (invoices if document.kind == "invoice" else credits).append(document)
+    for issued in documents:
+        (invoices if issued.kind == "invoice" else credits).append(issued)
     variances = []
     for what, kept, docs, sign in (("sales", money.paid, invoices, 1), ("refunds", money.refunded, credits, -1)):
         if not kept:
             continue
-        settled = sum(kept.values(), ZERO)
-        documented = sign * sum((abs(d.total) for d in docs if d.currency == currency), ZERO)
-        if docs and settled == documented and all(d.currency == currency for d in docs):
-            continue
+        document, part = ("invoice", "shipment") if what == "sales" else ("credit note", "refund")
         other_currency = [d.number for d in docs if d.currency != currency]
+        left = [d for d in docs if d.currency == currency]
+        unpaired: list[tuple[str, Decimal]] = []
+        for sub, amount in sorted(kept.items()):
+            twin = next((d for d in left if abs(d.total) == sign * amount), None)
+            if twin is None:
+                unpaired.append((sub, amount))
+            else:
+                left.remove(twin)
+        if not unpaired:
+            continue
+        settled = sum((amount for _, amount in unpaired), ZERO)
+        documented = sign * sum((abs(d.total) for d in left), ZERO)
+        parts = ", ".join(sub or "(no id)" for sub, _ in unpaired)
         if not docs:
-            reason = (f"no {'invoice' if what == 'sales' else 'credit note'} issued for this order "
+            reason = (f"no {document} issued for this order "
                       f"({'not shipped by us, or invoiced by Amazon VCS' if what == 'sales' else 'refund not seen'})")
-        elif other_currency:
+        elif other_currency and not left:
             reason = f"documents {', '.join(other_currency)} are not in {currency}"
+        elif not left:
+            reason = (f"Amazon settled {settled} {currency} for {part} {parts}, and every {document} of the order "
+                      "is paired with another: a supply or refund with no document")
         else:
-            reason = (f"Amazon settled {settled} {currency}, the {'invoices' if what == 'sales' else 'credit notes'} "
-                      f"total {documented} {currency}: {settled - documented} {currency} apart")
-        variances.append(Variance(order_id, what, settled, documented, tuple(d.number for d in docs), reason))
+            reason = (f"Amazon settled {settled} {currency} for {part} {parts}, the {document}s left total "
+                      f"{documented} {currency}: {settled - documented} {currency} apart")
+        variances.append(Variance(order_id, what, settled, documented, tuple(d.number for d in left or docs),
+                                  reason))
     return variances

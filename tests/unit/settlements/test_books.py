@@ -173,3 +173,22 @@ def test_xero_and_qbo_files_balance_per_journal():
         assert sum(Decimal(r["Debits"] or 0) for r in entry) == sum(Decimal(r["Credits"] or 0) for r in entry)
     plain = exports.export("csv", head, book, DEFAULT_CHART, "A1", date(2026, 12, 7)).text
     assert "Rounding" in plain
+
+
+def test_each_shipment_is_paired_with_an_invoice_of_its_total():
+    money = rules.OrderMoney("Amazon.de", {"S1": Decimal("10.00"), "S2": Decimal("20.00")})
+    two = [rules.Issued("INV-1", "invoice", Decimal("20.00"), "EUR"), rules.Issued("INV-2", "invoice",
+                                                                                   Decimal("10.00"), "EUR")]
+    assert rules.match("o", money, "EUR", two) == []
+    # A third invoice is fine: its package is settled in another settlement.
+    assert rules.match("o", money, "EUR", [*two, rules.Issued("INV-3", "invoice", Decimal("5.00"), "EUR")]) == []
+    # The order's total agrees, its split does not: the shipment without a twin is named.
+    split = [rules.Issued("INV-1", "invoice", Decimal("15.00"), "EUR"),
+             rules.Issued("INV-2", "invoice", Decimal("15.00"), "EUR")]
+    [variance] = rules.match("o", money, "EUR", split)
+    assert "shipment S1, S2" in variance.reason and variance.settled == Decimal("30.00")
+    one_off = [two[0], rules.Issued("INV-2", "invoice", Decimal("9.95"), "EUR")]
+    [variance] = rules.match("o", money, "EUR", one_off)
+    assert (variance.settled, variance.documented, variance.documents) == (Decimal("10.00"), Decimal("9.95"),
+                                                                           ("INV-2",))
+    assert "shipment S1" in variance.reason and "0.05 EUR apart" in variance.reason
