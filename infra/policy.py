@@ -293,9 +293,9 @@ UNITS: dict[str, Unit] = {
                                     "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["report#*"]}})]),
     # Reconciling: the file read back, the settlement moved on, what each order was paid.
     "settlements-reconcile": Unit(tuple(f"chalicelib/flows/settlements/store.py:DynamoSettlements.{m}" for m in (
-                                  "get", "settle", "save_payments", "mapping", "list")) + (
+                                  "get", "settle", "post", "save_payments", "mapping", "list")) + (
                                   "chalicelib/flows/settlements/store.py:SettlementFiles.lines",),
-                                  lambda n: [_statement("SettlementsTable", [GET, PUT, QUERY, BATCH_WRITE],
+                                  lambda n: [_statement("SettlementsTable", [GET, PUT, UPDATE, QUERY, BATCH_WRITE],
                                                         [n.table("settlements")]),
                                              _statement("SettlementFilesRead", ["s3:GetObject"],
                                                         [n.settlement_files()]),

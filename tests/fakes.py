@@ -464,6 +464,7 @@ class FakeSettlements:
         self.payments: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         self.noted: dict[tuple[str, str], dict[str, Any]] = {}
         self.mappings: dict[str, dict[str, Any]] = {}
+        self.journal_last: dict[str, int] = {}
 
     def claim(self, seller_id, settlement_id, record, now):
         from chalicelib.flows.settlements.store import BLOCKED, IMPORTED, Claim
@@ -484,6 +485,16 @@ class FakeSettlements:
             return False
         refuse_like_dynamodb({"pk": (f"settlement#{seller_id}", 2048), "sk": (settlement_id, 1024)}, record)
         self.records[(seller_id, settlement_id)] = copy.deepcopy(record)
+        return True
+
+    def post(self, seller_id, settlement_id, sha256, record, from_statuses, now):
+        from chalicelib.flows.settlements.store import journal_numbered
+
+        last = self.journal_last.get(seller_id, 0)
+        numbered = journal_numbered(record, last)
+        if not self.settle(seller_id, settlement_id, sha256, numbered, from_statuses, now):
+            return False
+        self.journal_last[seller_id] = last + len(numbered["journal"]["entries"])
         return True
 
     def list(self, seller_id, limit=500):

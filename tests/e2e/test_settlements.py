@@ -91,6 +91,7 @@ def test_exports_open_in_their_formats_and_balance(served):
     assert tuple(rows[0]) == FEC_COLUMNS and all(len(r) == 18 for r in rows)
     money = [(Decimal(r[11].replace(",", ".")), Decimal(r[12].replace(",", "."))) for r in rows[1:]]
     assert sum(d for d, _ in money) == sum(c for _, c in money) > 0
+    assert all(r[2].isdigit() for r in rows[1:])  # EcritureNum: the seller's journal sequence
     xero = list(csv.DictReader(io.StringIO(process.get(f"/settlements/{sid}/export",
                                                        {"sellerId": seller, "format": "xero"}).text)))
     assert set(xero[0]) == set(XERO_COLUMNS) and sum(Decimal(r["*Amount"]) for r in xero) == 0

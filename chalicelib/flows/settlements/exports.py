@@ -11,7 +11,9 @@ journal CSV, QuickBooks Online's journal entry CSV and the French FEC.
           fiscales): its 18 columns in their order, tab separated, dates YYYYMMDD, amounts with a
           decimal comma; kept in euros, so a settlement in another currency is refused
 
-Lines of zero are left out of the imports (the plain CSV keeps the rounding line, always).
+Lines of zero are left out of the imports (the plain CSV keeps the rounding line, always). A
+posted entry carries its number in the seller's journal (FEC EcritureNum, QBO Journal No): one
+sequence per seller without a gap, in the order settlements are posted.
 """
 from __future__ import annotations
 
@@ -91,7 +93,7 @@ def _qbo(head: Head, journal: Journal, chart: Chart, seller_id: str, posted_on: 
     out, row = _writer()
     row(QBO_COLUMNS)
     for entry in journal.entries:
-        number = f"AMZ-{head.settlement_id}-{entry.index}"
+        number = f"{chart.journal_code}-{entry.number}" if entry.number else f"AMZ-{head.settlement_id}-{entry.index}"
         for line in entry.lines:
             if line.amount:
                 row((number, entry.on.strftime("%m/%d/%Y"), journal.currency, entry.label, line.account.name,
@@ -113,7 +115,7 @@ def _fec(head: Head, journal: Journal, chart: Chart, seller_id: str, posted_on: 
     out, row = _writer("\t")
     row(FEC_COLUMNS)
     for entry in journal.entries:
-        number = f"{head.settlement_id}-{entry.index}"
+        number = str(entry.number) if entry.number else f"{head.settlement_id}-{entry.index}"
         for line in entry.lines:
             if line.amount:
                 row((chart.journal_code, chart.journal_name, number, entry.on.strftime("%Y%m%d"), line.account.code,

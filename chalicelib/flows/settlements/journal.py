@@ -151,6 +151,7 @@ class Entry:
     on: date
     label: str
     lines: tuple[Line, ...]
+    number: int | None = None  # in the seller's journal, once posted (without a gap, in posting order)
 
     @property
     def debits(self) -> Decimal:
@@ -165,7 +166,7 @@ class Entry:
         return self.debits == self.credits
 
     def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "date": self.on.isoformat(), "label": self.label,
+        return {"index": self.index, "number": self.number, "date": self.on.isoformat(), "label": self.label,
                 "debits": str(self.debits), "credits": str(self.credits), "balanced": self.balanced,
                 "lines": [line.to_dict() for line in self.lines]}
 
@@ -207,7 +208,8 @@ def journal_of(value: Mapping[str, Any]) -> Journal:
     entries = tuple(
         Entry(int(e["index"]), date.fromisoformat(e["date"]), str(e["label"]), tuple(
             Line(Account(line["account"], line["name"], line["taxCode"]),
-                 Decimal(line["debit"]) - Decimal(line["credit"]), str(line["label"])) for line in e["lines"]))
+                 Decimal(line["debit"]) - Decimal(line["credit"]), str(line["label"])) for line in e["lines"]),
+            e.get("number"))
         for e in value["entries"])
     unmapped = tuple(Unmapped((u["transactionType"], u["amountType"], u["amountDescription"]), Decimal(u["amount"]))
                      for u in value.get("unmapped") or [])

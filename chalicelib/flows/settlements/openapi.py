@@ -68,7 +68,10 @@ _JOURNAL = strict({
         "transactionType": {"type": "string"}, "amountType": {"type": "string"},
         "amountDescription": {"type": "string"}, "amount": _AMOUNT})},
     "entries": {"type": "array", "items": strict({
-        "index": {"type": "integer"}, "date": {"type": "string", "format": "date"}, "label": {"type": "string"},
+        "index": {"type": "integer"},
+        "number": nullable({"type": "integer", "description": "In the seller's journal once posted: one sequence "
+                                                              "without a gap (FEC EcritureNum)"}),
+        "date": {"type": "string", "format": "date"}, "label": {"type": "string"},
         "debits": _AMOUNT, "credits": _AMOUNT, "balanced": {"type": "boolean"},
         "lines": {"type": "array", "items": _LINE}})}})
 _VARIANCE = strict({"orderId": {"type": "string"}, "what": {"type": "string", "enum": ["sales", "refunds"]},

@@ -37,6 +37,8 @@ class SettlementStore(Protocol):
     def get(self, seller_id: str, settlement_id: str) -> dict[str, Any] | None: ...
     def settle(self, seller_id: str, settlement_id: str, sha256: str, record: dict[str, Any],
                from_statuses: tuple[str, ...], now: datetime) -> bool: ...
+    def post(self, seller_id: str, settlement_id: str, sha256: str, record: dict[str, Any],
+             from_statuses: tuple[str, ...], now: datetime) -> bool: ...
     def list(self, seller_id: str, limit: int = 500) -> list[dict[str, Any]]: ...
     def save_payments(self, seller_id: str, settlement_id: str, payments: Iterable[tuple[str, dict[str, Any]]],
                       now: datetime) -> int: ...
@@ -173,7 +175,8 @@ def reconcile_settlement(task: Task, ports: Ports, now: datetime) -> Result:
                "control": control.to_dict(), "journal": book.to_dict(),
                "variances": [v.to_dict() for v in variances[:VARIANCES_SHOWN]], "variancesCount": len(variances),
                "reconciledAt": iso_seconds(now), "postedAt": iso_seconds(now) if status == POSTED else None}
-    if not ports.store.settle(task.seller_id, task.key, sha, settled, (IMPORTED, BALANCED), now):
+    write = ports.store.post if status == POSTED else ports.store.settle  # posting numbers the entries
+    if not write(task.seller_id, task.key, sha, settled, (IMPORTED, BALANCED), now):
         return Result(Outcome.SKIPPED, {"settlement_id": task.key, "reason": "moved on meanwhile"})
     facts = {"settlement_id": task.key, "status": status, "rows": tally.rows, "orders": len(tally.orders),
              "variances": len(variances)}

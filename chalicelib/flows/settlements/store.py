@@ -8,11 +8,13 @@ documents bucket (S3, write-once).
     report#<seller>                 <report id>       a settlement report Amazon listed or notified, and
                                                       whether it was imported (the gap ledger)
     mapping#<seller>                mapping           the seller's account mapping (journal.chart_json)
+    journal#<seller>                counter           `last`: the last journal entry number posted
 
 A settlement is claimed once: the first file for its id puts the record (unless it exists); a
 second file for the same id changes nothing, unless the first was blocked by its content (a
 file cut short, a bad row): then the new file replaces it. Its state moves on conditioned on
-the file it was read from, so a late worker of an older file cannot overwrite a newer one.
+the file it was read from, so a late worker of an older file cannot overwrite a newer one. Posting
+numbers the journal's entries in the seller's journal, without a gap (`post`).
 Files are stored once under their SHA-256 (If-None-Match), encrypted under the data key.
 """
 from __future__ import annotations
@@ -20,19 +22,23 @@ from __future__ import annotations
 import builtins
 import gzip
 import hashlib
+import random
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import IO, Any
 
-from pynamodb.attributes import JSONAttribute, UnicodeAttribute
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from chalicelib import config, resources
 from chalicelib.core import aws
 from chalicelib.core.dynamo import models_builder, unless_refused
+from chalicelib.core.errors import RetryLater
 from chalicelib.core.times import iso
 
 IMPORTED, BLOCKED, BALANCED, POSTED = "imported", "blocked", "balanced", "posted"
@@ -56,6 +62,7 @@ def _settlement_models() -> _SettlementModels:
         sk = UnicodeAttribute(range_key=True)
         status = UnicodeAttribute(null=True)
         sha256 = UnicodeAttribute(null=True)
+        last = NumberAttribute(null=True)  # journal#<seller>: the last entry number posted
         data = JSONAttribute(null=True)
         updated_at = UnicodeAttribute(null=True)
 
@@ -104,6 +111,44 @@ class DynamoSettlements:
             row(f"settlement#{seller_id}", settlement_id, status=record["status"], sha256=sha256, data=record,
                 updated_at=iso(now)).save(condition=condition)
         return written.ok
+
+    def post(self, seller_id: str, settlement_id: str, sha256: str, record: dict[str, Any],
+             from_statuses: tuple[str, ...], now: datetime, attempts: int = 40) -> bool:
+        """`settle` a posted settlement and number its journal entries in the seller's journal,
+        in one transaction: the journal's counter moves from the value read to the next ones
+        (a condition on the value read), so the numbers run on without a gap or a repeat, in the
+        order settlements are posted. A lost race reads the counter again."""
+        row = _settlement_models().row
+        counter_pk = f"journal#{seller_id}"
+        for _ in range(attempts):
+            try:
+                last = int(row.get(counter_pk, "counter", consistent_read=True).last or 0)
+                exists = True
+            except DoesNotExist:
+                last, exists = 0, False
+            numbered = journal_numbered(record, last)
+            taken = len(numbered["journal"]["entries"])
+            try:
+                with TransactWrite(connection=row._get_connection().connection) as transaction:
+                    transaction.update(row(counter_pk, "counter"), actions=[row.last.set(last + taken)],
+                                       condition=(row.last == last) if exists else row.pk.does_not_exist())
+                    transaction.save(row(f"settlement#{seller_id}", settlement_id, status=numbered["status"],
+                                         sha256=sha256, data=numbered, updated_at=iso(now)),
+                                     condition=(row.sha256 == sha256) & row.status.is_in(*from_statuses))
+            except TransactWriteError as refused:
+                reasons = [getattr(r, "code", None) for r in (refused.cancellation_reasons or [])]
+                if "ConditionalCheckFailed" not in reasons:
+                    raise
+                # Which condition failed is read back, not taken from the reasons' positions
+                # (moto reports them at another place than DynamoDB does).
+                found = self.get(seller_id, settlement_id)
+                if found is None or found["file"]["sha256"] != sha256 or found["status"] not in from_statuses:
+                    return False  # the settlement moved on meanwhile
+                time.sleep(random.uniform(0, 0.02))  # another posting took these numbers: read again
+                continue
+            return True
+        raise RetryLater(f"the journal of seller {seller_id} is busy: {attempts} attempts lost to other postings",
+                         delay_seconds=5)
 
     def list(self, seller_id: str, limit: int = 500) -> builtins.list[dict[str, Any]]:
         """The seller's settlements, newest first (settlement ids grow with time)."""
@@ -167,6 +212,12 @@ class DynamoSettlements:
 
 
 # ------------------------------------------------------------------------------ the raw files
+
+def journal_numbered(record: dict[str, Any], last: int) -> dict[str, Any]:
+    """The record with its journal entries numbered after `last`, in their order."""
+    entries = [{**entry, "number": last + i} for i, entry in enumerate(record["journal"]["entries"], start=1)]
+    return {**record, "journal": {**record["journal"], "entries": entries}}
+
 
 def file_key(seller_id: str, settlement_id: str, sha256: str) -> str:
     return f"{_FILE_PREFIX}/{seller_id}/{settlement_id}/{sha256}.tsv.gz"

@@ -79,3 +79,33 @@ def test_files_are_written_once_and_stream_back(stores):
     files.put(key, gzip.compress(text.encode(), mtime=0), sha)
     files.put(key, gzip.compress(text.encode(), mtime=0), sha)  # a retry: fine
     assert "".join(files.lines(key)) == text
+
+
+def test_posting_numbers_the_journal_without_a_gap_even_when_racing(stores):
+    import threading
+
+    store, _ = stores
+    seller = f"A{random.randrange(10**9)}"
+
+    def record(sid: str, sha: str, entries: int) -> dict:
+        base = {**_record(sid, sha), "sellerId": seller, "status": "posted"}
+        return {**base, "journal": {"entries": [{"index": i, "lines": []} for i in range(1, entries + 1)]}}
+
+    ids = [str(random.randrange(10**10)) for _ in range(6)]
+    for sid in ids:
+        store.claim(seller, sid, _record(sid, sid.rjust(64, "0")), NOW)
+    assert not store.post(seller, ids[0], "f" * 64, record(ids[0], "f" * 64, 2), ("imported",), NOW)  # another file
+    threads = [threading.Thread(target=store.post, args=(seller, sid, sid.rjust(64, "0"),
+                                                         record(sid, sid.rjust(64, "0"), 2), ("imported",), NOW))
+               for sid in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    numbers = sorted(e["number"] for sid in ids for e in store.get(seller, sid)["journal"]["entries"])
+    assert numbers == list(range(1, 13))
+    for sid in ids:  # each settlement's entries in order, one after the other
+        mine = [e["number"] for e in store.get(seller, sid)["journal"]["entries"]]
+        assert mine[1] == mine[0] + 1
+    assert not store.post(seller, ids[0], ids[0].rjust(64, "0"), record(ids[0], ids[0].rjust(64, "0"), 2),
+                          ("imported",), NOW)  # posted once

@@ -78,6 +78,7 @@ def test_an_upload_is_imported_once_reconciled_and_posted():
     assert result.outcome is Outcome.DONE and record["status"] == "posted" and record["reasons"] == []
     assert record["control"]["holds"] and record["rows"] == 15 and record["orders"] == 2
     assert record["totals"]["reserve"] == "25.00" and record["journal"]["balanced"]
+    assert [e["number"] for e in record["journal"]["entries"]] == [1, 2]  # the seller's journal, from 1
     # The second order has no document: a variance with its reason; the first matches to the cent.
     assert [(v["orderId"], v["what"]) for v in record["variances"]] == [("302-2222222-2222222", "sales")]
     assert "no invoice" in record["variances"][0]["reason"]
