@@ -112,7 +112,6 @@ class Tally:
         self.by_currency = sums.by_currency
         self.by_code = sums.by_code
         self.first_posted, self.last_posted = sums.first_posted, sums.last_posted
-        self.categories = sums.categories
         self.by_category: dict[str, Decimal] = {}
         for code, amount in sums.by_account.items():
             kind = sums.categories[(code, False)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.core.envelope import Notification, get
@@ -113,14 +113,15 @@ def import_file(ports: Ports, seller_id: str, data: bytes, source: dict[str, Any
             body.sums(rules.category, rules.SALES, rules.REFUNDS)
     except BadRow as bad:
         raise BadFile(bad.reason, bad.to_dict()) from None
-    sha = digest(text.encode())
+    raw = text.encode()
+    sha = digest(raw)
     key = file_key(seller_id, head.settlement_id, sha)
-    ports.files.put(key, gzip.compress(text.encode(), mtime=0), sha)
+    ports.files.put(key, gzip.compress(raw, mtime=0), sha)
     record = {"settlementId": head.settlement_id, "sellerId": seller_id,
               "period": {"start": iso_seconds(head.start), "end": iso_seconds(head.end)},
               "depositDate": iso_seconds(head.deposit_date),
               "deposit": str(head.total), "currency": head.currency,
-              "file": {"key": key, "sha256": sha, "bytes": len(text.encode()), **source},
+              "file": {"key": key, "sha256": sha, "bytes": len(raw), **source},
               "importedAt": iso_seconds(now)}
     claim = ports.store.claim(seller_id, head.settlement_id, record, now)
     if claim.new or claim.record["status"] == IMPORTED:  # again: an earlier try may have lost its task
@@ -130,8 +131,9 @@ def import_file(ports: Ports, seller_id: str, data: bytes, source: dict[str, Any
 
 # --- reconciling ------------------------------------------------------------------------------
 
-def _chart(ports: Ports, seller_id: str) -> journal.Chart:
-    stored = ports.store.mapping(seller_id)
+def chart_for(store: SettlementStore, seller_id: str) -> journal.Chart:
+    """The seller's account mapping, or the defaults until one is set."""
+    stored = store.mapping(seller_id)
     return journal.chart_of(stored, stored.get("updatedAt")) if stored else journal.DEFAULT_CHART
 
 
@@ -154,7 +156,7 @@ def reconcile_settlement(task: Task, ports: Ports, now: datetime) -> Result:
         ports.store.settle(task.seller_id, task.key, sha, blocked, (IMPORTED, BALANCED), now)
         return Result(Outcome.ATTENTION, {"settlement_id": task.key, "attention": bad.reason})
     control = rules.control(tally)
-    book = journal.journal(head, tally.by_code, _chart(ports, task.seller_id))
+    book = journal.journal(head, tally.by_code, chart_for(ports.store, task.seller_id))
     documents = ports.documents.issued_since(task.seller_id, head.start - DOCUMENTS_BEFORE)
     variances: list[rules.Variance] = []
     for order_id, money in sorted(tally.orders.items()):
@@ -190,28 +192,16 @@ def _payments(tally: rules.Tally, head: Head) -> Iterator[tuple[str, dict[str, A
                          "period": {"start": iso_seconds(head.start), "end": iso_seconds(head.end)}}
 
 
-def remap(ports: Ports, seller_id: str, now: datetime, only: tuple[str, ...] = (IMPORTED, BALANCED)) -> int:
-    """After the mapping changed: reconcile again the settlements it may unblock (balanced ones)."""
+def remap(store: SettlementStore, tasks: TaskQueue, seller_id: str,
+          only: tuple[str, ...] = (IMPORTED, BALANCED)) -> int:
+    """Reconcile again the seller's settlements in `only`: after the mapping changed, those it
+    may unblock (balanced ones); from the schedule, those whose task was lost (imported)."""
     count = 0
-    for record in ports.store.list(seller_id):
+    for record in store.list(seller_id):
         if record.get("status") in only:
-            ports.tasks.enqueue(Task(RECONCILE, seller_id, record["settlementId"],
-                                     {"sha256": record["file"]["sha256"]}))
+            tasks.enqueue(Task(RECONCILE, seller_id, record["settlementId"], {"sha256": record["file"]["sha256"]}))
             count += 1
     return count
-
-
-class _NoFiles:
-    """The schedule reads no file (it only queues tasks)."""
-
-    def put(self, key: str, text_gzip: bytes, sha256: str) -> None:
-        raise AssertionError("the schedule writes no file")
-
-    def lines(self, key: str) -> Iterator[str]:
-        raise AssertionError("the schedule reads no file")
-
-
-_NO_FILES = _NoFiles()
 
 
 # --- finding Amazon's reports -------------------------------------------------------------------
@@ -240,7 +230,7 @@ def schedule_listing(sellers: Sellers, store: SettlementStore, tasks: TaskQueue,
     again = 0
     for seller_id in seller_ids:
         tasks.enqueue(Task(LIST, seller_id, "settlements", {"since": iso(now - timedelta(days=KEPT_DAYS))}))
-        again += remap(Ports(store, _NO_FILES, tasks), seller_id, now, only=(IMPORTED,))
+        again += remap(store, tasks, seller_id, only=(IMPORTED,))
     return {"sellers": len(seller_ids), "reconciledAgain": again}
 
 
@@ -304,17 +294,13 @@ def gaps(records: list[dict[str, Any]], reports: list[dict[str, Any]], now: date
     out: list[dict[str, Any]] = []
     periods = sorted((r["period"]["start"], r["period"]["end"], r["settlementId"]) for r in records)
     for (_, end, before), (start, _, after) in zip(periods, periods[1:], strict=False):
-        if _moment(start) - _moment(end) > GAP_TOLERANCE:
+        if datetime.fromisoformat(start) - datetime.fromisoformat(end) > GAP_TOLERANCE:
             out.append({"kind": "period", "from": end, "to": start, "between": [before, after],
                         "reason": f"no settlement covers {end} to {start}: a report never imported?"})
     for report in reports:
-        seen = _moment(report.get("at") or iso(now))
+        seen = datetime.fromisoformat(report.get("at") or iso(now))
         if report.get("status") != "imported" and now - seen > timedelta(days=1):
             out.append({"kind": "report", "reportId": report["reportId"], "since": report.get("at"),
                         "reason": f"Amazon listed report {quote(report['reportId'])} on {report.get('at')}, "
                                   "not imported yet (see the work queue's dead letters)"})
     return out
-
-
-def _moment(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)

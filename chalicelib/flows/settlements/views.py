@@ -3,7 +3,7 @@ required when the deployment serves more than one seller (the caller may see).""
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -107,27 +107,20 @@ def export_settlement(request: Any, settlement_id: str) -> Response:
     if record["status"] != POSTED:
         raise Conflict(f"settlement {settlement_id} is {record['status']}, not posted: "
                        f"{'; '.join(record.get('reasons') or ['it is being reconciled'])}")
-    head = parsing.Head(record["settlementId"], _moment(record["period"]["start"]), _moment(record["period"]["end"]),
-                        _moment(record["depositDate"]), Decimal(record["deposit"]), record["currency"])
+    moment = datetime.fromisoformat
+    head = parsing.Head(record["settlementId"], moment(record["period"]["start"]), moment(record["period"]["end"]),
+                        moment(record["depositDate"]), Decimal(record["deposit"]), record["currency"])
     book = journal.journal_of(record["journal"])
-    chart = _chart(record["sellerId"])
+    chart = service.chart_for(_store(), record["sellerId"])
     siren = _siren(record["sellerId"]) if fmt == "fec" else None
     try:
-        out = exports.export(fmt, head, book, chart, record["sellerId"], _moment(record["postedAt"]).date(), siren)
+        out = exports.export(fmt, head, book, chart, record["sellerId"], moment(record["postedAt"]).date(), siren)
     except exports.NotExportable as refused:
         raise Conflict(str(refused)) from None
     return Response(body=out.text, status_code=200,
                     headers={"Content-Type": out.content_type,
                              "Content-Disposition": f'attachment; filename="{out.filename}"'})
 
-
-def _moment(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def _chart(seller_id: str) -> journal.Chart:
-    stored = _store().mapping(seller_id)
-    return journal.chart_of(stored, stored.get("updatedAt")) if stored else journal.DEFAULT_CHART
 
 
 def _siren(seller_id: str) -> str | None:
@@ -168,13 +161,12 @@ def get_mapping(request: Any) -> dict[str, Any]:
     params = query(request)
     only(params, {"sellerId"})
     seller_id = _seller(request, params)
-    return {"sellerId": seller_id, **journal.chart_json(_chart(seller_id))}
+    return {"sellerId": seller_id, **journal.chart_json(service.chart_for(_store(), seller_id))}
 
 
 def put_mapping(request: Any, body: dict[str, Any]) -> dict[str, Any]:
     """The seller's account mapping; settlements waiting for it are reconciled again."""
     from chalicelib.core.times import iso
-    from chalicelib.flows.settlements import wiring
 
     params = query(request)
     only(params, {"sellerId"})
@@ -185,7 +177,9 @@ def put_mapping(request: Any, body: dict[str, Any]) -> dict[str, Any]:
     except journal.MappingError as bad:  # valid JSON of the schema, refused by its meaning
         raise Conflict(bad.reason) from None
     _store().save_mapping(seller_id, journal.chart_json(chart), at)
-    again = service.remap(wiring.intake_ports(), seller_id, at)
+    from chalicelib.core import wiring as core
+
+    again = service.remap(_store(), core.task_queue(), seller_id)
     _flush()
     return {"sellerId": seller_id, **journal.chart_json(chart), "reconciling": again}
 

@@ -134,11 +134,11 @@ def test_an_unmapped_code_waits_for_the_mapping_then_posts():
 
     p.store.save_mapping(SELLER, journal.chart_json(journal.chart_of({"rules": [
         {"amountDescription": "Inbound Placement Service Fee", "account": "624200", "name": "FBA inbound"}]})), NOW)
-    assert service.remap(p, SELLER, NOW) == 1
+    assert service.remap(p.store, p.tasks, SELLER) == 1
     run_tasks(p)
     record = p.store.get(SELLER, "11795245201")
     assert record["status"] == "posted" and not record["journal"]["unmapped"]
-    assert service.remap(p, SELLER, NOW) == 0  # a posted journal never changes
+    assert service.remap(p.store, p.tasks, SELLER) == 0  # a posted journal never changes
 
 
 def _report_notification(report_id="rep-1", status="DONE", report_type="GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"):
