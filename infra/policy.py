@@ -142,7 +142,8 @@ UNITS: dict[str, Unit] = {
     "orders-due": Unit(("chalicelib/flows/orders/store.py:DynamoOrders.due",
                         "chalicelib/flows/orders/store.py:DynamoOrders.count_due"),
                        lambda n: [_statement("OrdersDue", [QUERY], [f"{n.table('orders')}/index/by_ship_by"])]),
-    "orders-many": Unit(("chalicelib/flows/orders/store.py:DynamoOrders.read_many",),
+    "orders-many": Unit(("chalicelib/flows/orders/store.py:DynamoOrders.read_many",
+                         "chalicelib/flows/orders/store.py:DynamoOrders.stored_together"),
                         lambda n: [_statement("OrdersTogether", [BATCH_GET], [n.table("orders")])]),
     # The ship-by alerts sent for an order (at most once per threshold).
     "orders-alerted": Unit(("chalicelib/flows/orders/store.py:DynamoOrders.mark_alerted",

@@ -84,6 +84,9 @@ class FakeOrders:
             return None
         return row["order"], row["details_status"], frozenset(row["seen"])
 
+    def stored_together(self, order_ids):
+        return {order_id: self.get(order_id) for order_id in order_ids if order_id in self.rows}
+
     def add_to_timeline(self, order_id: str, entry: TimelineEntry) -> bool:
         row = self.rows.get(order_id)
         change = change_id(entry.status, entry.at)
@@ -166,6 +169,41 @@ class FakeLimiter:
     def lateness_allowed(self, operation: str) -> float:
         return 2.0
 
+    def rate(self, operation: str) -> float:
+        from chalicelib.core.limits import limit_for
+
+        return limit_for(operation).rate
+
+    queue_length = 0.0  # what `queued` answers: calls booked ahead
+
+    def queued(self, seller_id: str, operation: str, now: float) -> float:
+        return self.queue_length
+
+
+class FakeSearches:
+    """The search door's records (core/state.py), in memory."""
+
+    def __init__(self):
+        self.rows: dict[str, tuple[datetime, float]] = {}
+        self.closed: list[str] = []
+
+    def search(self, name):
+        return self.rows.get(name)
+
+    def open_search(self, name, since, until, now_s):
+        current = self.rows.get(name)
+        if current is not None and current[1] >= now_s:
+            return False
+        self.rows[name] = (since, until)
+        return True
+
+    def move_search(self, name, since, until):
+        self.rows[name] = (since, until)
+
+    def close_search(self, name):
+        self.rows.pop(name, None)
+        self.closed.append(name)
+
 
 class FakeAmazon:
     def __init__(self, orders: dict[str, dict[str, Any]] | None = None, errors: list[Exception] | None = None):
@@ -183,7 +221,8 @@ class FakeAmazon:
             raise PermanentError(f"getOrder: Amazon does not know it (NotFound: {order_id})")
         return self.orders[order_id]
 
-    def search_orders(self, seller_id, marketplace_id, last_updated_after, next_token=None):
+    def search_orders(self, seller_id, marketplace_id, last_updated_after, next_token=None,
+                      included_data=("FULFILLMENT",), statuses=(), fulfilled_by=None, last_updated_before=None):
         self.calls.append(("searchOrders", seller_id, marketplace_id))
         found = [o for o in self.orders.values()
                  if (o.get("salesChannel") or {}).get("marketplaceId") == marketplace_id

@@ -7,6 +7,7 @@ A queue handler decides what happens to a record from the error's type alone:
 - `RetryLater`: throttling, timeouts, a 5xx from Amazon. The work goes back to its
   queue after `delay_seconds`, without counting as a failure.
 - `WaitForSlot`: a task booked its turn with the shared rate limiter and comes back then.
+- `Parked`: a task's work is in other hands for now (a search page); it comes back to check.
 """
 from __future__ import annotations
 
@@ -60,3 +61,8 @@ class WaitForSlot(RetryLater):
         super().__init__(f"{operation} rate limit: next slot in {delay_seconds:.1f}s", delay_seconds)
         self.operation = operation
         self.at = at
+
+
+class Parked(RetryLater):
+    """The task's work is being done by another (a search page reads its order): it comes back
+    after the delay to check, without counting as a retry and without a slot."""

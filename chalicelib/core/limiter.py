@@ -30,6 +30,16 @@ class DynamoRateLimiter:
             # Another invocation booked in between: read again and retry.
         raise RetryLater(f"rate limiter for {operation} is contended", delay_seconds=1)
 
+    def rate(self, operation: str) -> float:
+        """The operation's calls per second, as this deployment paces them."""
+        return limit_for(operation, config.rate_scale()).rate
+
+    def queued(self, seller_id: str, operation: str, now: float) -> float:
+        """How many calls are booked beyond what the bucket lets go at once (0: none wait)."""
+        limit = limit_for(operation, config.rate_scale())
+        tat = self._state.bucket(f"{seller_id}#{operation}")
+        return 0.0 if tat is None else max(0.0, (tat - now - limit.tolerance) * limit.rate)
+
     def lateness_allowed(self, operation: str) -> float:
         """How long after its booked slot a call may still go: half the bucket's burst, so calls
         that come back late together never exceed what Amazon's bucket holds."""

@@ -8,6 +8,7 @@
 | `SELLER` | seller id | a seller this deployment serves, and its marketplaces |
 | `WATERMARK` | `<name>` | how far a backstop poller has read (orders: `<seller>#<marketplace>`) |
 | `BUCKET` | `<seller>#<operation>` | the shared rate limiter's GCRA state (`tat`) |
+| `SEARCH` | `<seller>#<marketplace>` | an open search door for orders' details: since when, and the chain's lease |
 | `CALL#<seller>` | `<operation>#<key>` | a call to Amazon that must happen at most once (core/once.py) |
 | `REQUEST#<token>` | `<route>#<Idempotency-Key>` | a write request and its answer, a day (core/idempotency.py) |
 | `TOKEN` | `<token id>` | a named API token: the hash of its secret, scopes, sellers, uses (core/tokens.py) |
@@ -16,6 +17,7 @@ Only this module knows the table's model; the limiter and the call ledger use it
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -101,6 +103,8 @@ class DynamoState:
 
     def __init__(self) -> None:
         self._noted: set[tuple[str, str | None]] = set()  # (seller, marketplace) written by this container
+        self._searches: dict[str, tuple[tuple[datetime, float] | None, float]] = {}  # name → (search, read at)
+        self._heartbeat_at: float | None = None  # when this container last wrote the intake's heartbeat
 
     @staticmethod
     def _row() -> Any:  # Any: StateRow, a class built at run time (_state_models)
@@ -148,8 +152,16 @@ class DynamoState:
     def runs(self) -> dict[str, dict[str, Any]]:
         return {row.sk: row.data for row in self._row().query("SCHEDULE")}
 
-    # intake heartbeat (written once per batch, not per message)
+    # intake heartbeat: at most one write per container every HEARTBEAT_SECONDS, whatever the
+    # number of batches (at 50,000 orders a day a write per batch was a tenth of a request per
+    # notification); /health's `intake.last` is that much late at most
+    HEARTBEAT_SECONDS = 30.0
+
     def record_intake(self, at: datetime, notification_type: str | None, count: int) -> None:
+        moment = time.monotonic()
+        if self._heartbeat_at is not None and moment - self._heartbeat_at < self.HEARTBEAT_SECONDS:
+            return
+        self._heartbeat_at = moment
         Row = self._row()
         Row("INTAKE", "last").update(actions=[
             Row.data.set({"at": iso(at), "notification_type": notification_type, "batch_size": count}),
@@ -201,6 +213,52 @@ class DynamoState:
             data["marketplace_ids"] = sorted(set(data.get("marketplace_ids") or []) | set(row.marketplace_ids or ()))
             result.append(data)
         return result
+
+    # the search door of the orders' details (flows/orders/service.py): where an open search
+    # began and until when its chain holds it (epoch seconds); read at most every few seconds
+    # per container, since every waiting details task asks
+    SEARCH_CACHE_SECONDS = 5.0
+
+    def search(self, name: str) -> tuple[datetime, float] | None:
+        cached = self._searches.get(name)
+        if cached is not None and time.monotonic() - cached[1] < self.SEARCH_CACHE_SECONDS:
+            return cached[0]
+        row = self._get("SEARCH", name)
+        since = parse_iso((row.data or {}).get("since")) if row is not None else None
+        found = (since, float(row.lease_until or 0)) if row is not None and since is not None else None
+        self._searches[name] = (found, time.monotonic())
+        return found
+
+    def open_search(self, name: str, since: datetime, until: float, now_s: float) -> bool:
+        """Open the search unless an open one holds it (False then)."""
+        Row = self._row()
+        with unless_refused() as written:
+            Row("SEARCH", name).update(actions=[Row.data.set({"since": iso(since)}), Row.lease_until.set(until),
+                                                Row.updated_at.set(iso(now()))],
+                                       condition=Row.lease_until.does_not_exist() | (Row.lease_until < now_s))
+        self._searches.pop(name, None)
+        return written.ok
+
+    def move_search(self, name: str, since: datetime, until: float) -> None:
+        Row = self._row()
+        Row("SEARCH", name).update(actions=[Row.data.set({"since": iso(since)}), Row.lease_until.set(until),
+                                            Row.updated_at.set(iso(now()))])
+        self._searches[name] = ((since, until), time.monotonic())
+
+    def close_search(self, name: str) -> None:
+        """Closed: its lease ends now (the record stays, for /health's last search)."""
+        Row = self._row()
+        Row("SEARCH", name).update(actions=[Row.lease_until.set(0), Row.updated_at.set(iso(now()))])
+        self._searches[name] = (None, time.monotonic())
+
+    def searches(self) -> dict[str, tuple[datetime, float]]:
+        """Every search record (open, closed or silent), by name: since when, and its lease."""
+        found = {}
+        for row in self._row().query("SEARCH"):
+            since = parse_iso((row.data or {}).get("since"))
+            if since is not None:
+                found[str(row.sk)] = (since, float(row.lease_until or 0))
+        return found
 
     # the shared rate limiter's buckets
     def bucket(self, key: str) -> float | None:

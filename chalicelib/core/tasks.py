@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Protocol
 
-from chalicelib.core.errors import PermanentError, RetryLater, WaitForSlot
+from chalicelib.core.errors import Parked, PermanentError, RetryLater, WaitForSlot
 
 # A task that keeps failing transiently (not waiting for its rate-limit slot) gives up here.
 MAX_TASK_RETRIES = 50
@@ -30,13 +30,15 @@ class Outcome(str, Enum):
     DONE = "done"  # a task did its work
     SKIPPED = "skipped"  # a task found its work already done
     WAITING = "waiting"  # a task went back to its queue until its rate-limit slot
+    PARKED = "parked"  # a task went back to its queue while another does its work (a search page)
     RETRIED = "retried"  # a task went back to its queue after a transient failure
     ATTENTION = "attention"  # a task did what it could; a person must look at the rest (the reason is kept)
 
 
 # When one notification feeds several flows, the message's outcome is the one that says most.
 _STRENGTH = {Outcome.CREATED: 5, Outcome.UPDATED: 4, Outcome.DONE: 4, Outcome.ATTENTION: 4, Outcome.STALE: 3,
-             Outcome.SKIPPED: 2, Outcome.DUPLICATE: 1, Outcome.UNHANDLED: 0, Outcome.WAITING: 0, Outcome.RETRIED: 0}
+             Outcome.SKIPPED: 2, Outcome.DUPLICATE: 1, Outcome.UNHANDLED: 0, Outcome.WAITING: 0, Outcome.PARKED: 0,
+             Outcome.RETRIED: 0}
 
 
 def strongest(outcomes: list[Outcome]) -> Outcome:
@@ -133,6 +135,8 @@ class TaskQueue(Protocol):
 class RateLimiter(Protocol):
     def reserve(self, seller_id: str, operation: str) -> float: ...
     def lateness_allowed(self, operation: str) -> float: ...
+    def rate(self, operation: str) -> float: ...
+    def queued(self, seller_id: str, operation: str, now: float) -> float: ...
 
 
 class Slots:
@@ -157,6 +161,10 @@ class Slots:
         if wait > 0:
             raise WaitForSlot(operation, now + wait, wait)
 
+    def queued(self, operation: str, wait_seconds: float) -> float:
+        """How many calls of `operation` were booked ahead of a booking that waits this long."""
+        return max(0.0, wait_seconds) * self.limiter.rate(operation)
+
 
 def handle_retry(task: Task, error: RetryLater, queue: TaskQueue) -> Outcome:
     """Put a task that must wait back in its queue: with its booked slot (not a failure), or
@@ -164,6 +172,9 @@ def handle_retry(task: Task, error: RetryLater, queue: TaskQueue) -> Outcome:
     if isinstance(error, WaitForSlot):
         queue.enqueue(task.waiting(Slot(error.operation, error.at)), delay=error.delay_seconds)
         return Outcome.WAITING
+    if isinstance(error, Parked):
+        queue.enqueue(replace(task, slot=None), delay=error.delay_seconds)
+        return Outcome.PARKED
     again = task.retried()
     if again.attempt > MAX_TASK_RETRIES:
         raise PermanentError(f"gave up after {MAX_TASK_RETRIES} retries: {error.reason}") from None

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.core import aws
 from chalicelib.core.admission import Admission
@@ -14,6 +14,9 @@ from chalicelib.core.dynamo import reset_models
 from chalicelib.core.queues import SqsTaskQueue
 from chalicelib.core.state import DynamoState
 from chalicelib.core.tasks import Slots
+
+if TYPE_CHECKING:
+    from chalicelib.core.limiter import DynamoRateLimiter
 
 _resets: list[Callable[[], None]] = []
 
@@ -71,9 +74,14 @@ def task_queue() -> SqsTaskQueue:
 
 @cached
 def slots() -> Slots:
+    return Slots(limiter())
+
+
+@cached
+def limiter() -> DynamoRateLimiter:
     from chalicelib.core.limiter import DynamoRateLimiter
 
-    return Slots(DynamoRateLimiter(state()))
+    return DynamoRateLimiter(state())
 
 
 @cached

@@ -168,8 +168,9 @@ def test_health_shows_counts_and_names_no_seller_or_order(api):
     assert set(health.json()) == {"status", "time", "queues", "deadLetters", "lastNotification", "schedules",
                                   "applicationCheck", "sellers", "flows"}
     shipments = health.json()["flows"]["shipments"]
-    assert set(health.json()["flows"]) == {"shipments", "fulfillment", "invoices", "stock",
+    assert set(health.json()["flows"]) == {"orders", "shipments", "fulfillment", "invoices", "stock",
                                                    "settlements"}
+    assert set(health.json()["flows"]["orders"]) == {"detailsQueued", "detailsOldestWaitSeconds", "searchDoorsOpen"}
     assert set(health.json()["flows"]["invoices"]) == {"waitingForProfile", "open", "late"}
     assert set(shipments) == {"pending", "refused", "due", "late"}
     assert health.json()["flows"]["fulfillment"] == {"pending": 0}

@@ -13,7 +13,7 @@ from chalicelib.core.money import Money
 from chalicelib.flows.invoices.rules import ItemMoney, OrderMoney
 from chalicelib.flows.invoices.service import AmazonPorts, IntakePorts, IssuePorts, OrderState, RenderPorts
 from chalicelib.flows.invoices.store import DynamoInvoices, S3Archive
-from chalicelib.flows.orders.rules import Order
+from chalicelib.flows.orders.rules import SHIPPED_STATUSES, Order
 
 
 def _amount(money: Money | None) -> Decimal:
@@ -68,6 +68,12 @@ class OrderRecords:
         attention = problem or (order.attention.reason if order.attention else None)
         shipped = {line.order_item_id: line.quantity_shipped for line in order.lines}
         as_of = order.details.as_of if order.details else None
+        if order.status in SHIPPED_STATUSES and (order.fulfillment_channel or _channel(order)) == "AFN":
+            # An FBA order's details are not read again when it ships (orders/rules.details_due):
+            # Amazon's shipping change is the date it supplied.
+            shipped_at = max((e.at for e in order.timeline if e.status in SHIPPED_STATUSES), default=None)
+            if shipped_at is not None and (as_of is None or shipped_at > as_of):
+                as_of = shipped_at
         packages = tuple((p.package_reference_id, shipped_at, _units(p.items))
                          for p in (order.details.packages if order.details else ())
                          if p.items and p.package_reference_id and (shipped_at := p.ship_time or as_of))

@@ -264,11 +264,132 @@ def timeline_with(timeline: tuple[TimelineEntry, ...], entry: TimelineEntry) -> 
     return tuple(sorted((*timeline, entry), key=lambda e: (e.at, STATUS_RANK[e.status])))
 
 
-def needs_details(status: OrderStatus, details_status: OrderStatus | None) -> bool:
-    """Money, packages and buyer data are (re)read from getOrder when the order is new or its
-    status moved since the last read: prices appear once an order leaves PENDING, packages
-    once it ships, cancellations once it is cancelled."""
-    return details_status is None or details_status != status
+class Read(str, Enum):
+    """Why getOrder is read (again) for an order: what Amazon has that we use and do not hold."""
+
+    FIRST = "first"  # paid for: its money, items and buyer data
+    PACKAGES = "packages"  # a merchant order shipped: Amazon's packages (those confirmed in Seller Central too)
+    CANCELLATION = "cancellation"  # its cancellation: the money and items as Amazon left them
+
+
+# Until payment is authorised Amazon shares no prices and no buyer data: nothing to read yet.
+AWAITING_PAYMENT = frozenset({OrderStatus.PENDING, OrderStatus.PENDING_AVAILABILITY})
+SHIPPED_STATUSES = frozenset({OrderStatus.SHIPPED, OrderStatus.PARTIALLY_SHIPPED})
+
+
+def details_due(status: OrderStatus, details_status: OrderStatus | None,
+                fulfillment_channel: str | None) -> Read | None:
+    """Whether the order's details must be read from Amazon, and why; None when what we hold
+    is all we use. Not on every status word:
+
+    - a PENDING order has no prices and no buyer yet: its first read waits for the payment;
+    - the first read, once paid for (or first seen later), brings money, items and buyer data;
+    - a merchant order's shipping brings Amazon's packages (a package confirmed in Seller
+      Central exists nowhere else); an FBA order's shipping brings nothing we use (the
+      notification carries the shipped units, which is what its invoice needs);
+    - a cancellation brings the items and money as Amazon left them.
+    Refunds come from the Finances notifications (invoices flow), not from getOrder.
+    """
+    if status in AWAITING_PAYMENT:
+        return None
+    if details_status is None or details_status in AWAITING_PAYMENT:
+        return Read.FIRST
+    if status == details_status:
+        return None
+    if status is OrderStatus.CANCELLED:
+        return Read.CANCELLATION
+    if status in SHIPPED_STATUSES and fulfillment_channel != "AFN":
+        return Read.PACKAGES
+    return None
+
+
+def needs_details(order: Order, details_status: OrderStatus | None) -> bool:
+    return details_due(order.status, details_status, order.fulfillment_channel) is not None
+
+
+# A merchant order's stock moves when it is placed (reserved), cancelled (released) and shipped
+# (consumed); PENDING → UNSHIPPED moves nothing.
+STOCK_MOVES = frozenset({OrderStatus.CANCELLED, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED})
+
+
+def moves_stock(fulfillment_channel: str | None, created: bool, status: OrderStatus) -> bool:
+    """Whether an applied change may move the seller's own (merchant) stock."""
+    return fulfillment_channel == "MFN" and (created or status in STOCK_MOVES)
+
+
+class Door(str, Enum):
+    """How an order's details are read: one getOrder each, or a page of up to 100 orders from
+    searchOrders (same includedData, by lastUpdatedAfter window)."""
+
+    GET_ORDER = "getOrder"
+    SEARCH = "searchOrders"
+
+
+# getOrder (0.5/s) reads 89 orders in the time searchOrders (0.0056/s) reads a page of 100:
+# when more calls than a page and a half are booked ahead of a seller's next getOrder, the
+# search door opens for its orders changed from then on.
+SEARCH_OPENS_AT_QUEUED_CALLS = 150.0
+# A search window whose due orders came slower than this share of getOrder's rate is its
+# last: getOrder alone keeps up again, and answers sooner.
+SEARCH_CLOSES_BELOW_SHARE = 0.8
+
+
+# What a search window asks searchOrders for, lane after lane: only orders whose details can be
+# due (details_due), so that a page of 100 is 100 reads, not the status words between them. The
+# first reads (paid for) and cancellations of every order; the packages of merchant orders.
+SEARCH_LANES: tuple[tuple[tuple[str, ...], str | None], ...] = (
+    (("UNSHIPPED", "CANCELLED"), None),
+    (("PARTIALLY_SHIPPED", "SHIPPED"), "MERCHANT"),
+)
+
+
+def door(changed_at: datetime | None, searching_since: datetime | None, has_get_order_slot: bool,
+         queued_get_order_calls: float = 0.0) -> Door:
+    """The door of an order waiting for its details. A task that already booked a getOrder
+    slot uses it; getOrder takes every order while its queue is short; past that, an open
+    search reads the orders changed since it began (getOrder keeps its queue full meanwhile)."""
+    if has_get_order_slot or searching_since is None or changed_at is None:
+        return Door.GET_ORDER
+    if not opens_search(queued_get_order_calls):
+        return Door.GET_ORDER
+    return Door.SEARCH if utc(changed_at) >= utc(searching_since) else Door.GET_ORDER
+
+
+def opens_search(queued_get_order_calls: float) -> bool:
+    """A new getOrder booking found this many calls ahead of it: open the search door."""
+    return queued_get_order_calls >= SEARCH_OPENS_AT_QUEUED_CALLS
+
+
+def keeps_searching(due_in_window: int, window_seconds: float, get_order_rate: float) -> bool:
+    """After a window's last page: search the next window while due orders come faster than
+    getOrder alone would read them (rates in requests per second of the same clock)."""
+    if window_seconds <= 0:
+        return due_in_window > 0
+    return due_in_window / window_seconds >= SEARCH_CLOSES_BELOW_SHARE * get_order_rate
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """A seller's orders waiting for their details: calls booked ahead on getOrder and, while
+    its search door is open, the orders changed since the search began."""
+
+    get_order_queued: int  # getOrder calls booked beyond what Amazon's bucket lets go at once
+    oldest_wait_seconds: float  # how long the longest-waiting order has waited, or will have
+    searching: bool
+
+
+# Orders waiting longer than this for their details: the seller is told (alerts topic).
+BACKLOG_ALERT_SECONDS = 15 * 60
+
+
+def backlog_of(get_order_queued: float, get_order_rate: float, searching_since: datetime | None,
+               now: datetime) -> Backlog:
+    """The backlog from what the shared limiter and the open search know (no extra record):
+    the last order booked on getOrder waits its queue's length; the search reads, in time
+    order, every order changed since its window began."""
+    wait = get_order_queued / get_order_rate if get_order_rate > 0 else 0.0
+    search_wait = max(0.0, (utc(now) - utc(searching_since)).total_seconds()) if searching_since else 0.0
+    return Backlog(int(round(get_order_queued)), max(wait, search_wait), searching_since is not None)
 
 
 BUYER_DATA_DAYS = 30

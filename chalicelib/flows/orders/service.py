@@ -1,29 +1,41 @@
 """Orders: record what ORDER_CHANGE says, fetch the money from getOrder, poll as a backstop."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.core.envelope import Notification
-from chalicelib.core.errors import InvalidNotification, PermanentError, RetryLater
+from chalicelib.core.errors import InvalidNotification, Parked, PermanentError, RetryLater, WaitForSlot
 from chalicelib.core.fields import quote
 from chalicelib.core.tasks import Outcome, Result, Slots, Task, TaskQueue
-from chalicelib.core.times import iso, utc
+from chalicelib.core.times import iso, parse_iso, utc
 from chalicelib.flows.orders import parsing
 from chalicelib.flows.orders.rules import (
+    BACKLOG_ALERT_SECONDS,
     BUYER_DATA_DAYS,
+    SEARCH_LANES,
+    SHIPPED_STATUSES,
+    Backlog,
+    Door,
     Order,
     OrderChange,
     OrderDetails,
     OrderStatus,
     TimelineEntry,
+    backlog_of,
     buyer_data_expiry,
+    details_due,
+    door,
+    keeps_searching,
+    moves_stock,
     needs_details,
+    opens_search,
 )
 
 FETCH_ORDER = "fetch_order"
-SHIPPED_STATUSES = (OrderStatus.SHIPPED, OrderStatus.PARTIALLY_SHIPPED)
+SEARCH_DETAILS = "search_details"
 POLL_ORDERS = "poll_orders"
 
 # Why a details fetch was queued. BEHIND_AMAZON (the backstop saw Amazon ahead of us) always
@@ -48,6 +60,7 @@ class OrderRepository(Protocol):
     def apply_change(self, change: OrderChange, now: datetime) -> Applied | None: ...
     def get(self, order_id: str, *,
             consistent: bool = False) -> tuple[Order, OrderStatus | None, frozenset[str]] | None: ...
+    def stored_together(self, order_ids: list[str]) -> dict[str, tuple[Order, OrderStatus | None, frozenset[str]]]: ...
     def add_to_timeline(self, order_id: str, entry: TimelineEntry) -> bool: ...
     def save_details(self, order_id: str, details: OrderDetails) -> bool: ...
     def needs_attention(self, order_id: str, reason: str, at: datetime) -> bool: ...
@@ -64,7 +77,19 @@ class AmazonOrders(Protocol):
     def get_order(self, seller_id: str, marketplace_id: str | None, order_id: str,
                   included_data: Any) -> dict[str, Any]: ...
     def search_orders(self, seller_id: str, marketplace_id: str, last_updated_after: datetime,
-                      next_token: str | None = None) -> tuple[list[dict[str, Any]], str | None, str | None]: ...
+                      next_token: str | None = None, included_data: Any = ("FULFILLMENT",),
+                      statuses: Any = (), fulfilled_by: str | None = None,
+                      last_updated_before: datetime | None = None,
+                      ) -> tuple[list[dict[str, Any]], str | None, str | None]: ...
+
+
+class SearchState(Protocol):
+    """The open searches of the search door, by `watermark_name` (core/state.py)."""
+
+    def search(self, name: str) -> tuple[datetime, float] | None: ...
+    def open_search(self, name: str, since: datetime, until: float, now_s: float) -> bool: ...
+    def move_search(self, name: str, since: datetime, until: float) -> None: ...
+    def close_search(self, name: str) -> None: ...
 
 
 class PollState(Protocol):
@@ -89,10 +114,20 @@ class TaskPorts:
     buyer_data: BuyerDataStore
     poll_state: PollState
     poll_overlap: timedelta = timedelta(minutes=5)
+    searches: SearchState | None = None  # None: the getOrder door only
+    park_seconds: float = 300.0  # a task the search reads comes back to check after this
+    search_lease_seconds: float = 900.0  # an open search whose chain is silent this long is over
+    search_lookback: timedelta = timedelta(minutes=5)  # a search starts this long before the order that opened it
 
 
-def fetch_task(seller_id: str, order_id: str, marketplace_id: str | None, reason: str) -> Task:
-    return Task(FETCH_ORDER, seller_id, order_id, {"marketplace_id": marketplace_id, "reason": reason})
+def fetch_task(seller_id: str, order_id: str, marketplace_id: str | None, reason: str,
+               changed_at: datetime | None = None) -> Task:
+    """`changed_at`: when Amazon changed the order (the search door reads orders changed since
+    it opened)."""
+    params: dict[str, Any] = {"marketplace_id": marketplace_id, "reason": reason}
+    if changed_at is not None:
+        params["at"] = iso(changed_at)
+    return Task(FETCH_ORDER, seller_id, order_id, params)
 
 
 def poll_task(seller_id: str, marketplace_id: str, since: datetime) -> Task:
@@ -119,8 +154,14 @@ def record_order_change(notification: Notification, ports: IntakePorts, now: dat
         ports.buyer_data.shorten(change.order_id, buyer_data_expiry(change.delivered_at, None, None, now),
                                  change.delivered_at, now)
     if applied is not None:
-        if needs_details(applied.order.status, applied.details_status):
-            tasks.enqueue(fetch_task(change.seller_id, change.order_id, change.marketplace_id, ORDER_CHANGED))
+        if needs_details(applied.order, applied.details_status):
+            tasks.enqueue(fetch_task(change.seller_id, change.order_id, change.marketplace_id, ORDER_CHANGED,
+                                     change.changed_at))
+        elif applied.details_status is not None and applied.order.status in SHIPPED_STATUSES:
+            # Shipped from Amazon's warehouses: no read brings anything new, its invoice is due.
+            _invoices_due(ports.tasks, change.seller_id, change.order_id)
+        if moves_stock(applied.order.fulfillment_channel, applied.created, applied.order.status):
+            _stock_moves(ports.tasks, change)
         outcome = Outcome.CREATED if applied.created else Outcome.UPDATED
         return Result(outcome, marketplace_id=change.marketplace_id)
 
@@ -136,29 +177,65 @@ def record_order_change(notification: Notification, ports: IntakePorts, now: dat
     if change.notification_id not in seen:
         entry = TimelineEntry(change.status, utc(change.changed_at), change.notification_id, change.source)
         outcome = Outcome.STALE if orders.add_to_timeline(change.order_id, entry) else Outcome.DUPLICATE
-    if needs_details(order.status, details_status):
+    if needs_details(order, details_status):
         # Heals a fetch that was lost when an earlier attempt of this message failed mid-way.
         tasks.enqueue(fetch_task(order.seller_id, order.order_id, order.marketplace_id, DETAILS_MISSING))
+    if order.fulfillment_channel == "MFN":
+        _stock_moves(tasks, change)  # the same heal for its stock (merging what the order holds is idempotent)
     return Result(outcome, marketplace_id=change.marketplace_id)
 
 
 # --- tasks ---------------------------------------------------------------------------------
 
 def fetch_order_details(task: Task, ports: TaskPorts, now: datetime) -> Result:
-    """getOrder → status (healing lost notifications), money, and encrypted buyer data."""
+    """An order's details through its door (rules.door): getOrder, or parked while an open
+    search reads it in a page; then its status (healing lost notifications), money, and
+    encrypted buyer data."""
     seller_id, order_id = task.seller_id, task.key
     found = ports.orders.get(order_id)
+    reason = task.param("reason")
     if found is not None:
         order, details_status, _ = found
         if order.seller_id != seller_id:
             raise PermanentError(f"order {quote(order_id)} belongs to another seller than {quote(seller_id)}")
-        if not needs_details(order.status, details_status) and task.param("reason") != BEHIND_AMAZON:
+        if not needs_details(order, details_status) and reason != BEHIND_AMAZON:
             return Result(Outcome.SKIPPED)
-    ports.slots.take(task, "getOrder", now.timestamp())
+    searching = reason != BEHIND_AMAZON and ports.searches is not None and task.param("marketplace_id")
+    booked = task.slot is not None and task.slot.operation == "getOrder"
+    changed_at = parse_iso(task.param("at"))
+    if searching and not booked:
+        name = watermark_name(seller_id, task.param("marketplace_id"))
+        search = _open_search_of(ports, name, now)
+        # Only while a search is open: how long getOrder's queue is (one read of its bucket).
+        queued = ports.slots.limiter.queued(seller_id, "getOrder", now.timestamp()) if search else 0.0
+        if door(changed_at, search, booked, queued) is Door.SEARCH:
+            raise Parked(f"the open search reads the orders changed since {iso(search or now)}",
+                         delay_seconds=ports.park_seconds)
+    try:
+        ports.slots.take(task, "getOrder", now.timestamp())
+    except WaitForSlot as wait:
+        if searching and not booked and opens_search(ports.slots.queued("getOrder", wait.delay_seconds)):
+            _open_search(ports, seller_id, task.param("marketplace_id"), changed_at or now, now)
+        raise
     raw = ports.amazon.get_order(seller_id, task.param("marketplace_id"), order_id, parsing.INCLUDED_DATA)
     change = parsing.order_change(seller_id, raw)
     if change.order_id != order_id:
         raise PermanentError(f"getOrder {quote(order_id)} answered with another order, {quote(change.order_id)}")
+    result = take_in(seller_id, raw, change, found, ports, now)
+    DETAILS_READ[Door.GET_ORDER.value] += 1
+    return result
+
+
+# Details read per door in this process (the local stack's summary; metrics in Lambda).
+DETAILS_READ: Counter[str] = Counter()
+
+
+def take_in(seller_id: str, raw: dict[str, Any], change: OrderChange,
+            found: tuple[Order, OrderStatus | None, frozenset[str]] | None, ports: TaskPorts,
+            now: datetime) -> Result:
+    """What Amazon's order (getOrder's, or one of a searchOrders page) tells us: its status,
+    money, packages and buyer data; and what follows (invoices, merchant stock)."""
+    order_id = change.order_id
     try:
         details: OrderDetails | None = parsing.order_details(raw)
         problem = None
@@ -169,6 +246,8 @@ def fetch_order_details(task: Task, ports: TaskPorts, now: datetime) -> Result:
     applied = ports.orders.apply_change(change, now) if _behind(found[0] if found else None, change) else None
     if applied is not None:
         order = applied.order
+    elif found is not None:
+        order = found[0]
     else:
         again = ports.orders.get(order_id)
         if again is None:
@@ -184,9 +263,7 @@ def fetch_order_details(task: Task, ports: TaskPorts, now: datetime) -> Result:
     if details is not None and order.status in SHIPPED_STATUSES:
         # Shipped (from Amazon's warehouses, or packages confirmed in Seller Central): its invoices
         # are due; the invoices flow issues each once.
-        from chalicelib.flows.invoices.triggers import issue_task
-
-        ports.tasks.enqueue(issue_task(seller_id, order_id))
+        _invoices_due(ports.tasks, seller_id, order_id)
     if applied is not None and change.fulfillment_channel == "MFN":
         # Amazon's order told us what no notification did (the backstop, a lost ORDER_CHANGE):
         # the merchant stock it reserves or releases follows.
@@ -197,6 +274,159 @@ def fetch_order_details(task: Task, ports: TaskPorts, now: datetime) -> Result:
         return Result(Outcome.ATTENTION, {"order_id": order_id, "attention": problem})
     # An order no notification brought (the backstop found it) is created by its details.
     return Result(Outcome.CREATED if found is None else Outcome.DONE, {"order_id": order_id})
+
+
+# --- the search door -------------------------------------------------------------------------
+
+def search_task(seller_id: str, marketplace_id: str, since: datetime) -> Task:
+    return Task(SEARCH_DETAILS, seller_id, marketplace_id, {"marketplace_id": marketplace_id, "since": iso(since)})
+
+
+def _open_search_of(ports: TaskPorts, name: str, now: datetime) -> datetime | None:
+    """Since when the open search of `name` reads orders; None when none is open (or its chain
+    stopped renewing its lease: the getOrder door takes over)."""
+    assert ports.searches is not None
+    found = ports.searches.search(name)
+    return found[0] if found is not None and found[1] > now.timestamp() else None
+
+
+def _open_search(ports: TaskPorts, seller_id: str, marketplace_id: str, changed_at: datetime,
+                 now: datetime) -> None:
+    """Open the seller's search door from a little before this order's change, and queue its
+    first page; at most one search per seller and marketplace at a time."""
+    assert ports.searches is not None
+    since = changed_at - ports.search_lookback
+    if ports.searches.open_search(watermark_name(seller_id, marketplace_id), since,
+                                  now.timestamp() + ports.search_lease_seconds, now.timestamp()):
+        ports.tasks.enqueue(search_task(seller_id, marketplace_id, since))
+
+
+def search_details(task: Task, ports: TaskPorts, now: datetime) -> Result:
+    """One page of the search door: searchOrders over the window (from `since`; every lane but
+    the first up to the bound Amazon set for the first), one lane of rules.SEARCH_LANES, with
+    every includedData the details need; each order on it whose details are due is taken in as
+    getOrder's would be. Then the next page, the next lane, the next window, or the door closes."""
+    assert ports.searches is not None
+    seller_id, marketplace_id = task.seller_id, task.param("marketplace_id")
+    name = watermark_name(seller_id, marketplace_id)
+    lane = int(task.param("lane", 0))
+    statuses, fulfilled_by = SEARCH_LANES[lane]
+    ports.slots.take(task, "searchOrders", now.timestamp())
+    since = datetime.fromisoformat(task.param("since"))
+    found_orders, next_token, last_updated_before = ports.amazon.search_orders(
+        seller_id, marketplace_id, since, task.param("next_token"), included_data=parsing.INCLUDED_DATA,
+        statuses=statuses, fulfilled_by=fulfilled_by, last_updated_before=parse_iso(task.param("before")))
+    held = ports.orders.stored_together([str(raw.get("orderId") or "") for raw in found_orders if raw.get("orderId")])
+    taken = 0
+    for raw in found_orders:
+        try:
+            change = parsing.order_change(seller_id, raw)
+        except PermanentError:
+            continue  # its own getOrder (its notification's task) reports what is wrong with it
+        stored = held.get(change.order_id)
+        if stored is not None and stored[0].seller_id != seller_id:
+            continue
+        status = stored[0].status if stored is not None and not _behind(stored[0], change) else change.status
+        if details_due(status, stored[1] if stored else None, change.fulfillment_channel) is None:
+            continue
+        take_in(seller_id, raw, change, stored, ports, now)
+        taken += 1
+    DETAILS_READ[Door.SEARCH.value] += taken
+    due = int(task.param("due", 0)) + taken
+    lease = now.timestamp() + ports.search_lease_seconds
+    before = task.param("before") or last_updated_before or iso(now)
+    facts = {"orders": len(found_orders), "details": taken, "lane": lane}
+    ports.searches.move_search(name, since, lease)
+    if next_token:
+        ports.tasks.enqueue(task.with_params(next_token=next_token, due=due, before=before))
+        return Result(Outcome.DONE, {**facts, "next": "page"})
+    if lane + 1 < len(SEARCH_LANES):
+        ports.tasks.enqueue(search_task(seller_id, marketplace_id, since).with_params(
+            lane=lane + 1, due=due, before=before))
+        return Result(Outcome.DONE, {**facts, "next": "lane"})
+    upper = datetime.fromisoformat(before)
+    if keeps_searching(due, (upper - since).total_seconds(), ports.slots.limiter.rate("getOrder")):
+        following = upper - ports.poll_overlap
+        ports.tasks.enqueue(search_task(seller_id, marketplace_id, following))
+        ports.searches.move_search(name, following, lease)
+        return Result(Outcome.DONE, {**facts, "next": "window"})
+    ports.searches.close_search(name)
+    return Result(Outcome.DONE, {**facts, "next": "closed"})
+
+
+def _stock_moves(tasks: TaskQueue, change: OrderChange) -> None:
+    from chalicelib.flows.stock.triggers import order_task
+
+    tasks.enqueue(order_task(change.seller_id, change.order_id, change.changed_at))
+
+
+def _invoices_due(tasks: TaskQueue, seller_id: str, order_id: str) -> None:
+    from chalicelib.flows.invoices.triggers import issue_task
+
+    tasks.enqueue(issue_task(seller_id, order_id))
+
+
+# --- the backlog ------------------------------------------------------------------------------
+
+class BacklogSources(Protocol):
+    def sellers(self) -> list[dict[str, Any]]: ...
+    def searches(self) -> dict[str, tuple[datetime, float]]: ...
+
+
+class QueueLength(Protocol):
+    def queued(self, seller_id: str, operation: str, now: float) -> float: ...
+    def rate(self, operation: str) -> float: ...
+
+
+def backlogs(state: BacklogSources, limiter: QueueLength, now: datetime) -> dict[str, Backlog]:
+    """Each seller's orders waiting for details (rules.backlog_of): one read of its getOrder
+    bucket, and the search records."""
+    open_since: dict[str, datetime] = {}
+    for name, (since, lease) in state.searches().items():
+        seller_id = name.split("#", 1)[0]
+        if lease > now.timestamp() and (seller_id not in open_since or since < open_since[seller_id]):
+            open_since[seller_id] = since
+    rate = limiter.rate("getOrder")
+    return {seller["seller_id"]: backlog_of(limiter.queued(seller["seller_id"], "getOrder", now.timestamp()), rate,
+                                            open_since.get(seller["seller_id"]), now)
+            for seller in state.sellers()}
+
+
+class Alerts(Protocol):
+    def publish(self, subject: str, message: str) -> None: ...
+
+
+def watch_backlog(found: dict[str, Backlog], state: PollState, alerts: Alerts, now: datetime,
+                  scale: float = 1.0) -> dict[str, int]:
+    """With the backstop poll: the backlog as gauges, and the seller told (the ship-by alerts'
+    topic, at most once an hour per seller) when an order waits past BACKLOG_ALERT_SECONDS
+    (in Amazon's time: the local stack runs `scale` times faster)."""
+    from chalicelib.core.observability import gauge, logger
+
+    waiting = sum(b.get_order_queued for b in found.values())
+    oldest = max((b.oldest_wait_seconds * scale for b in found.values()), default=0.0)
+    gauge("OrdersDetailsQueued", waiting)
+    gauge("OrdersDetailsOldestWaitSeconds", oldest)
+    alerted = 0
+    for seller_id, backlog in sorted(found.items()):
+        age = backlog.oldest_wait_seconds * scale
+        if age < BACKLOG_ALERT_SECONDS:
+            continue
+        logger().warning("orders wait for their details", extra={
+            "seller_id": seller_id, "get_order_queued": backlog.get_order_queued,
+            "oldest_wait_seconds": round(age), "searching": backlog.searching})
+        mark = f"details-backlog-alert#{seller_id}"
+        last = state.watermark(mark)
+        if last is not None and (now - last).total_seconds() * scale < 3600:
+            continue
+        alerts.publish(f"sellerops: orders of {seller_id} wait {round(age / 60)} minutes for their details",
+                       f"Seller {seller_id}: {backlog.get_order_queued} getOrder calls are booked ahead, and the "
+                       f"longest-waiting order has waited {round(age / 60)} minutes for its money and buyer data"
+                       f"{' (the searchOrders door is open)' if backlog.searching else ''}. Amazon's rate limits "
+                       "set the pace: at a peak this clears once orders slow down (README: Orders at scale).")
+        state.set_watermark(mark, now)
+        alerted += 1
+    return {"details_queued": waiting, "details_oldest_wait_seconds": round(oldest), "backlog_alerts": alerted}
 
 
 BUYER_DATA_PURGE = "buyer-data-purge"

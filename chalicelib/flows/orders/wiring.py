@@ -29,6 +29,10 @@ def intake_ports() -> IntakePorts:
 def task_ports() -> TaskPorts:
     from chalicelib.flows.orders.amazon import SpApiOrders  # sp_api only where Amazon is called
 
+    scale = config.rate_scale()  # Amazon's clock, as the limits run (the local stack runs them faster)
     return TaskPorts(orders=orders(), tasks=wiring.task_queue(), slots=wiring.slots(),
                      amazon=SpApiOrders(wiring.spapi()), buyer_data=buyer_data(), poll_state=wiring.state(),
-                     poll_overlap=timedelta(seconds=config.order_poll_overlap_seconds()))
+                     poll_overlap=timedelta(seconds=config.order_poll_overlap_seconds()),
+                     searches=wiring.state(), park_seconds=max(1.0, 300.0 / scale),
+                     search_lease_seconds=max(30.0, 900.0 / scale),
+                     search_lookback=timedelta(seconds=300.0 / scale))

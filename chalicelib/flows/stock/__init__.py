@@ -22,7 +22,6 @@ from chalicelib.subscriptions import (
     FBA_INVENTORY_AVAILABILITY_CHANGES,
     FEED_PROCESSING_FINISHED,
     LISTINGS_ITEM_MFN_QUANTITY_CHANGE,
-    ORDER_CHANGE,
 )
 
 
@@ -57,8 +56,7 @@ _SKU_ROUTE = "/stock/{sku}"
 FLOW = Flow(
     name="stock",
     summary="one stock ledger per seller and SKU; Amazon's merchant quantity follows available-to-sell",
-    consumers=(Consumer(ORDER_CHANGE, service.record_order_change, wiring.intake_ports),
-               Consumer(FBA_INVENTORY_AVAILABILITY_CHANGES, service.record_fba_change, wiring.intake_ports),
+    consumers=(Consumer(FBA_INVENTORY_AVAILABILITY_CHANGES, service.record_fba_change, wiring.intake_ports),
                Consumer(LISTINGS_ITEM_MFN_QUANTITY_CHANGE, service.record_mfn_quantity, wiring.intake_ports),
                Consumer(FEED_PROCESSING_FINISHED, service.listings_feed_finished, wiring.intake_ports,
                         subtype="JSON_LISTINGS_FEED")),

@@ -158,23 +158,6 @@ def facts_of_change(seller_id: str, order_id: str, status: str, channel: str | N
             for item_id, sku, quantity, shipped in lines if sku]
 
 
-def record_order_change(notification: Notification, ports: IntakePorts, now: datetime) -> Result:
-    """ORDER_CHANGE: a new merchant order reserves its units, a cancellation releases them,
-    Amazon's shipped quantities consume them (a shipment confirmed in Seller Central)."""
-    from chalicelib.flows.orders import parsing as orders
-
-    change = orders.parse_order_change(notification)
-    facts = facts_of_change(change.seller_id, change.order_id, change.status.value, change.fulfillment_channel,
-                            [(line.order_item_id, line.sku, line.quantity, line.quantity_shipped)
-                             for line in change.lines])
-    if not facts:
-        return Result(Outcome.SKIPPED, {"reason": "no merchant items"})
-    cause = {"type": "ORDER_CHANGE", "orderId": change.order_id, "status": change.status.value,
-             "notificationId": notification.notification_id}
-    outcomes = [apply_fact(ports.stock, change.seller_id, fact, change.changed_at, cause, now) for fact in facts]
-    return _result(outcomes, {"order_id": change.order_id})
-
-
 def _result(applied: list[Applied], facts: Mapping[str, Any]) -> Result:
     oversold = [e.entry_id for a in applied for e in a.entries if e.oversold]
     outcome = strongest([a.outcome for a in applied])

@@ -6,12 +6,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.flows.orders.rules import (
+    Door,
     OrderChange,
     OrderStatus,
+    Read,
     UnknownStatus,
     apply_change,
+    backlog_of,
     buyer_data_expiry,
-    needs_details,
+    details_due,
+    door,
+    keeps_searching,
+    opens_search,
     to_status,
 )
 
@@ -86,10 +92,57 @@ def test_any_delivery_order_with_repeats_ends_at_the_newest_change(events, data)
     assert len({e.notification_id for e in order.timeline}) == len(order.timeline)
 
 
-def test_details_are_fetched_for_a_new_order_and_again_when_its_status_moves():
-    assert needs_details(OrderStatus.UNSHIPPED, None)
-    assert not needs_details(OrderStatus.UNSHIPPED, OrderStatus.UNSHIPPED)
-    assert needs_details(OrderStatus.SHIPPED, OrderStatus.UNSHIPPED)
+S = OrderStatus
+LIFECYCLES = {
+    # channel: the statuses of a typical life, and the reads it takes
+    "MFN": ([S.PENDING, S.UNSHIPPED, S.PARTIALLY_SHIPPED, S.SHIPPED], [Read.FIRST, Read.PACKAGES, Read.PACKAGES]),
+    "AFN": ([S.PENDING, S.UNSHIPPED, S.PARTIALLY_SHIPPED, S.SHIPPED], [Read.FIRST]),
+}
+
+
+@pytest.mark.parametrize("status, read_at, channel, due", [
+    (S.PENDING, None, "MFN", None),  # no prices, no buyer before the payment
+    (S.PENDING_AVAILABILITY, None, "AFN", None),
+    (S.UNSHIPPED, None, "MFN", Read.FIRST),
+    (S.SHIPPED, None, "AFN", Read.FIRST),  # first seen shipped: one read does it all
+    (S.UNSHIPPED, S.PENDING, "MFN", Read.FIRST),  # read while pending (earlier releases): the money now
+    (S.UNSHIPPED, S.UNSHIPPED, "MFN", None),
+    (S.SHIPPED, S.UNSHIPPED, "MFN", Read.PACKAGES),
+    (S.SHIPPED, S.PARTIALLY_SHIPPED, None, Read.PACKAGES),  # channel unknown: as a merchant order
+    (S.SHIPPED, S.UNSHIPPED, "AFN", None),
+    (S.CANCELLED, S.UNSHIPPED, "AFN", Read.CANCELLATION),
+    (S.CANCELLED, S.CANCELLED, "MFN", None),
+    (S.UNFULFILLABLE, S.UNSHIPPED, "AFN", None),
+])
+def test_details_are_read_only_when_amazon_has_something_new_we_use(status, read_at, channel, due):
+    assert details_due(status, read_at, channel) is due
+
+
+@pytest.mark.parametrize("channel", sorted(LIFECYCLES))
+def test_a_typical_life_takes_one_read_fba_and_one_per_parcel_merchant(channel):
+    statuses, expected = LIFECYCLES[channel]
+    read_at, reads = None, []
+    for status in statuses:
+        due = details_due(status, read_at, channel)
+        if due is not None:
+            reads.append(due)
+            read_at = status
+    assert reads == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(list(OrderStatus)), min_size=1, max_size=12),
+       st.sampled_from(["AFN", "MFN", None]))
+def test_reads_are_bounded_and_never_repeat_for_an_unchanged_status(statuses, channel):
+    read_at, reads = None, 0
+    for status in statuses:
+        due = details_due(status, read_at, channel)
+        if due is not None:
+            reads += 1
+            read_at = status
+            assert details_due(status, read_at, channel) is None  # once read, nothing is due until it moves
+    moves = sum(1 for a, b in zip(statuses, statuses[1:], strict=False) if a != b)
+    assert reads <= moves + 1
 
 
 def test_buyer_data_expires_thirty_days_after_the_latest_delivery_date():
@@ -98,3 +151,37 @@ def test_buyer_data_expires_thirty_days_after_the_latest_delivery_date():
     assert buyer_data_expiry(None, None, T0, NOW) == T0 + timedelta(days=60)
     delivered = latest - timedelta(days=10)  # delivered early: the 30 days run from the delivery
     assert buyer_data_expiry(delivered, latest, T0, NOW) == delivered + timedelta(days=30)
+
+
+def test_the_door_is_getorder_unless_an_open_search_will_read_the_order_and_getorder_is_full():
+    since, full = T0, 150
+    assert door(T0 + timedelta(seconds=1), since, False, full) is Door.SEARCH
+    assert door(T0, since, False, full) is Door.SEARCH
+    assert door(T0 + timedelta(seconds=1), since, False, 149) is Door.GET_ORDER  # getOrder has room: it answers sooner
+    assert door(T0 - timedelta(seconds=1), since, False, full) is Door.GET_ORDER  # before the search: not read
+    assert door(T0 + timedelta(hours=1), None, False, full) is Door.GET_ORDER  # no search open
+    assert door(T0 + timedelta(hours=1), since, True, full) is Door.GET_ORDER  # its booked slot is used
+    assert door(None, since, False, full) is Door.GET_ORDER  # a task that does not say when
+
+
+def test_the_search_opens_past_a_page_and_a_half_of_booked_getorder_calls():
+    assert not opens_search(0) and not opens_search(149.9)
+    assert opens_search(150) and opens_search(10_000)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 10_000), st.floats(1, 86_400), st.floats(0.01, 100))
+def test_searching_goes_on_exactly_while_due_orders_outpace_getorder(due, seconds, rate):
+    assert keeps_searching(due, seconds, rate) == (due / seconds >= 0.8 * rate)
+    # More due orders in the same window never close a search that would stay open.
+    if keeps_searching(due, seconds, rate):
+        assert keeps_searching(due + 1, seconds, rate)
+
+
+def test_the_backlog_is_the_getorder_queue_or_the_open_search_whichever_waits_longer():
+    quiet = backlog_of(0, 0.5, None, NOW)
+    assert (quiet.get_order_queued, quiet.oldest_wait_seconds, quiet.searching) == (0, 0.0, False)
+    queued = backlog_of(300, 0.5, None, NOW)  # 300 calls at 0.5/s: the last booked waits 10 minutes
+    assert (queued.get_order_queued, queued.oldest_wait_seconds) == (300, 600.0)
+    searching = backlog_of(10, 0.5, NOW - timedelta(minutes=25), NOW)
+    assert searching.searching and searching.oldest_wait_seconds == 25 * 60

@@ -5,15 +5,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.core.envelope import parse_notification
-from chalicelib.core.errors import InvalidNotification, PermanentError, RetryLater, WaitForSlot
+from chalicelib.core.errors import InvalidNotification, Parked, PermanentError, RetryLater, WaitForSlot
 from chalicelib.core.flow import Consumer
 from chalicelib.core.intake import handle_message
 from chalicelib.core.tasks import Outcome, Slot, Slots, Task, handle_retry
 from chalicelib.flows.orders import service as order_service
 from chalicelib.flows.orders.parsing import ORDER_CHANGE
 from chalicelib.flows.orders.rules import OrderStatus
+from chalicelib.flows.stock.triggers import ORDER_STOCK, order_task
 from tests.builders import amazon_order, body, order_change
-from tests.fakes import FakeAmazon, FakeBuyerData, FakeLimiter, FakeOrders, FakePollState, FakeTasks
+from tests.fakes import FakeAmazon, FakeBuyerData, FakeLimiter, FakeOrders, FakePollState, FakeSearches, FakeTasks
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -46,8 +47,11 @@ def intake():
 def test_a_new_order_is_created_and_its_details_are_queued_for_fetching(intake):
     handled = intake.handle(body(order_change(status="Unshipped")))
     assert handled.outcome is Outcome.CREATED
+    # With when Amazon changed it: an open search door reads the orders changed since it opened.
+    at = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
     assert intake.tasks.tasks == [order_service.fetch_task("A2EUQ1WTGCTBG2", "028-1234567-1234567",
-                                                           "A1PA6795UKMFR9", "order changed")]
+                                                           "A1PA6795UKMFR9", "order changed", at),
+                                  order_task("A2EUQ1WTGCTBG2", "028-1234567-1234567", at)]  # merchant: stock
     assert handled.marketplace_ids == {"A1PA6795UKMFR9"}
 
 
@@ -214,3 +218,193 @@ def test_an_easyship_delivery_notice_brings_the_buyer_data_expiry_forward():
     intake = order_service.IntakePorts(p.orders, p.tasks, p.buyer_data)
     order_service.record_order_change(parse_notification(body(delivered)), intake, NOW)
     assert p.buyer_data.saved["028-1234567-1234567"]["expires_at"] == datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+
+
+# --- the search door --------------------------------------------------------------------------
+
+SELLER, MARKETPLACE = "A2EUQ1WTGCTBG2", "A1PA6795UKMFR9"
+SEARCH_NAME = f"{SELLER}#{MARKETPLACE}"
+
+
+def door_ports(amazon=None, limiter=None):
+    return order_service.TaskPorts(orders=FakeOrders(), tasks=FakeTasks(), slots=Slots(limiter or FakeLimiter()),
+                                   amazon=amazon or FakeAmazon({"028-1234567-1234567": amazon_order()}),
+                                   buyer_data=FakeBuyerData(), poll_state=FakePollState(), searches=FakeSearches())
+
+
+def changed_task(order_id="028-1234567-1234567", at=NOW - timedelta(minutes=1)):
+    return order_service.fetch_task(SELLER, order_id, MARKETPLACE, "order changed", at)
+
+
+def test_a_booking_far_behind_opens_the_search_and_keeps_its_own_slot():
+    wait = 151 / FakeLimiter().rate("getOrder")  # 151 calls booked ahead of it
+    p = door_ports(limiter=FakeLimiter(waits=[wait]))
+    with pytest.raises(WaitForSlot):
+        order_service.fetch_order_details(changed_task(), p, NOW)
+    since, lease = p.searches.rows[SEARCH_NAME]
+    assert since == NOW - timedelta(minutes=1) - p.search_lookback and lease > NOW.timestamp()
+    (page, _), = p.tasks.sent
+    assert (page.kind, datetime.fromisoformat(page.param("since"))) == (order_service.SEARCH_DETAILS, since)
+
+
+def test_a_short_wait_opens_nothing():
+    p = door_ports(limiter=FakeLimiter(waits=[100 / FakeLimiter().rate("getOrder")]))
+    with pytest.raises(WaitForSlot):
+        order_service.fetch_order_details(changed_task(), p, NOW)
+    assert p.searches.rows == {} and p.tasks.sent == []
+
+
+def test_while_a_search_is_open_an_order_changed_since_waits_for_its_page_without_calling_amazon():
+    limiter = FakeLimiter()
+    limiter.queue_length = 150  # getOrder's queue is full
+    p = door_ports(limiter=limiter)
+    p.searches.rows[SEARCH_NAME] = (NOW - timedelta(minutes=10), NOW.timestamp() + 600)
+    with pytest.raises(Parked) as parked:
+        order_service.fetch_order_details(changed_task(), p, NOW)
+    assert p.amazon.calls == [] and p.slots.limiter.calls == []
+    limiter.queue_length = 10  # getOrder has room again: it takes the order, search or not
+    assert order_service.fetch_order_details(changed_task(), p, NOW).outcome is Outcome.CREATED
+    queue = FakeTasks()
+    assert handle_retry(changed_task(), parked.value, queue) is Outcome.PARKED
+    (back, delay), = queue.sent
+    assert back.attempt == 0 and delay == p.park_seconds, "parked is not a failure"
+
+
+def test_an_order_changed_before_the_search_began_or_a_silent_search_goes_through_getorder():
+    p = door_ports()
+    p.searches.rows[SEARCH_NAME] = (NOW - timedelta(minutes=10), NOW.timestamp() + 600)
+    early = changed_task(at=NOW - timedelta(minutes=11))
+    assert order_service.fetch_order_details(early, p, NOW).outcome is Outcome.CREATED
+    p = door_ports()
+    p.searches.rows[SEARCH_NAME] = (NOW - timedelta(minutes=10), NOW.timestamp() - 1)  # its chain went silent
+    assert order_service.fetch_order_details(changed_task(), p, NOW).outcome is Outcome.CREATED
+    assert p.amazon.calls == [("getOrder", SELLER, "028-1234567-1234567")]
+
+
+class PagedAmazon(FakeAmazon):
+    """searchOrders in pages of `size`, by lastUpdatedTime then order id, as the model says."""
+
+    def __init__(self, orders, size=2):
+        super().__init__(orders)
+        self.size = size
+        self.included: list[tuple[str, ...]] = []
+        self.lanes: list[tuple] = []
+
+    def search_orders(self, seller_id, marketplace_id, last_updated_after, next_token=None,
+                      included_data=("FULFILLMENT",), statuses=(), fulfilled_by=None, last_updated_before=None):
+        self.calls.append(("searchOrders", seller_id, marketplace_id))
+        self.included.append(tuple(included_data))
+        self.lanes.append((tuple(statuses), fulfilled_by, last_updated_before))
+        found = sorted((o for o in self.orders.values()
+                        if datetime.fromisoformat(o["lastUpdatedTime"]) >= last_updated_after
+                        and (not statuses or o["fulfillment"]["fulfillmentStatus"] in statuses)
+                        and (not fulfilled_by or o["fulfillment"]["fulfilledBy"] == fulfilled_by)),
+                       key=lambda o: (o["lastUpdatedTime"], o["orderId"]))
+        start = int(next_token or 0)
+        page = found[start:start + self.size]
+        token = str(start + self.size) if start + self.size < len(found) else None
+        return page, token, "2026-11-22T11:58:00Z"
+
+
+def test_a_search_page_takes_in_every_due_order_on_it_and_leaves_the_others():
+    orders = {f"028-000000{i}-1234567": amazon_order(f"028-000000{i}-1234567", updated=f"2026-11-22T11:0{i}:00Z")
+              for i in range(5)}
+    amazon = PagedAmazon(orders, size=3)
+    p = door_ports(amazon=amazon)
+    # One of them already holds its details as Amazon has them: nothing is due.
+    done = "028-0000003-1234567"
+    p.orders.apply_change(order_service.parsing.order_change(SELLER, orders[done]), NOW)
+    p.orders.save_details(done, order_service.parsing.order_details(orders[done]))
+    p.searches.rows[SEARCH_NAME] = (NOW - timedelta(hours=1), NOW.timestamp() + 60)
+    first = order_service.search_task(SELLER, MARKETPLACE, NOW - timedelta(hours=1))
+    result = order_service.search_details(first, p, NOW)
+    assert (result.facts["details"], result.facts["next"]) == (3, "page")
+    assert set(amazon.included[0]) == set(order_service.parsing.INCLUDED_DATA)
+    (following, _), = [(t, d) for t, d in p.tasks.sent if t.kind == order_service.SEARCH_DETAILS]
+    second = order_service.search_details(following, p, NOW)
+    assert (second.facts["orders"], second.facts["details"]) == (2, 1)
+    for order_id in orders:
+        assert p.orders.get(order_id)[1] is OrderStatus.UNSHIPPED
+        assert order_id == done or order_id in p.buyer_data.saved
+    assert second.facts["next"] == "lane"
+    (lane, _), = [(t, d) for t, d in p.tasks.sent if t.kind == order_service.SEARCH_DETAILS][1:]
+    third = order_service.search_details(lane, p, NOW)  # the merchant orders' packages: none shipped
+    assert amazon.lanes[0][:2] == (("UNSHIPPED", "CANCELLED"), None)
+    assert amazon.lanes[2] == (("PARTIALLY_SHIPPED", "SHIPPED"), "MERCHANT", datetime(2026, 11, 22, 11, 58, tzinfo=UTC))
+    assert p.slots.limiter.calls == [(SELLER, "searchOrders")] * 3
+    # 4 due orders over an hour's window: far slower than getOrder reads, the door closes.
+    assert third.facts["next"] == "closed" and p.searches.closed == [SEARCH_NAME]
+    # A task parked for one of them comes back to find its details there.
+    assert order_service.fetch_order_details(changed_task("028-0000001-1234567"), p, NOW).outcome is Outcome.SKIPPED
+
+
+def test_a_busy_window_is_followed_by_the_next_one():
+    orders = {f"028-{i:07d}-1234567": amazon_order(f"028-{i:07d}-1234567", updated="2026-11-22T11:57:30Z")
+              for i in range(40)}
+    p = door_ports(amazon=PagedAmazon(orders, size=100))
+    since = datetime(2026, 11, 22, 11, 57, tzinfo=UTC)
+    p.searches.rows[SEARCH_NAME] = (since, NOW.timestamp() + 60)
+    result = order_service.search_details(order_service.search_task(SELLER, MARKETPLACE, since), p, NOW)
+    assert (result.facts["details"], result.facts["next"]) == (40, "lane")
+    (lane, _), = [(t, d) for t, d in p.tasks.sent if t.kind == order_service.SEARCH_DETAILS]
+    result = order_service.search_details(lane, p, NOW)
+    assert result.facts["next"] == "window"  # 40 in a minute: getOrder reads 29
+    (following, _), = [(t, d) for t, d in p.tasks.sent if t.kind == order_service.SEARCH_DETAILS][1:]
+    moved = datetime.fromisoformat(following.param("since"))
+    assert moved == datetime(2026, 11, 22, 11, 58, tzinfo=UTC) - p.poll_overlap
+    assert p.searches.rows[SEARCH_NAME][0] == moved
+
+
+def test_stock_is_told_only_of_the_changes_that_move_a_merchant_orders_units(intake):
+    def stock_tasks():
+        return [t for t in intake.tasks.tasks if t.kind == ORDER_STOCK]
+
+    intake.handle(body(order_change(status="Pending", at="2026-11-01T10:00:00.000Z", notification_id="n1")))
+    assert len(stock_tasks()) == 1  # placed: reserved
+    intake.handle(body(order_change(status="Unshipped", at="2026-11-01T10:05:00.000Z", notification_id="n2")))
+    assert len(stock_tasks()) == 1  # paid for: nothing moves
+    intake.handle(body(order_change(status="Shipped", at="2026-11-01T14:00:00.000Z", notification_id="n3")))
+    assert len(stock_tasks()) == 2  # shipped: consumed
+    intake.handle(body(order_change(status="Shipped", at="2026-11-01T14:00:00.000Z", notification_id="n3")))
+    assert len(stock_tasks()) == 3, "a repeat heals a task lost when its first attempt failed mid-way"
+    intake.handle(body(order_change("028-7654321-7654321", status="Shipped", fulfillment="AFN")))
+    assert len(stock_tasks()) == 3, "Amazon's own stock is not the ledger's"
+
+
+class _Alerts:
+    def __init__(self):
+        self.sent = []
+
+    def publish(self, subject, message):
+        self.sent.append((subject, message))
+
+
+def test_a_backlog_past_fifteen_minutes_alerts_the_seller_once_an_hour():
+    from chalicelib.flows.orders.rules import Backlog
+
+    state, alerts = FakePollState(), _Alerts()
+    found = {"S1": Backlog(40, 16 * 60, True), "S2": Backlog(3, 6, False)}
+    figures = order_service.watch_backlog(found, state, alerts, NOW)
+    assert figures == {"details_queued": 43, "details_oldest_wait_seconds": 960, "backlog_alerts": 1}
+    (subject, message), = alerts.sent
+    assert "S1" in subject and "16 minutes" in subject and "searchOrders door is open" in message
+    assert order_service.watch_backlog(found, state, alerts, NOW + timedelta(minutes=15))["backlog_alerts"] == 0
+    assert order_service.watch_backlog(found, state, alerts, NOW + timedelta(minutes=61))["backlog_alerts"] == 1
+
+
+def test_backlogs_read_each_sellers_getorder_queue_and_its_open_searches():
+    class Limiter:
+        def queued(self, seller_id, operation, now):
+            return {"S1": 200.0}.get(seller_id, 0.0)
+
+        def rate(self, operation):
+            return 0.5
+
+    class State(FakePollState):
+        def searches(self):
+            return {"S2#A1PA6795UKMFR9": (NOW - timedelta(minutes=3), NOW.timestamp() + 60),
+                    "S1#A1PA6795UKMFR9": (NOW - timedelta(hours=3), NOW.timestamp() - 60)}  # closed
+
+    found = order_service.backlogs(State([{"seller_id": "S1"}, {"seller_id": "S2"}]), Limiter(), NOW)
+    assert (found["S1"].get_order_queued, found["S1"].oldest_wait_seconds, found["S1"].searching) == (200, 400, False)
+    assert (found["S2"].oldest_wait_seconds, found["S2"].searching) == (180, True)

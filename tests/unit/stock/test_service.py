@@ -50,38 +50,67 @@ def _ports(store: FakeStock | None = None) -> IntakePorts:
     return IntakePorts(store or FakeStock(), FakeTasks())
 
 
+class _OrderFacts:
+    """What the orders flow holds of each order (its latest change), as stock reads it."""
+
+    def __init__(self):
+        self.latest: dict[str, list] = {}
+
+    def hold(self, notification: dict) -> None:
+        from chalicelib.flows.orders.parsing import parse_order_change
+
+        change = parse_order_change(parse_notification(notification))
+        self.latest[change.order_id] = service.facts_of_change(
+            change.seller_id, change.order_id, change.status.value, change.fulfillment_channel,
+            [(line.order_item_id, line.sku, line.quantity, line.quantity_shipped) for line in change.lines])
+
+    def order_facts(self, seller_id, order_id):
+        return self.latest.get(order_id)
+
+
+def _order_ports(store: FakeStock | None = None) -> TaskPorts:
+    return TaskPorts(store or FakeStock(), FakeTasks(), orders=_OrderFacts())
+
+
+def _moved(ports: TaskPorts, notification: dict):
+    """The orders flow took the change in and queued stock's task (orders/rules.moves_stock)."""
+    from chalicelib.flows.stock.triggers import order_task
+
+    ports.orders.hold(notification)
+    order_id = notification["Payload"]["OrderChangeNotification"]["AmazonOrderId"]
+    return service.order_stock(order_task(SELLER, order_id, NOW - timedelta(hours=1)), ports, NOW)
+
+
 def test_a_merchant_order_reserves_a_cancellation_releases_and_a_shipment_consumes():
-    ports = _ports()
+    ports = _order_ports()
     service.set_count(ports.stock, SELLER, "MUG-BLUE", 5, NOW - timedelta(days=30), "c", {}, NOW)
     placed = order_change(status="Unshipped", at="2026-11-01T10:00:00Z", notification_id="n1")
-    result = service.record_order_change(parse_notification(placed), ports, NOW)
+    result = _moved(ports, placed)
     balance = ports.stock.get(SELLER, "MUG-BLUE")
     assert result.outcome is Outcome.UPDATED and (balance.on_hand, balance.reserved, balance.available) == (5, 2, 3)
-    again = service.record_order_change(parse_notification(placed), ports, NOW)
+    again = _moved(ports, placed)
     assert again.outcome is Outcome.DUPLICATE and ports.stock.get(SELLER, "MUG-BLUE").reserved == 2
     shipped = order_change(status="Shipped", at="2026-11-02T10:00:00Z", notification_id="n2")
-    service.record_order_change(parse_notification(shipped), ports, NOW)
+    _moved(ports, shipped)
     balance = ports.stock.get(SELLER, "MUG-BLUE")
     assert (balance.on_hand, balance.reserved) == (3, 0)
     assert [e.kind for e in balance.latest[:2]] == [rules.Kind.CONSUMPTION, rules.Kind.RESERVATION]
-    # An older notification arriving late changes nothing.
-    service.record_order_change(parse_notification(placed | {"NotificationMetadata": {
-        **placed["NotificationMetadata"], "NotificationId": "n0"}}), ports, NOW)
+    assert balance.latest[0].at == NOW - timedelta(hours=1), "entries are dated by the order's change"
+    # Merged again (a retried task, a duplicate notification), it changes nothing.
+    assert _moved(ports, shipped).outcome is Outcome.DUPLICATE
     assert ports.stock.get(SELLER, "MUG-BLUE").reserved == 0
 
 
 def test_a_cancellation_before_its_order_leaves_nothing_reserved():
-    ports = _ports()
+    ports = _order_ports()
     cancelled = order_change(order_id="028-1111111-1111111", status="Canceled", at="2026-11-01T11:00:00Z")
-    placed = order_change(order_id="028-1111111-1111111", status="Unshipped", at="2026-11-01T10:00:00Z")
-    service.record_order_change(parse_notification(cancelled), ports, NOW)
-    service.record_order_change(parse_notification(placed), ports, NOW)
+    _moved(ports, cancelled)
     assert ports.stock.get(SELLER, "MUG-BLUE").reserved == 0
 
 
 def test_fba_orders_move_no_merchant_stock():
-    ports = _ports()
-    result = service.record_order_change(parse_notification(order_change(fulfillment="AFN")), ports, NOW)
+    ports = _order_ports()
+    result = _moved(ports, order_change(fulfillment="AFN"))
     assert result.outcome is Outcome.SKIPPED and ports.stock.get(SELLER, "MUG-BLUE") is None
 
 
