@@ -12,7 +12,7 @@ from typing import Any
 
 from bench.common import ApiCallCounter, binding, drain_one_queue, order_change_bodies, say, start_runtime, verdict
 
-TARGET = 2.0
+TARGET = 1.2  # issue 13: at most 1.2 AWS requests per ORDER_CHANGE on average
 
 
 def run(orders: int = 500, seed: int = 7) -> dict[str, Any]:

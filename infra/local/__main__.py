@@ -451,7 +451,11 @@ def demo(args) -> int:
         say(f"  ApplicationId check {result['application_check']}")
     say(f"  the backstop found {result['recovered']} orders whose notification never came: {orders} orders in all "
         f"(GET /orders lists them)")
-    say(f"  {result['tasks']['fetched']} getOrder calls stored prices, taxes and (encrypted) buyer data; "
+    from chalicelib.flows.orders.service import DETAILS_READ
+
+    say(f"  {result['tasks']['fetched']} details tasks stored prices, taxes and (encrypted) buyer data: "
+        f"{DETAILS_READ['getOrder']} orders read through getOrder, {DETAILS_READ['searchOrders']} through "
+        f"searchOrders pages (that door opens past 150 getOrder calls booked ahead of a seller); "
         f"{result['tasks']['throttled']} times a task waited for its rate-limit slot; "
         f"Amazon answered 429 {runtime.simulator.stats().get('getOrder', {}).get('429', 0)} times")
     say(f"  the warehouse recorded {len(shipping['shipped'].recorded)} shipments through the API for "

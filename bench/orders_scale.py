@@ -1,0 +1,137 @@
+"""Orders at scale: (1) one seller's day against Amazon's limits (bench/orders_model.py: the
+code's own rules and limiter arithmetic, time modelled): the sustained rate, the waits, the
+backlog, and the ceiling in orders a day, before and after; (2) on the embedded stack, the
+whole life of real orders (four ORDER_CHANGE notifications each, Amazon's order moved before
+each, details, buyer data, merchant stock), every AWS request counted from botocore and priced
+at eu-west-1 list prices per million orders.
+"""
+from __future__ import annotations
+
+import copy
+import random
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bench.common import ApiCallCounter, say, start_runtime, verdict
+from bench.invoices import PRICES
+
+SELLER, MARKETPLACE = "A2EUQ1WTGCTBG2", "A1PA6795UKMFR9"
+TARGET_PER_MILLION = 15.0
+TARGET_RATE = 50_000
+READS = ("GetItem", "Query", "BatchGetItem", "Scan")
+PHASES = (("PENDING", 0), ("UNSHIPPED", 5), ("PARTIALLY_SHIPPED", 120), ("SHIPPED", 240))  # minutes after placing
+
+
+def _order_at(base: dict[str, Any], status: str, channel: str, at: datetime) -> dict[str, Any]:
+    """Amazon's order (getOrder's example) as it is at `status`: parcels as it ships."""
+    from infra.local.amazon.core import format_time
+
+    order = copy.deepcopy(base)
+    order["lastUpdatedTime"] = format_time(at)
+    order["fulfillment"].update(fulfillmentStatus=status, fulfilledBy="AMAZON" if channel == "AFN" else "MERCHANT")
+    items = order["orderItems"]
+    shipped = {"PENDING": 0, "UNSHIPPED": 0, "PARTIALLY_SHIPPED": 1, "SHIPPED": 2}[status]
+    order["packages"] = []
+    for item in items:
+        quantity = int(item["quantityOrdered"])
+        done = min(quantity, shipped if len(items) == 1 else (quantity if shipped == 2 else 0))
+        item["fulfillment"] = {"quantityFulfilled": done, "quantityUnfulfilled": quantity - done}
+    for parcel in range(1, shipped + 1):
+        order["packages"].append({
+            "packageReferenceId": str(parcel), "createdTime": format_time(at),
+            "packageStatus": {"status": "IN_TRANSIT", "detailedStatus": "PICKED_UP"}, "carrier": "DHL",
+            "shipTime": format_time(at), "trackingNumber": f"JJD00{parcel}",
+            "packageItems": [{"orderItemId": str(items[0]["orderItemId"]), "quantity": 1}]})
+    return order
+
+
+def cost(orders: int = 200, seed: int = 3) -> dict[str, Any]:
+    from chalicelib.core.function import running
+    from chalicelib.flows.orders import service
+    from chalicelib.flows.orders import wiring as orders_wiring
+    from infra.local import moto_speedups
+    from infra.local.amazon.core import format_time
+    from infra.local.amazon.orders import order_change_payload, unshipped_example
+
+    moto_speedups.apply()
+    world = {"applicationId": "amzn1.sellerapps.app.bench", "orders": [],
+             "sellers": [{"sellerId": SELLER, "marketplaceIds": [MARKETPLACE], "refreshToken": "Atzr|bench"}]}
+    runtime = start_runtime(world, rate_scale=200.0)
+    rng = random.Random(seed)
+    start = datetime.now(UTC) - timedelta(hours=5)
+    lives = []
+    for i in range(orders):
+        order_id = f"305-{i:07d}-{seed:07d}"
+        base = unshipped_example(order_id, start)
+        base["salesChannel"]["marketplaceId"] = MARKETPLACE
+        promised = {"earliestDateTime": format_time(start + timedelta(days=2)),
+                    "latestDateTime": format_time(start + timedelta(days=4))}
+        base["fulfillment"]["deliverByWindow"] = promised  # the example's are past: its buyer data would not be kept
+        lives.append((order_id, base, "AFN" if rng.random() < 0.7 else "MFN"))
+    counter = ApiCallCounter().install()
+    for binding in runtime.worker.queues:
+        binding.handler = counter.wrap(binding.handler)
+    batches_before = runtime.worker.stats["batches"]
+    service.DETAILS_READ.clear()
+    try:
+        started = time.monotonic()
+        for status, minutes in PHASES:
+            at = start + timedelta(minutes=minutes)
+            for _order_id, base, channel in lives:
+                raw = _order_at(base, status, channel, at)
+                runtime.simulator.upsert_order(SELLER, raw)
+                runtime.simulator.notifications.push(SELLER, "ORDER_CHANGE", order_change_payload(SELLER, raw, at))
+            if not runtime.worker.drain(timeout=900.0):
+                raise RuntimeError(f"the queues did not drain after the {status} changes")
+        wall = time.monotonic() - started
+    finally:
+        counter.uninstall()
+    invocations = runtime.worker.stats["batches"] - batches_before
+    with running("tasks"):  # the function that may open buyer data
+        complete = sum(1 for order_id, _, channel in lives
+                       if (found := orders_wiring.orders().get(order_id)) is not None
+                       and found[1] is not None and found[0].details is not None
+                       and orders_wiring.buyer_data().get(order_id) is not None)
+    runtime.stop()
+    calls = Counter(counter.calls)
+    dollars = 0.0
+    for name, count in calls.items():
+        service_name, operation = name.split(":", 1)
+        if service_name == "dynamodb":
+            dollars += count * PRICES["dynamodb:read" if operation in READS else "dynamodb:write"]
+        elif service_name in PRICES:
+            dollars += count * PRICES[service_name]
+    dollars += invocations * PRICES["lambda"]
+    # The Lambda service's own SQS calls (receive and delete, batches of ten) for every message.
+    messages = sum(count for name, count in calls.items() if name == "sqs:SendMessageBatch") * 10
+    sqs_service = (orders * len(PHASES) + messages) / 10 * 2 * PRICES["sqs"]
+    per_million = (dollars + sqs_service) / orders * 1_000_000
+    return {"orders": orders, "complete": complete, "wall_seconds": round(wall, 1),
+            "details_read": dict(service.DETAILS_READ),
+            "aws_requests_per_order": round(sum(calls.values()) / orders, 2),
+            "per_order_by_operation": {k: round(v / orders, 2) for k, v in calls.most_common()},
+            "lambda_invocations_per_order": round(invocations / orders, 2),
+            "list_price_per_million_orders_usd": round(per_million, 2)}
+
+
+def run(orders: int = 200) -> dict[str, Any]:
+    from bench.orders_model import figures
+
+    model = figures(rate=TARGET_RATE, hours=24.0)
+    sustained = model["sustained"]
+    priced = cost(orders)
+    ok = sustained["keeps_up"] and priced["list_price_per_million_orders_usd"] <= TARGET_PER_MILLION \
+        and priced["complete"] == orders
+    ceilings = ", ".join(f"{k}: {v:,}" for k, v in model["ceiling_orders_per_day"].items())
+    summary = (f"[scale] {TARGET_RATE:,} orders/day: max wait {sustained['max_wait_seconds']} s, backlog at end "
+               f"{sustained['backlog_at_end']}, reads {sustained['reads']} (keeps up: {sustained['keeps_up']}); "
+               f"ceiling in orders/day {ceilings}; lifecycle cost ${priced['list_price_per_million_orders_usd']:.2f} "
+               f"per million orders (target <= ${TARGET_PER_MILLION:g}), {priced['aws_requests_per_order']} AWS "
+               f"requests per order, {priced['complete']}/{orders} orders complete  {verdict(ok)}")
+    say(summary)
+    return {"summary": summary, "figure": priced["list_price_per_million_orders_usd"],
+            "unit": "USD per million orders (AWS list prices, eu-west-1)",
+            "target": f"<= {TARGET_PER_MILLION:g}; {TARGET_RATE:,}/day kept up", "pass": ok,
+            "model": model, "cost": priced}
