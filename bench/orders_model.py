@@ -9,7 +9,8 @@ wait is from the change that made its details due until a read (a getOrder call,
 searchOrders page that carried it) brought them.
 
 `before` is the rule and the single door of the previous release: a read on every status move,
-through getOrder only. The ceiling is the highest rate (bisected, in orders a day) at which
+through getOrder only. 90% of merchant parcels are confirmed through sellerops (whose packages
+need no read), the rest in Seller Central. The ceiling is the highest rate (bisected, in orders a day) at which
 every order waits less than 15 minutes over the second half of the day.
 """
 from __future__ import annotations
@@ -30,6 +31,7 @@ DAY = 86_400.0
 LIFE = ((0.0, OrderStatus.PENDING), (300.0, OrderStatus.UNSHIPPED), (7_200.0, OrderStatus.PARTIALLY_SHIPPED),
         (14_400.0, OrderStatus.SHIPPED))
 AFN_SHARE = 0.7
+OURS_SHARE = 0.9  # merchant parcels the warehouse confirms through sellerops (the rest: in Seller Central)
 SEARCH_LAG = 120.0  # searchOrders looks no later than 2 minutes before the request (its model)
 PAGE = 100
 PARK = 300.0
@@ -49,6 +51,7 @@ def old_rule(status: OrderStatus, read_at: OrderStatus | None, channel: str | No
 class _Order:
     index: int
     channel: str
+    ours: bool = False  # its parcels are confirmed through sellerops (rules.packages_known)
     status: OrderStatus | None = None  # Amazon's, now
     updated: float = -1.0  # Amazon's lastUpdatedTime
     read_at: OrderStatus | None = None  # the status our details were read at
@@ -63,7 +66,7 @@ class Run:
     hours: float = 24.0
     seed: int = 5
     waits: list[tuple[float, float]] = field(default_factory=list)  # (when read, seconds waited)
-    reads: dict[str, int] = field(default_factory=lambda: {"getOrder": 0, "searchOrders": 0})
+    reads: dict[str, int] = field(default_factory=lambda: {"getOrder": 0, "searchOrders": 0, "ours": 0})
     calls: dict[str, int] = field(default_factory=lambda: {"getOrder": 0, "searchOrders": 0})
     backlog: list[tuple[float, int]] = field(default_factory=list)
 
@@ -80,7 +83,8 @@ class Run:
 
         horizon = self.hours * 3600.0
         n = int(self.per_day * self.hours / 24.0)
-        orders = [_Order(i, "AFN" if rng.random() < AFN_SHARE else "MFN") for i in range(n)]
+        orders = [_Order(i, "AFN" if rng.random() < AFN_SHARE else "MFN", rng.random() < OURS_SHARE)
+                  for i in range(n)]
         for order in orders:
             start = rng.uniform(0.0, horizon)
             for offset, status in LIFE:
@@ -98,8 +102,8 @@ class Run:
             tats[operation], wait = reserve(tats[operation], now, limit)
             return wait
 
-        def read(order: _Order, now: float, door: Door) -> None:
-            self.reads[door.value] += 1
+        def read(order: _Order, now: float, door: Door | None) -> None:
+            self.reads[door.value if door else "ours"] += 1
             if order.due_since is not None:
                 self.waits.append((now, now - order.due_since))
             order.read_at, order.due_since = order.status, None
@@ -108,16 +112,20 @@ class Run:
         def is_due(order: _Order) -> bool:
             return order.status is not None and rule(order.status, order.read_at, order.channel) is not None
 
-        def take(order: _Order, changed: float, now: float, booked: bool) -> None:
+        def take(order: _Order, changed: float, now: float, booked: bool, parked: bool = False) -> None:
             """A fetch task runs: the door, as service.fetch_order_details chooses it."""
             if not is_due(order):
                 return
+            if (self.new_rule and order.ours and order.status is not None
+                    and rule(order.status, order.read_at, order.channel) is rules.Read.PACKAGES):
+                read(order, now, None)  # the packages are ours: no call (service.fetch_order_details)
+                return
             since = search["since"] if search["lease"] > now else None
-            queued = max(0.0, ((tats["getOrder"] or now) - now - get_limit.tolerance) * get_limit.rate)
+            due = rule(order.status, order.read_at, order.channel) if order.status is not None else None
             if self.search_door and rules.door(EPOCH + timedelta(seconds=changed),
                                                EPOCH + timedelta(seconds=since) if since is not None else None,
-                                               booked, queued) is Door.SEARCH:
-                at(now + PARK, "task", (order, changed, False))
+                                               booked, order.channel, due) is Door.SEARCH:
+                at(now + PARK, "task", (order, changed, False, True))
                 return
             if booked:
                 self.calls["getOrder"] += 1
@@ -127,7 +135,7 @@ class Run:
             if self.search_door and rules.opens_search(wait * get_limit.rate) and search["lease"] <= now:
                 search.update(since=changed - LOOKBACK, lease=now + LEASE, window=None, due=0)
                 at(now, "page")
-            at(now + wait, "task", (order, changed, True))
+            at(now + wait, "task", (order, changed, True, False))
 
         while events:
             now, _, kind, what = heapq.heappop(events)
@@ -143,8 +151,8 @@ class Run:
                 if is_due(order):
                     take(order, now, now, booked=False)
             elif kind == "task":
-                order, changed, booked = what
-                take(order, changed, now, booked)
+                order, changed, booked, parked = what
+                take(order, changed, now, booked, parked)
             elif kind == "sample":
                 self.backlog.append((now, len(due_now)))
             elif kind == "page":
@@ -166,7 +174,7 @@ class Run:
                     o = orders[index]
                     # Amazon lists an order once, at its latest update, if the lane's filters match.
                     if (o.updated == updated and o.status is not None and o.status.value in statuses
-                            and (fulfilled_by is None or o.channel == "MFN")):
+                            and (fulfilled_by is None or o.channel == {"AMAZON": "AFN"}.get(fulfilled_by, "MFN"))):
                         page.append((updated, index))
                     position += 1
                 more = len(page) > PAGE
@@ -183,7 +191,8 @@ class Run:
                 elif lane + 1 < len(rules.SEARCH_LANES):
                     search["window"] = (low, high, lane + 1, bisect.bisect_left(log, (low, -1)))
                     at(now, "page")
-                elif rules.keeps_searching(search["due"], high - low, get_limit.rate):
+                elif rules.keeps_searching(search["due"], high - low, get_limit.rate, max(
+                        0.0, ((tats["getOrder"] or now) - now - get_limit.tolerance) * get_limit.rate)):
                     search.update(since=high - OVERLAP, window=None, due=0)
                     at(now, "page")
                 else:

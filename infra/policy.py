@@ -136,7 +136,7 @@ UNITS: dict[str, Unit] = {
                                    _statement("OrdersIndexes", [QUERY], [f"{n.table('orders')}/index/{index}"
                                                                          for index in ORDERS_INDEXES])]),
     "orders-write": Unit(tuple(f"chalicelib/flows/orders/store.py:DynamoOrders.{method}" for method in (
-                         "get", "apply_change", "add_to_timeline", "save_details", "needs_attention")),
+                         "get", "apply_change", "add_to_timeline", "save_details", "needs_attention", "mark_read")),
                          lambda n: [_statement("OrdersTable", [GET, UPDATE], [n.table("orders")])]),
     # Merchant orders Amazon waits for, by latest ship date (the ship-by alerts, /shipments/due, /health).
     "orders-due": Unit(("chalicelib/flows/orders/store.py:DynamoOrders.due",

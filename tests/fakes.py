@@ -98,6 +98,13 @@ class FakeOrders:
         self._check(row["order"])
         return True
 
+    def mark_read(self, order_id, status):
+        row = self.rows.get(order_id)
+        if row is None or row["order"].details is None:
+            return False
+        row["details_status"] = status
+        return True
+
     def save_details(self, order_id: str, details: OrderDetails) -> bool:
         row = self.rows.get(order_id)
         if row is None:

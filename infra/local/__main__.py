@@ -455,7 +455,8 @@ def demo(args) -> int:
 
     say(f"  {result['tasks']['fetched']} details tasks stored prices, taxes and (encrypted) buyer data: "
         f"{DETAILS_READ['getOrder']} orders read through getOrder, {DETAILS_READ['searchOrders']} through "
-        f"searchOrders pages (that door opens past 150 getOrder calls booked ahead of a seller); "
+        f"searchOrders pages (that door opens past 150 getOrder calls booked ahead of a seller), "
+        f"{DETAILS_READ['ours']} shipped in packages confirmed through sellerops needed no read; "
         f"{result['tasks']['throttled']} times a task waited for its rate-limit slot; "
         f"Amazon answered 429 {runtime.simulator.stats().get('getOrder', {}).get('429', 0)} times")
     say(f"  the warehouse recorded {len(shipping['shipped'].recorded)} shipments through the API for "

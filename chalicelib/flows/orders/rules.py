@@ -303,6 +303,18 @@ def details_due(status: OrderStatus, details_status: OrderStatus | None,
     return None
 
 
+def packages_known(status: OrderStatus, lines: tuple[OrderLine, ...], confirmed: dict[str, int]) -> bool:
+    """Every unit Amazon says a merchant order shipped went in a package confirmed through
+    sellerops (`confirmed`: units per order item): Amazon's packages would tell nothing new."""
+    if not lines:
+        return False
+    for line in lines:
+        shipped = line.quantity if status is OrderStatus.SHIPPED else line.quantity_shipped
+        if confirmed.get(line.order_item_id, 0) < shipped:
+            return False
+    return True
+
+
 def needs_details(order: Order, details_status: OrderStatus | None) -> bool:
     return details_due(order.status, details_status, order.fulfillment_channel) is not None
 
@@ -329,28 +341,30 @@ class Door(str, Enum):
 # when more calls than a page and a half are booked ahead of a seller's next getOrder, the
 # search door opens for its orders changed from then on.
 SEARCH_OPENS_AT_QUEUED_CALLS = 150.0
-# A search window whose due orders came slower than this share of getOrder's rate is its
-# last: getOrder alone keeps up again, and answers sooner.
-SEARCH_CLOSES_BELOW_SHARE = 0.8
+# A search window whose orders came slower than this share of getOrder's rate is its last.
+SEARCH_CLOSES_BELOW_SHARE = 0.5
 
 
-# What a search window asks searchOrders for, lane after lane: only orders whose details can be
-# due (details_due), so that a page of 100 is 100 reads, not the status words between them. The
-# first reads (paid for) and cancellations of every order; the packages of merchant orders.
+# What a search window asks searchOrders for, lane after lane: only orders the search door
+# reads (door), so that a page of 100 is 100 reads, not the orders getOrder took or the status
+# words between them: FBA orders paid for or cancelled. searchOrders lists every order updated
+# in a window, and at 50,000 orders a day that is more than its 48,000 a day: the search cannot
+# scan everything, it takes a share that getOrder then has room for.
 SEARCH_LANES: tuple[tuple[tuple[str, ...], str | None], ...] = (
-    (("UNSHIPPED", "CANCELLED"), None),
-    (("PARTIALLY_SHIPPED", "SHIPPED"), "MERCHANT"),
+    (("UNSHIPPED", "CANCELLED"), "AMAZON"),
 )
+SEARCHED_READS = frozenset({Read.FIRST, Read.CANCELLATION})
 
 
 def door(changed_at: datetime | None, searching_since: datetime | None, has_get_order_slot: bool,
-         queued_get_order_calls: float = 0.0) -> Door:
+         fulfillment_channel: str | None = None, read: Read | None = None) -> Door:
     """The door of an order waiting for its details. A task that already booked a getOrder
-    slot uses it; getOrder takes every order while its queue is short; past that, an open
-    search reads the orders changed since it began (getOrder keeps its queue full meanwhile)."""
+    slot uses it. While a search is open, the FBA orders changed since it began wait for its
+    pages (its lane lists them and nothing else), whatever getOrder's queue; getOrder takes the
+    rest (merchant orders, packages, anything changed before)."""
     if has_get_order_slot or searching_since is None or changed_at is None:
         return Door.GET_ORDER
-    if not opens_search(queued_get_order_calls):
+    if fulfillment_channel != "AFN" or read not in SEARCHED_READS:
         return Door.GET_ORDER
     return Door.SEARCH if utc(changed_at) >= utc(searching_since) else Door.GET_ORDER
 
@@ -360,9 +374,13 @@ def opens_search(queued_get_order_calls: float) -> bool:
     return queued_get_order_calls >= SEARCH_OPENS_AT_QUEUED_CALLS
 
 
-def keeps_searching(due_in_window: int, window_seconds: float, get_order_rate: float) -> bool:
-    """After a window's last page: search the next window while due orders come faster than
-    getOrder alone would read them (rates in requests per second of the same clock)."""
+def keeps_searching(due_in_window: int, window_seconds: float, get_order_rate: float,
+                    queued_get_order_calls: float) -> bool:
+    """After a window's last page: search the next window while getOrder's queue is still full,
+    or the window's orders came at more than half getOrder's rate (rates in requests per second
+    of one clock): below that getOrder alone keeps up, and answers sooner."""
+    if opens_search(queued_get_order_calls):
+        return True
     if window_seconds <= 0:
         return due_in_window > 0
     return due_in_window / window_seconds >= SEARCH_CLOSES_BELOW_SHARE * get_order_rate

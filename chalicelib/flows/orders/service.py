@@ -23,6 +23,7 @@ from chalicelib.flows.orders.rules import (
     OrderChange,
     OrderDetails,
     OrderStatus,
+    Read,
     TimelineEntry,
     backlog_of,
     buyer_data_expiry,
@@ -32,6 +33,7 @@ from chalicelib.flows.orders.rules import (
     moves_stock,
     needs_details,
     opens_search,
+    packages_known,
 )
 
 FETCH_ORDER = "fetch_order"
@@ -63,6 +65,7 @@ class OrderRepository(Protocol):
     def stored_together(self, order_ids: list[str]) -> dict[str, tuple[Order, OrderStatus | None, frozenset[str]]]: ...
     def add_to_timeline(self, order_id: str, entry: TimelineEntry) -> bool: ...
     def save_details(self, order_id: str, details: OrderDetails) -> bool: ...
+    def mark_read(self, order_id: str, status: OrderStatus) -> bool: ...
     def needs_attention(self, order_id: str, reason: str, at: datetime) -> bool: ...
 
 
@@ -81,6 +84,10 @@ class AmazonOrders(Protocol):
                       statuses: Any = (), fulfilled_by: str | None = None,
                       last_updated_before: datetime | None = None,
                       ) -> tuple[list[dict[str, Any]], str | None, str | None]: ...
+
+
+class OurShipments(Protocol):
+    def confirmed_units(self, order_id: str) -> dict[str, int]: ...
 
 
 class SearchState(Protocol):
@@ -115,6 +122,7 @@ class TaskPorts:
     poll_state: PollState
     poll_overlap: timedelta = timedelta(minutes=5)
     searches: SearchState | None = None  # None: the getOrder door only
+    shipments: OurShipments | None = None  # the packages confirmed through sellerops (no read needed for them)
     park_seconds: float = 300.0  # a task the search reads comes back to check after this
     search_lease_seconds: float = 900.0  # an open search whose chain is silent this long is over
     search_lookback: timedelta = timedelta(minutes=5)  # a search starts this long before the order that opened it
@@ -200,15 +208,23 @@ def fetch_order_details(task: Task, ports: TaskPorts, now: datetime) -> Result:
             raise PermanentError(f"order {quote(order_id)} belongs to another seller than {quote(seller_id)}")
         if not needs_details(order, details_status) and reason != BEHIND_AMAZON:
             return Result(Outcome.SKIPPED)
+        if (reason != BEHIND_AMAZON and ports.shipments is not None
+                and details_due(order.status, details_status, order.fulfillment_channel) is Read.PACKAGES
+                and packages_known(order.status, order.lines, ports.shipments.confirmed_units(order_id))):
+            # Shipped in packages the warehouse confirmed through sellerops: we hold them already.
+            if ports.orders.mark_read(order_id, order.status):
+                _invoices_due(ports.tasks, seller_id, order_id)
+            DETAILS_READ["ours"] += 1
+            return Result(Outcome.SKIPPED, {"order_id": order_id, "packages": "confirmed through sellerops"})
     searching = reason != BEHIND_AMAZON and ports.searches is not None and task.param("marketplace_id")
     booked = task.slot is not None and task.slot.operation == "getOrder"
     changed_at = parse_iso(task.param("at"))
     if searching and not booked:
         name = watermark_name(seller_id, task.param("marketplace_id"))
         search = _open_search_of(ports, name, now)
-        # Only while a search is open: how long getOrder's queue is (one read of its bucket).
-        queued = ports.slots.limiter.queued(seller_id, "getOrder", now.timestamp()) if search else 0.0
-        if door(changed_at, search, booked, queued) is Door.SEARCH:
+        held = found[0] if found is not None else None
+        read = details_due(held.status, found[1], held.fulfillment_channel) if found and held else None
+        if door(changed_at, search, booked, held.fulfillment_channel if held else None, read) is Door.SEARCH:
             raise Parked(f"the open search reads the orders changed since {iso(search or now)}",
                          delay_seconds=ports.park_seconds)
     try:
@@ -345,7 +361,8 @@ def search_details(task: Task, ports: TaskPorts, now: datetime) -> Result:
             lane=lane + 1, due=due, before=before))
         return Result(Outcome.DONE, {**facts, "next": "lane"})
     upper = datetime.fromisoformat(before)
-    if keeps_searching(due, (upper - since).total_seconds(), ports.slots.limiter.rate("getOrder")):
+    queued = ports.slots.limiter.queued(seller_id, "getOrder", now.timestamp())
+    if keeps_searching(due, (upper - since).total_seconds(), ports.slots.limiter.rate("getOrder"), queued):
         following = upper - ports.poll_overlap
         ports.tasks.enqueue(search_task(seller_id, marketplace_id, following))
         ports.searches.move_search(name, following, lease)

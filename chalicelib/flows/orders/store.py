@@ -461,6 +461,15 @@ class DynamoOrders:
             )
         return written.ok
 
+    def mark_read(self, order_id: str, status: OrderStatus) -> bool:
+        """The details hold what Amazon would say at `status` (its packages are ours): note so,
+        without a read. False when the order has no details yet."""
+        Row = _order_models().order
+        with unless_refused() as written:
+            Row(order_id).update(actions=[Row.details_status.set(status.value)],
+                                 condition=Row.order_id.exists() & Row.details.exists())
+        return written.ok
+
     def needs_attention(self, order_id: str, reason: str, at: datetime) -> bool:
         """Mark the order as needing a person, with the reason (cleared when exact money is saved)."""
         Row = _order_models().order

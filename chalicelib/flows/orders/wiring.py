@@ -25,6 +25,15 @@ def intake_ports() -> IntakePorts:
     return IntakePorts(orders=orders(), tasks=wiring.task_queue(), buyer_data=buyer_data())
 
 
+class ShipmentsConfirmed:
+    """The shipments flow's packages of an order confirmed to Amazon: units per order item."""
+
+    def confirmed_units(self, order_id: str) -> dict[str, int]:
+        from chalicelib.flows.shipments import wiring as shipments
+
+        return shipments.confirmed_units(order_id)
+
+
 @wiring.cached
 def task_ports() -> TaskPorts:
     from chalicelib.flows.orders.amazon import SpApiOrders  # sp_api only where Amazon is called
@@ -35,4 +44,4 @@ def task_ports() -> TaskPorts:
                      poll_overlap=timedelta(seconds=config.order_poll_overlap_seconds()),
                      searches=wiring.state(), park_seconds=max(1.0, 300.0 / scale),
                      search_lease_seconds=max(30.0, 900.0 / scale),
-                     search_lookback=timedelta(seconds=300.0 / scale))
+                     search_lookback=timedelta(seconds=300.0 / scale), shipments=ShipmentsConfirmed())

@@ -65,3 +65,16 @@ def alert_ports() -> AlertPorts:
     from chalicelib.core.alerts import SnsAlerts
 
     return AlertPorts(due=due_index(), sellers=wiring.state(), publisher=SnsAlerts())
+
+
+def confirmed_units(order_id: str) -> dict[str, int]:
+    """Units per order item in the order's packages confirmed to Amazon (for the other flows)."""
+    from chalicelib.flows.shipments.rules import ShipmentState
+
+    found = shipments().get(order_id)
+    units: dict[str, int] = {}
+    for shipment in found.shipments if found else ():
+        if shipment.state is ShipmentState.CONFIRMED:
+            for line in shipment.lines:
+                units[line.order_item_id] = units.get(line.order_item_id, 0) + line.quantity
+    return units

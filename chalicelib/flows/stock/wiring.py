@@ -16,7 +16,6 @@ class OrderStockFacts:
     def order_facts(self, seller_id: str, order_id: str) -> list[ItemFact] | None:
         from chalicelib.flows.orders import wiring as orders
         from chalicelib.flows.shipments import wiring as shipments
-        from chalicelib.flows.shipments.rules import ShipmentState
 
         found = orders.orders().get(order_id, consistent=True)
         if found is None or found[0].seller_id != seller_id:
@@ -27,12 +26,7 @@ class OrderStockFacts:
             channel = MERCHANT if order.details.fulfilled_by == "MERCHANT" else None
         lines = [(line.order_item_id, line.sku, line.quantity, line.quantity_shipped) for line in order.lines] or [
             (line.order_item_id, line.sku, line.quantity, 0) for line in (order.details.lines if order.details else ())]
-        recorded = shipments.shipments().get(order_id)
-        confirmed: dict[str, int] = {}
-        for shipment in recorded.shipments if recorded else ():
-            if shipment.state is ShipmentState.CONFIRMED:
-                for line in shipment.lines:
-                    confirmed[line.order_item_id] = confirmed.get(line.order_item_id, 0) + line.quantity
+        confirmed = shipments.confirmed_units(order_id)
         lines = [(item_id, sku, quantity, max(shipped, confirmed.get(item_id, 0)))
                  for item_id, sku, quantity, shipped in lines]
         return facts_of_change(seller_id, order_id, order.status.value, channel, lines)

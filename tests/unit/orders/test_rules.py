@@ -18,6 +18,7 @@ from chalicelib.flows.orders.rules import (
     door,
     keeps_searching,
     opens_search,
+    packages_known,
     to_status,
 )
 
@@ -153,15 +154,17 @@ def test_buyer_data_expires_thirty_days_after_the_latest_delivery_date():
     assert buyer_data_expiry(delivered, latest, T0, NOW) == delivered + timedelta(days=30)
 
 
-def test_the_door_is_getorder_unless_an_open_search_will_read_the_order_and_getorder_is_full():
-    since, full = T0, 150
-    assert door(T0 + timedelta(seconds=1), since, False, full) is Door.SEARCH
-    assert door(T0, since, False, full) is Door.SEARCH
-    assert door(T0 + timedelta(seconds=1), since, False, 149) is Door.GET_ORDER  # getOrder has room: it answers sooner
-    assert door(T0 - timedelta(seconds=1), since, False, full) is Door.GET_ORDER  # before the search: not read
-    assert door(T0 + timedelta(hours=1), None, False, full) is Door.GET_ORDER  # no search open
-    assert door(T0 + timedelta(hours=1), since, True, full) is Door.GET_ORDER  # its booked slot is used
-    assert door(None, since, False, full) is Door.GET_ORDER  # a task that does not say when
+def test_while_a_search_is_open_it_reads_the_fba_orders_changed_since_and_getorder_the_rest():
+    since, first = T0, Read.FIRST
+    assert door(T0 + timedelta(seconds=1), since, False, "AFN", first) is Door.SEARCH
+    assert door(T0, since, False, "AFN", Read.CANCELLATION) is Door.SEARCH
+    assert door(T0 + timedelta(seconds=1), since, False, "MFN", first) is Door.GET_ORDER  # not in its lane
+    assert door(T0 + timedelta(seconds=1), since, False, "MFN", Read.PACKAGES) is Door.GET_ORDER
+    assert door(T0 + timedelta(seconds=1), since, False, None, first) is Door.GET_ORDER  # channel unknown
+    assert door(T0 - timedelta(seconds=1), since, False, "AFN", first) is Door.GET_ORDER  # before the search
+    assert door(T0 + timedelta(hours=1), None, False, "AFN", first) is Door.GET_ORDER  # no search open
+    assert door(T0 + timedelta(hours=1), since, True, "AFN", first) is Door.GET_ORDER  # its booked slot is used
+    assert door(None, since, False, "AFN", first) is Door.GET_ORDER  # a task that does not say when
 
 
 def test_the_search_opens_past_a_page_and_a_half_of_booked_getorder_calls():
@@ -170,12 +173,12 @@ def test_the_search_opens_past_a_page_and_a_half_of_booked_getorder_calls():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(0, 10_000), st.floats(1, 86_400), st.floats(0.01, 100))
-def test_searching_goes_on_exactly_while_due_orders_outpace_getorder(due, seconds, rate):
-    assert keeps_searching(due, seconds, rate) == (due / seconds >= 0.8 * rate)
-    # More due orders in the same window never close a search that would stay open.
-    if keeps_searching(due, seconds, rate):
-        assert keeps_searching(due + 1, seconds, rate)
+@given(st.integers(0, 10_000), st.floats(1, 86_400), st.floats(0.01, 100), st.floats(0, 1_000))
+def test_searching_goes_on_while_getorder_is_full_or_the_window_was_busy(due, seconds, rate, queued):
+    expected = queued >= 150 or due / seconds >= 0.5 * rate
+    assert keeps_searching(due, seconds, rate, queued) == expected
+    if keeps_searching(due, seconds, rate, queued):  # more orders or a longer queue never close it
+        assert keeps_searching(due + 1, seconds, rate, queued) and keeps_searching(due, seconds, rate, queued + 1)
 
 
 def test_the_backlog_is_the_getorder_queue_or_the_open_search_whichever_waits_longer():
@@ -185,3 +188,14 @@ def test_the_backlog_is_the_getorder_queue_or_the_open_search_whichever_waits_lo
     assert (queued.get_order_queued, queued.oldest_wait_seconds) == (300, 600.0)
     searching = backlog_of(10, 0.5, NOW - timedelta(minutes=25), NOW)
     assert searching.searching and searching.oldest_wait_seconds == 25 * 60
+
+
+def test_packages_are_known_when_every_shipped_unit_went_in_a_package_confirmed_through_sellerops():
+    from chalicelib.flows.orders.rules import OrderLine
+
+    lines = (OrderLine("A", "MUG", 2, 1), OrderLine("B", "CUP", 1, 0))
+    assert packages_known(S.PARTIALLY_SHIPPED, lines, {"A": 1})
+    assert not packages_known(S.PARTIALLY_SHIPPED, lines, {})  # confirmed in Seller Central: read Amazon's
+    assert not packages_known(S.SHIPPED, lines, {"A": 2})  # shipped: every unit, B's too
+    assert packages_known(S.SHIPPED, lines, {"A": 2, "B": 1})
+    assert not packages_known(S.SHIPPED, (), {"A": 2})

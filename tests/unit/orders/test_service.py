@@ -12,7 +12,7 @@ from chalicelib.core.tasks import Outcome, Slot, Slots, Task, handle_retry
 from chalicelib.flows.orders import service as order_service
 from chalicelib.flows.orders.parsing import ORDER_CHANGE
 from chalicelib.flows.orders.rules import OrderStatus
-from chalicelib.flows.stock.triggers import ORDER_STOCK, order_task
+from chalicelib.flows.stock.triggers import order_task
 from tests.builders import amazon_order, body, order_change
 from tests.fakes import FakeAmazon, FakeBuyerData, FakeLimiter, FakeOrders, FakePollState, FakeSearches, FakeTasks
 
@@ -254,30 +254,47 @@ def test_a_short_wait_opens_nothing():
     assert p.searches.rows == {} and p.tasks.sent == []
 
 
-def test_while_a_search_is_open_an_order_changed_since_waits_for_its_page_without_calling_amazon():
-    limiter = FakeLimiter()
-    limiter.queue_length = 150  # getOrder's queue is full
-    p = door_ports(limiter=limiter)
+def fba_order_held(p, status="UNSHIPPED"):
+    """An FBA order we hold, paid for, whose details were never read."""
+    raw = amazon_order(status=status)
+    raw["fulfillment"]["fulfilledBy"] = "AMAZON"
+    p.orders.apply_change(order_service.parsing.order_change(SELLER, raw), NOW)
+    p.amazon.orders[raw["orderId"]] = raw
+    return raw
+
+
+def test_while_a_search_is_open_an_fba_order_changed_since_waits_for_its_page_without_calling_amazon():
+    p = door_ports()
+    fba_order_held(p)
     p.searches.rows[SEARCH_NAME] = (NOW - timedelta(minutes=10), NOW.timestamp() + 600)
     with pytest.raises(Parked) as parked:
         order_service.fetch_order_details(changed_task(), p, NOW)
     assert p.amazon.calls == [] and p.slots.limiter.calls == []
-    limiter.queue_length = 10  # getOrder has room again: it takes the order, search or not
-    assert order_service.fetch_order_details(changed_task(), p, NOW).outcome is Outcome.CREATED
     queue = FakeTasks()
     assert handle_retry(changed_task(), parked.value, queue) is Outcome.PARKED
     (back, delay), = queue.sent
     assert back.attempt == 0 and delay == p.park_seconds, "parked is not a failure"
 
 
-def test_an_order_changed_before_the_search_began_or_a_silent_search_goes_through_getorder():
+def test_while_a_search_is_open_a_merchant_order_still_goes_through_getorder():
     p = door_ports()
     p.searches.rows[SEARCH_NAME] = (NOW - timedelta(minutes=10), NOW.timestamp() + 600)
-    early = changed_task(at=NOW - timedelta(minutes=11))
-    assert order_service.fetch_order_details(early, p, NOW).outcome is Outcome.CREATED
+    raw = amazon_order()
+    p.orders.apply_change(order_service.parsing.order_change(SELLER, raw), NOW)
+    assert order_service.fetch_order_details(changed_task(), p, NOW).outcome is Outcome.DONE
+    assert p.amazon.calls == [("getOrder", SELLER, raw["orderId"])]
+
+
+def test_an_order_changed_before_the_search_began_or_a_silent_search_goes_through_getorder():
     p = door_ports()
+    fba_order_held(p)
+    p.searches.rows[SEARCH_NAME] = (NOW - timedelta(minutes=10), NOW.timestamp() + 600)
+    early = changed_task(at=NOW - timedelta(minutes=11))
+    assert order_service.fetch_order_details(early, p, NOW).outcome is Outcome.DONE
+    p = door_ports()
+    fba_order_held(p)
     p.searches.rows[SEARCH_NAME] = (NOW - timedelta(minutes=10), NOW.timestamp() - 1)  # its chain went silent
-    assert order_service.fetch_order_details(changed_task(), p, NOW).outcome is Outcome.CREATED
+    assert order_service.fetch_order_details(changed_task(), p, NOW).outcome is Outcome.DONE
     assert p.amazon.calls == [("getOrder", SELLER, "028-1234567-1234567")]
 
 
@@ -306,9 +323,15 @@ class PagedAmazon(FakeAmazon):
         return page, token, "2026-11-22T11:58:00Z"
 
 
+def fba(order_id, updated, status="UNSHIPPED"):
+    raw = amazon_order(order_id, status=status, updated=updated)
+    raw["fulfillment"]["fulfilledBy"] = "AMAZON"
+    return raw
+
+
 def test_a_search_page_takes_in_every_due_order_on_it_and_leaves_the_others():
-    orders = {f"028-000000{i}-1234567": amazon_order(f"028-000000{i}-1234567", updated=f"2026-11-22T11:0{i}:00Z")
-              for i in range(5)}
+    orders = {f"028-000000{i}-1234567": fba(f"028-000000{i}-1234567", f"2026-11-22T11:0{i}:00Z") for i in range(5)}
+    orders["028-0000009-1234567"] = amazon_order("028-0000009-1234567", updated="2026-11-22T11:09:00Z")  # merchant
     amazon = PagedAmazon(orders, size=3)
     p = door_ports(amazon=amazon)
     # One of them already holds its details as Amazon has them: nothing is due.
@@ -320,91 +343,73 @@ def test_a_search_page_takes_in_every_due_order_on_it_and_leaves_the_others():
     result = order_service.search_details(first, p, NOW)
     assert (result.facts["details"], result.facts["next"]) == (3, "page")
     assert set(amazon.included[0]) == set(order_service.parsing.INCLUDED_DATA)
+    assert amazon.lanes[0][:2] == (("UNSHIPPED", "CANCELLED"), "AMAZON")  # only what the search door reads
     (following, _), = [(t, d) for t, d in p.tasks.sent if t.kind == order_service.SEARCH_DETAILS]
+    assert following.param("before") == "2026-11-22T11:58:00Z", "every page of a window has the same bound"
     second = order_service.search_details(following, p, NOW)
     assert (second.facts["orders"], second.facts["details"]) == (2, 1)
     for order_id in orders:
-        assert p.orders.get(order_id)[1] is OrderStatus.UNSHIPPED
-        assert order_id == done or order_id in p.buyer_data.saved
-    assert second.facts["next"] == "lane"
-    (lane, _), = [(t, d) for t, d in p.tasks.sent if t.kind == order_service.SEARCH_DETAILS][1:]
-    third = order_service.search_details(lane, p, NOW)  # the merchant orders' packages: none shipped
-    assert amazon.lanes[0][:2] == (("UNSHIPPED", "CANCELLED"), None)
-    assert amazon.lanes[2] == (("PARTIALLY_SHIPPED", "SHIPPED"), "MERCHANT", datetime(2026, 11, 22, 11, 58, tzinfo=UTC))
-    assert p.slots.limiter.calls == [(SELLER, "searchOrders")] * 3
-    # 4 due orders over an hour's window: far slower than getOrder reads, the door closes.
-    assert third.facts["next"] == "closed" and p.searches.closed == [SEARCH_NAME]
+        if order_id != "028-0000009-1234567":
+            assert p.orders.get(order_id)[1] is OrderStatus.UNSHIPPED
+            assert order_id == done or order_id in p.buyer_data.saved
+    assert "028-0000009-1234567" not in p.buyer_data.saved  # a merchant order: getOrder's
+    assert p.slots.limiter.calls == [(SELLER, "searchOrders")] * 2
+    # 4 due orders over an hour's window, getOrder's queue short: the door closes.
+    assert second.facts["next"] == "closed" and p.searches.closed == [SEARCH_NAME]
     # A task parked for one of them comes back to find its details there.
     assert order_service.fetch_order_details(changed_task("028-0000001-1234567"), p, NOW).outcome is Outcome.SKIPPED
 
 
-def test_a_busy_window_is_followed_by_the_next_one():
-    orders = {f"028-{i:07d}-1234567": amazon_order(f"028-{i:07d}-1234567", updated="2026-11-22T11:57:30Z")
-              for i in range(40)}
+def test_a_busy_window_or_a_full_getorder_queue_is_followed_by_the_next_window():
+    orders = {f"028-{i:07d}-1234567": fba(f"028-{i:07d}-1234567", "2026-11-22T11:57:30Z") for i in range(40)}
     p = door_ports(amazon=PagedAmazon(orders, size=100))
     since = datetime(2026, 11, 22, 11, 57, tzinfo=UTC)
     p.searches.rows[SEARCH_NAME] = (since, NOW.timestamp() + 60)
     result = order_service.search_details(order_service.search_task(SELLER, MARKETPLACE, since), p, NOW)
-    assert (result.facts["details"], result.facts["next"]) == (40, "lane")
-    (lane, _), = [(t, d) for t, d in p.tasks.sent if t.kind == order_service.SEARCH_DETAILS]
-    result = order_service.search_details(lane, p, NOW)
-    assert result.facts["next"] == "window"  # 40 in a minute: getOrder reads 29
-    (following, _), = [(t, d) for t, d in p.tasks.sent if t.kind == order_service.SEARCH_DETAILS][1:]
+    assert (result.facts["details"], result.facts["next"]) == (40, "window")  # 40 in a minute: getOrder reads 29
+    (following, _), = [(t, d) for t, d in p.tasks.sent if t.kind == order_service.SEARCH_DETAILS]
     moved = datetime.fromisoformat(following.param("since"))
     assert moved == datetime(2026, 11, 22, 11, 58, tzinfo=UTC) - p.poll_overlap
     assert p.searches.rows[SEARCH_NAME][0] == moved
+    # An empty window while getOrder's queue is full: the search goes on.
+    limiter = FakeLimiter()
+    limiter.queue_length = 400
+    quiet = door_ports(amazon=PagedAmazon({}, size=100), limiter=limiter)
+    quiet.searches.rows[SEARCH_NAME] = (since, NOW.timestamp() + 60)
+    again = order_service.search_details(order_service.search_task(SELLER, MARKETPLACE, since), quiet, NOW)
+    assert again.facts["next"] == "window"
 
 
-def test_stock_is_told_only_of_the_changes_that_move_a_merchant_orders_units(intake):
-    def stock_tasks():
-        return [t for t in intake.tasks.tasks if t.kind == ORDER_STOCK]
+def test_a_merchant_order_shipped_in_packages_confirmed_through_sellerops_needs_no_read():
+    class Ours:
+        def __init__(self, units):
+            self.units = units
 
-    intake.handle(body(order_change(status="Pending", at="2026-11-01T10:00:00.000Z", notification_id="n1")))
-    assert len(stock_tasks()) == 1  # placed: reserved
-    intake.handle(body(order_change(status="Unshipped", at="2026-11-01T10:05:00.000Z", notification_id="n2")))
-    assert len(stock_tasks()) == 1  # paid for: nothing moves
-    intake.handle(body(order_change(status="Shipped", at="2026-11-01T14:00:00.000Z", notification_id="n3")))
-    assert len(stock_tasks()) == 2  # shipped: consumed
-    intake.handle(body(order_change(status="Shipped", at="2026-11-01T14:00:00.000Z", notification_id="n3")))
-    assert len(stock_tasks()) == 3, "a repeat heals a task lost when its first attempt failed mid-way"
-    intake.handle(body(order_change("028-7654321-7654321", status="Shipped", fulfillment="AFN")))
-    assert len(stock_tasks()) == 3, "Amazon's own stock is not the ledger's"
+        def confirmed_units(self, order_id):
+            return self.units
 
-
-class _Alerts:
-    def __init__(self):
-        self.sent = []
-
-    def publish(self, subject, message):
-        self.sent.append((subject, message))
-
-
-def test_a_backlog_past_fifteen_minutes_alerts_the_seller_once_an_hour():
-    from chalicelib.flows.orders.rules import Backlog
-
-    state, alerts = FakePollState(), _Alerts()
-    found = {"S1": Backlog(40, 16 * 60, True), "S2": Backlog(3, 6, False)}
-    figures = order_service.watch_backlog(found, state, alerts, NOW)
-    assert figures == {"details_queued": 43, "details_oldest_wait_seconds": 960, "backlog_alerts": 1}
-    (subject, message), = alerts.sent
-    assert "S1" in subject and "16 minutes" in subject and "searchOrders door is open" in message
-    assert order_service.watch_backlog(found, state, alerts, NOW + timedelta(minutes=15))["backlog_alerts"] == 0
-    assert order_service.watch_backlog(found, state, alerts, NOW + timedelta(minutes=61))["backlog_alerts"] == 1
+    p = door_ports()
+    raw = amazon_order()
+    p.orders.apply_change(order_service.parsing.order_change(SELLER, raw), NOW)
+    p.orders.save_details(raw["orderId"], order_service.parsing.order_details(raw))
+    shipped = order_service.parsing.parse_order_change(parse_notification(body(order_change(
+        status="Shipped", at="2026-11-02T10:00:00.000Z"))))
+    p.orders.apply_change(shipped, NOW)
+    task_ = changed_task()
+    some = replace_ports(p, shipments=Ours({"11111111111111": 1}))  # one of its two units: Amazon's packages are read
+    assert order_service.fetch_order_details(task_, some, NOW).outcome is Outcome.DONE
+    assert p.amazon.calls == [("getOrder", SELLER, raw["orderId"])]
+    p.amazon.calls.clear()
+    p.orders.apply_change(order_service.parsing.parse_order_change(parse_notification(body(order_change(
+        status="Shipped", at="2026-11-03T10:00:00.000Z", notification_id="later")))), NOW)
+    every = replace_ports(p, shipments=Ours({"11111111111111": 2}))
+    result = order_service.fetch_order_details(task_, every, NOW)
+    assert result.outcome is Outcome.SKIPPED and result.facts["packages"] == "confirmed through sellerops"
+    assert p.amazon.calls == [] and p.orders.get(raw["orderId"])[1] is OrderStatus.SHIPPED
+    assert [t.kind for t in p.tasks.tasks][-1] == "issue_invoices"
 
 
-def test_backlogs_read_each_sellers_getorder_queue_and_its_open_searches():
-    class Limiter:
-        def queued(self, seller_id, operation, now):
-            return {"S1": 200.0}.get(seller_id, 0.0)
+def replace_ports(ports, **changes):
+    from dataclasses import replace
 
-        def rate(self, operation):
-            return 0.5
-
-    class State(FakePollState):
-        def searches(self):
-            return {"S2#A1PA6795UKMFR9": (NOW - timedelta(minutes=3), NOW.timestamp() + 60),
-                    "S1#A1PA6795UKMFR9": (NOW - timedelta(hours=3), NOW.timestamp() - 60)}  # closed
-
-    found = order_service.backlogs(State([{"seller_id": "S1"}, {"seller_id": "S2"}]), Limiter(), NOW)
-    assert (found["S1"].get_order_queued, found["S1"].oldest_wait_seconds, found["S1"].searching) == (200, 400, False)
-    assert (found["S2"].oldest_wait_seconds, found["S2"].searching) == (180, True)
+    return replace(ports, **changes)
