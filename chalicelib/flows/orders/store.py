@@ -526,7 +526,27 @@ class DynamoBuyerData:
 
     def save(self, seller_id: str, order_id: str, personal: dict[str, Any], as_of: datetime,
              expires_at: datetime, delivered_at: datetime | None = None, now: datetime | None = None) -> None:
+        """Seal and store the snapshot unless a newer one is there. One conditional write, no
+        read, unless the stored item says it was delivered (its 30 days then hold, whatever a
+        later snapshot promises) or is newer: then it is read and merged."""
         Row = _order_models().buyer
+        moment = now or datetime.now(UTC)
+        if expires_at <= moment:  # learnt late: already past its 30 days, not kept at all
+            self._delete(order_id)
+            return
+        plaintext = json.dumps(personal, separators=(",", ":"), sort_keys=True).encode()
+        sealed = self._keys.seal(plaintext, self._context(seller_id, order_id))
+
+        def item(expiry: datetime, delivered: datetime | None) -> dict[str, Any]:
+            return {"seller_id": seller_id, "ciphertext": sealed, "as_of": iso(as_of), "expires_at": expiry,
+                    "expiry_day": utc(expiry).date().isoformat(), "delivered_at": iso(delivered) if delivered else None}
+
+        row = Row(order_id, **item(expires_at, delivered_at))
+        with unless_refused() as written:
+            row.save(condition=Row.order_id.does_not_exist() | (
+                (Row.as_of <= iso(as_of)) & Row.delivered_at.does_not_exist()))
+        if written.ok:
+            return
         try:
             existing = Row.get(order_id, consistent_read=True)
         except DoesNotExist:
@@ -535,14 +555,10 @@ class DynamoBuyerData:
             # Delivered: the 30 days run from then, whatever a later snapshot promises.
             expires_at = min(expires_at, existing.expires_at)
             delivered_at = delivered_at or datetime.fromisoformat(existing.delivered_at)
-        if expires_at <= (now or datetime.now(UTC)):  # learnt late: already past its 30 days, not kept at all
+        if expires_at <= moment:
             self._delete(order_id)
             return
-        plaintext = json.dumps(personal, separators=(",", ":"), sort_keys=True).encode()
-        sealed = self._keys.seal(plaintext, self._context(seller_id, order_id))
-        row = Row(order_id, seller_id=seller_id, ciphertext=sealed, as_of=iso(as_of), expires_at=expires_at,
-                  expiry_day=utc(expires_at).date().isoformat(),
-                  delivered_at=iso(delivered_at) if delivered_at else None)
+        row = Row(order_id, **item(expires_at, delivered_at))
         with unless_refused():
             row.save(condition=Row.order_id.does_not_exist() | (Row.as_of <= iso(as_of)))
 
