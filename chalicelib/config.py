@@ -87,6 +87,12 @@ def order_poll_overlap_seconds() -> int:
     return int(os.environ.get("ORDER_POLL_OVERLAP_SECONDS", "300"))
 
 
+def order_search_door() -> bool:
+    """Whether orders' details may be read through searchOrders pages when many wait (on by
+    default; `false` keeps getOrder alone, as the getOrder rate benchmark measures it)."""
+    return os.environ.get("ORDER_SEARCH_DOOR", "true").strip().lower() not in ("false", "0", "no", "off")
+
+
 def first_poll_window_days() -> float:
     """How far back the backstop reads for a seller and marketplace it has never polled."""
     return float(os.environ.get("FIRST_POLL_WINDOW_DAYS", "1"))

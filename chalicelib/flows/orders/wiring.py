@@ -42,6 +42,7 @@ def task_ports() -> TaskPorts:
     return TaskPorts(orders=orders(), tasks=wiring.task_queue(), slots=wiring.slots(),
                      amazon=SpApiOrders(wiring.spapi()), buyer_data=buyer_data(), poll_state=wiring.state(),
                      poll_overlap=timedelta(seconds=config.order_poll_overlap_seconds()),
-                     searches=wiring.state(), park_seconds=max(1.0, 300.0 / scale),
+                     searches=wiring.state() if config.order_search_door() else None,
+                     park_seconds=max(1.0, 300.0 / scale),
                      search_lease_seconds=max(30.0, 900.0 / scale),
                      search_lookback=timedelta(seconds=300.0 / scale), shipments=ShipmentsConfirmed())

@@ -413,3 +413,14 @@ def replace_ports(ports, **changes):
     from dataclasses import replace
 
     return replace(ports, **changes)
+
+
+@pytest.mark.parametrize("value, on", [(None, True), ("true", True), ("false", False), ("0", False), ("OFF", False)])
+def test_the_search_door_can_be_turned_off(monkeypatch, value, on):
+    from chalicelib import config
+
+    if value is None:
+        monkeypatch.delenv("ORDER_SEARCH_DOOR", raising=False)
+    else:
+        monkeypatch.setenv("ORDER_SEARCH_DOOR", value)
+    assert config.order_search_door() is on
