@@ -36,7 +36,7 @@ SEARCH_LAG = 120.0  # searchOrders looks no later than 2 minutes before the requ
 PAGE = 100
 PARK = 300.0
 LEASE = 900.0
-OVERLAP = 300.0
+OVERLAP = 30.0  # TaskPorts.search_overlap
 LOOKBACK = 300.0
 TARGET_WAIT = 15 * 60.0
 EPOCH = datetime(2026, 12, 1, tzinfo=UTC)

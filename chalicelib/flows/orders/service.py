@@ -126,6 +126,11 @@ class TaskPorts:
     park_seconds: float = 300.0  # a task the search reads comes back to check after this
     search_lease_seconds: float = 900.0  # an open search whose chain is silent this long is over
     search_lookback: timedelta = timedelta(minutes=5)  # a search starts this long before the order that opened it
+    # A window starts this long before the last one ended: only the clock's edge. Not the
+    # backstop's five minutes, which would list again what the last window read (and made
+    # every window longer than the one before at 50,000 orders a day); an order the edge missed
+    # still has its task, which goes to getOrder once the search is past it.
+    search_overlap: timedelta = timedelta(seconds=30)
 
 
 def fetch_task(seller_id: str, order_id: str, marketplace_id: str | None, reason: str,
@@ -363,7 +368,7 @@ def search_details(task: Task, ports: TaskPorts, now: datetime) -> Result:
     upper = datetime.fromisoformat(before)
     queued = ports.slots.limiter.queued(seller_id, "getOrder", now.timestamp())
     if keeps_searching(due, (upper - since).total_seconds(), ports.slots.limiter.rate("getOrder"), queued):
-        following = upper - ports.poll_overlap
+        following = upper - ports.search_overlap
         ports.tasks.enqueue(search_task(seller_id, marketplace_id, following))
         ports.searches.move_search(name, following, lease)
         return Result(Outcome.DONE, {**facts, "next": "window"})

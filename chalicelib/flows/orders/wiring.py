@@ -45,4 +45,5 @@ def task_ports() -> TaskPorts:
                      searches=wiring.state() if config.order_search_door() else None,
                      park_seconds=max(1.0, 300.0 / scale),
                      search_lease_seconds=max(30.0, 900.0 / scale),
-                     search_lookback=timedelta(seconds=300.0 / scale), shipments=ShipmentsConfirmed())
+                     search_lookback=timedelta(seconds=300.0 / scale),
+                     search_overlap=timedelta(seconds=30.0 / scale), shipments=ShipmentsConfirmed())

@@ -369,7 +369,7 @@ def test_a_busy_window_or_a_full_getorder_queue_is_followed_by_the_next_window()
     assert (result.facts["details"], result.facts["next"]) == (40, "window")  # 40 in a minute: getOrder reads 29
     (following, _), = [(t, d) for t, d in p.tasks.sent if t.kind == order_service.SEARCH_DETAILS]
     moved = datetime.fromisoformat(following.param("since"))
-    assert moved == datetime(2026, 11, 22, 11, 58, tzinfo=UTC) - p.poll_overlap
+    assert moved == datetime(2026, 11, 22, 11, 58, tzinfo=UTC) - p.search_overlap
     assert p.searches.rows[SEARCH_NAME][0] == moved
     # An empty window while getOrder's queue is full: the search goes on.
     limiter = FakeLimiter()
