@@ -15,6 +15,7 @@ every order waits less than 15 minutes over the second half of the day.
 """
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import random
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.core.limits import limit_for, reserve
+from chalicelib.core.limits import limit_for, queued, reserve
 from chalicelib.flows.orders import rules
 from chalicelib.flows.orders.rules import Door, OrderStatus
 
@@ -95,7 +96,6 @@ class Run:
         search: dict[str, Any] = {"since": None, "lease": 0.0}
         due_now: set[int] = set()
         log: list[tuple[float, int]] = []  # every update, in time order (changes are simulated in order)
-        import bisect
 
         def book(operation: str, now: float) -> float:
             limit = get_limit if operation == "getOrder" else search_limit
@@ -164,17 +164,16 @@ class Run:
             elif kind == "page_call":
                 self.calls["searchOrders"] += 1
                 if search.get("window") is None:
-                    search["window"] = (search["since"], now - SEARCH_LAG, 0,
+                    search["window"] = (search["since"], now - SEARCH_LAG,
                                         bisect.bisect_left(log, (search["since"], -1)))
-                low, high, lane, position = search["window"]
-                statuses, fulfilled_by = rules.SEARCH_LANES[lane]
+                low, high, position = search["window"]
                 page: list[tuple[float, int]] = []
                 while position < len(log) and log[position][0] <= high and len(page) <= PAGE:
                     updated, index = log[position]
                     o = orders[index]
-                    # Amazon lists an order once, at its latest update, if the lane's filters match.
-                    if (o.updated == updated and o.status is not None and o.status.value in statuses
-                            and (fulfilled_by is None or o.channel == {"AMAZON": "AFN"}.get(fulfilled_by, "MFN"))):
+                    # Amazon lists an order once, at its latest update, if the page's filters match.
+                    if (o.updated == updated and o.status is not None and o.status.value in rules.SEARCH_STATUSES
+                            and o.channel == "AFN"):  # rules.SEARCH_FULFILLED_BY
                         page.append((updated, index))
                     position += 1
                 more = len(page) > PAGE
@@ -186,13 +185,10 @@ class Run:
                         search["due"] += 1
                 search["lease"] = now + LEASE
                 if more:
-                    search["window"] = (low, high, lane, position)
+                    search["window"] = (low, high, position)
                     at(now, "page")
-                elif lane + 1 < len(rules.SEARCH_LANES):
-                    search["window"] = (low, high, lane + 1, bisect.bisect_left(log, (low, -1)))
-                    at(now, "page")
-                elif rules.keeps_searching(search["due"], high - low, get_limit.rate, max(
-                        0.0, ((tats["getOrder"] or now) - now - get_limit.tolerance) * get_limit.rate)):
+                elif rules.keeps_searching(search["due"], high - low, get_limit.rate,
+                                           queued(tats["getOrder"], now, get_limit)):
                     search.update(since=high - OVERLAP, window=None, due=0)
                     at(now, "page")
                 else:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from chalicelib import config
 from chalicelib.core.errors import RetryLater
-from chalicelib.core.limits import limit_for, reserve
+from chalicelib.core.limits import limit_for, queued, reserve
 from chalicelib.core.state import DynamoState
 
 _MAX_ATTEMPTS = 8
@@ -36,9 +36,7 @@ class DynamoRateLimiter:
 
     def queued(self, seller_id: str, operation: str, now: float) -> float:
         """How many calls are booked beyond what the bucket lets go at once (0: none wait)."""
-        limit = limit_for(operation, config.rate_scale())
-        tat = self._state.bucket(f"{seller_id}#{operation}")
-        return 0.0 if tat is None else max(0.0, (tat - now - limit.tolerance) * limit.rate)
+        return queued(self._state.bucket(f"{seller_id}#{operation}"), now, limit_for(operation, config.rate_scale()))
 
     def lateness_allowed(self, operation: str) -> float:
         """How long after its booked slot a call may still go: half the bucket's burst, so calls

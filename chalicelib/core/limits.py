@@ -70,3 +70,8 @@ def reserve(tat: float | None, now: float, limit: Limit) -> tuple[float, float]:
     slot = new_tat - limit.tolerance
     wait = slot - now
     return new_tat, wait if wait > 1e-6 else 0.0  # float noise is not a wait
+
+
+def queued(tat: float | None, now: float, limit: Limit) -> float:
+    """How many calls are booked beyond what the bucket lets go at once (0: none wait)."""
+    return 0.0 if tat is None else max(0.0, (tat - now - limit.tolerance) * limit.rate)

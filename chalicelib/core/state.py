@@ -223,9 +223,7 @@ class DynamoState:
         cached = self._searches.get(name)
         if cached is not None and time.monotonic() - cached[1] < self.SEARCH_CACHE_SECONDS:
             return cached[0]
-        row = self._get("SEARCH", name)
-        since = parse_iso((row.data or {}).get("since")) if row is not None else None
-        found = (since, float(row.lease_until or 0)) if row is not None and since is not None else None
+        found = _search_of(self._get("SEARCH", name))
         self._searches[name] = (found, time.monotonic())
         return found
 
@@ -253,12 +251,7 @@ class DynamoState:
 
     def searches(self) -> dict[str, tuple[datetime, float]]:
         """Every search record (open, closed or silent), by name: since when, and its lease."""
-        found = {}
-        for row in self._row().query("SEARCH"):
-            since = parse_iso((row.data or {}).get("since"))
-            if since is not None:
-                found[str(row.sk)] = (since, float(row.lease_until or 0))
-        return found
+        return {str(row.sk): found for row in self._row().query("SEARCH") if (found := _search_of(row))}
 
     # the shared rate limiter's buckets
     def bucket(self, key: str) -> float | None:
@@ -390,6 +383,12 @@ class DynamoState:
         with unless_refused():
             Row(f"REQUEST#{caller}", name).update(actions=[Row.status.set("released")],
                                                   condition=(Row.status == "answering") & (Row.owner == owner))
+
+
+def _search_of(row: Any) -> tuple[datetime, float] | None:
+    """A search record: since when it reads, and its lease (epoch seconds)."""
+    since = parse_iso((row.data or {}).get("since")) if row is not None else None
+    return (since, float(row.lease_until or 0)) if since is not None else None
 
 
 def _token_of(row: Any) -> TokenRecord:

@@ -345,14 +345,13 @@ SEARCH_OPENS_AT_QUEUED_CALLS = 150.0
 SEARCH_CLOSES_BELOW_SHARE = 0.5
 
 
-# What a search window asks searchOrders for, lane after lane: only orders the search door
-# reads (door), so that a page of 100 is 100 reads, not the orders getOrder took or the status
-# words between them: FBA orders paid for or cancelled. searchOrders lists every order updated
-# in a window, and at 50,000 orders a day that is more than its 48,000 a day: the search cannot
-# scan everything, it takes a share that getOrder then has room for.
-SEARCH_LANES: tuple[tuple[tuple[str, ...], str | None], ...] = (
-    (("UNSHIPPED", "CANCELLED"), "AMAZON"),
-)
+# What a search page asks searchOrders for: only the orders the search door reads (door), so
+# that a page of 100 is 100 reads, not the orders getOrder took or the status words between
+# them: FBA orders paid for or cancelled. searchOrders lists every order updated in a window,
+# and at 50,000 orders a day that is more than its 48,000 a day: the search cannot scan
+# everything, it takes a share that getOrder then has room for.
+SEARCH_STATUSES = ("UNSHIPPED", "CANCELLED")
+SEARCH_FULFILLED_BY = "AMAZON"
 SEARCHED_READS = frozenset({Read.FIRST, Read.CANCELLATION})
 
 

@@ -15,7 +15,8 @@ from chalicelib.flows.orders import parsing
 from chalicelib.flows.orders.rules import (
     BACKLOG_ALERT_SECONDS,
     BUYER_DATA_DAYS,
-    SEARCH_LANES,
+    SEARCH_FULFILLED_BY,
+    SEARCH_STATUSES,
     SHIPPED_STATUSES,
     Backlog,
     Door,
@@ -207,14 +208,17 @@ def fetch_order_details(task: Task, ports: TaskPorts, now: datetime) -> Result:
     seller_id, order_id = task.seller_id, task.key
     found = ports.orders.get(order_id)
     reason = task.param("reason")
+    due: Read | None = None
+    channel: str | None = None
     if found is not None:
         order, details_status, _ = found
         if order.seller_id != seller_id:
             raise PermanentError(f"order {quote(order_id)} belongs to another seller than {quote(seller_id)}")
-        if not needs_details(order, details_status) and reason != BEHIND_AMAZON:
+        channel = order.fulfillment_channel
+        due = details_due(order.status, details_status, channel)
+        if due is None and reason != BEHIND_AMAZON:
             return Result(Outcome.SKIPPED)
-        if (reason != BEHIND_AMAZON and ports.shipments is not None
-                and details_due(order.status, details_status, order.fulfillment_channel) is Read.PACKAGES
+        if (reason != BEHIND_AMAZON and ports.shipments is not None and due is Read.PACKAGES
                 and packages_known(order.status, order.lines, ports.shipments.confirmed_units(order_id))):
             # Shipped in packages the warehouse confirmed through sellerops: we hold them already.
             if ports.orders.mark_read(order_id, order.status):
@@ -225,12 +229,9 @@ def fetch_order_details(task: Task, ports: TaskPorts, now: datetime) -> Result:
     booked = task.slot is not None and task.slot.operation == "getOrder"
     changed_at = parse_iso(task.param("at"))
     if searching and not booked:
-        name = watermark_name(seller_id, task.param("marketplace_id"))
-        search = _open_search_of(ports, name, now)
-        held = found[0] if found is not None else None
-        read = details_due(held.status, found[1], held.fulfillment_channel) if found and held else None
-        if door(changed_at, search, booked, held.fulfillment_channel if held else None, read) is Door.SEARCH:
-            raise Parked(f"the open search reads the orders changed since {iso(search or now)}",
+        search = _open_search_of(ports, watermark_name(seller_id, task.param("marketplace_id")), now)
+        if search is not None and door(changed_at, search, booked, channel, due) is Door.SEARCH:
+            raise Parked(f"the open search reads the orders changed since {iso(search)}",
                          delay_seconds=ports.park_seconds)
     try:
         ports.slots.take(task, "getOrder", now.timestamp())
@@ -323,20 +324,20 @@ def _open_search(ports: TaskPorts, seller_id: str, marketplace_id: str, changed_
 
 
 def search_details(task: Task, ports: TaskPorts, now: datetime) -> Result:
-    """One page of the search door: searchOrders over the window (from `since`; every lane but
-    the first up to the bound Amazon set for the first), one lane of rules.SEARCH_LANES, with
-    every includedData the details need; each order on it whose details are due is taken in as
-    getOrder's would be. Then the next page, the next lane, the next window, or the door closes."""
+    """One page of the search door: searchOrders over the window (from `since`; every page up
+    to the bound Amazon set for the first), asking only for the orders the door reads
+    (rules.SEARCH_STATUSES, SEARCH_FULFILLED_BY), with every includedData the details need; each
+    order on it whose details are due is taken in as getOrder's would be. Then the next page,
+    the next window, or the door closes."""
     assert ports.searches is not None
     seller_id, marketplace_id = task.seller_id, task.param("marketplace_id")
     name = watermark_name(seller_id, marketplace_id)
-    lane = int(task.param("lane", 0))
-    statuses, fulfilled_by = SEARCH_LANES[lane]
     ports.slots.take(task, "searchOrders", now.timestamp())
     since = datetime.fromisoformat(task.param("since"))
     found_orders, next_token, last_updated_before = ports.amazon.search_orders(
         seller_id, marketplace_id, since, task.param("next_token"), included_data=parsing.INCLUDED_DATA,
-        statuses=statuses, fulfilled_by=fulfilled_by, last_updated_before=parse_iso(task.param("before")))
+        statuses=SEARCH_STATUSES, fulfilled_by=SEARCH_FULFILLED_BY,
+        last_updated_before=parse_iso(task.param("before")))
     held = ports.orders.stored_together([str(raw.get("orderId") or "") for raw in found_orders if raw.get("orderId")])
     taken = 0
     for raw in found_orders:
@@ -356,15 +357,11 @@ def search_details(task: Task, ports: TaskPorts, now: datetime) -> Result:
     due = int(task.param("due", 0)) + taken
     lease = now.timestamp() + ports.search_lease_seconds
     before = task.param("before") or last_updated_before or iso(now)
-    facts = {"orders": len(found_orders), "details": taken, "lane": lane}
+    facts = {"orders": len(found_orders), "details": taken}
     ports.searches.move_search(name, since, lease)
     if next_token:
         ports.tasks.enqueue(task.with_params(next_token=next_token, due=due, before=before))
         return Result(Outcome.DONE, {**facts, "next": "page"})
-    if lane + 1 < len(SEARCH_LANES):
-        ports.tasks.enqueue(search_task(seller_id, marketplace_id, since).with_params(
-            lane=lane + 1, due=due, before=before))
-        return Result(Outcome.DONE, {**facts, "next": "lane"})
     upper = datetime.fromisoformat(before)
     queued = ports.slots.limiter.queued(seller_id, "getOrder", now.timestamp())
     if keeps_searching(due, (upper - since).total_seconds(), ports.slots.limiter.rate("getOrder"), queued):
