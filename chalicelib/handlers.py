@@ -67,12 +67,15 @@ def task_batch(queue: resources.Queue, event: dict[str, Any]) -> dict[str, Any]:
     wait (its rate-limit slot, a transient failure) goes back to its queue with a delay."""
     kinds = registry.kinds_on(queue)
     tasks = wiring.task_queue()
+    slots = wiring.slots()
+    slots.expect(_tasks_in(event))
 
     def handle(record: Any) -> str:
         task = Task.from_json(record.body)
         kind = kinds.get(task.kind)
         if kind is None:
             raise PermanentError(f"unknown task {task.kind[:60]!r} on the {queue.suffix} queue")
+        slots.started(task)
         logger().set_correlation_id(f"{task.kind}/{task.seller_id}/{task.key}")
         try:
             result = kind.run(task, kind.ports(), now())
@@ -90,6 +93,22 @@ def task_batch(queue: resources.Queue, event: dict[str, Any]) -> dict[str, Any]:
             return process_batch(event, queue.suffix, handle, wiring.state, tasks.flush)
     finally:
         tasks.discard()
+        _bookkeeping("unused rate-limit slots", slots.settle)
+
+
+def _tasks_in(event: dict[str, Any]) -> list[Task]:
+    """The batch's tasks, read ahead so a rate-limit booking can cover the ones to come; a
+    record that is not a task is left for its own turn to refuse."""
+    found = []
+    for record in event.get("Records") or ():
+        body = record.get("body") if isinstance(record, dict) else None
+        if not isinstance(body, str):
+            continue
+        try:
+            found.append(Task.from_json(body))
+        except PermanentError:
+            continue
+    return found
 
 
 def scheduled(schedule: Schedule) -> Callable[[Any], dict[str, Any]]:

@@ -168,10 +168,20 @@ class FakeLimiter:
     def __init__(self, waits: list[float] | None = None):
         self.waits = list(waits or [])
         self.calls: list[tuple[str, str]] = []
+        self.blocks: list[int] = []
+        self.released: list[tuple[str, str, int]] = []
 
-    def reserve(self, seller_id: str, operation: str) -> float:
+    def reserve_block(self, seller_id: str, operation: str, count: int) -> list[float]:
+        """One booking of `count` slots; the script's next wait is the first one's, the rest follow
+        a second apart."""
         self.calls.append((seller_id, operation))
-        return self.waits.pop(0) if self.waits else 0.0
+        self.blocks.append(count)
+        first = self.waits.pop(0) if self.waits else 0.0
+        return [first + i for i in range(count)] if first else [0.0] * count
+
+    def release(self, seller_id: str, operation: str, count: int) -> bool:
+        self.released.append((seller_id, operation, count))
+        return True
 
     def lateness_allowed(self, operation: str) -> float:
         return 2.0

@@ -65,11 +65,21 @@ def limit_for(operation: str, scale: float = 1.0) -> Limit:
 
 def reserve(tat: float | None, now: float, limit: Limit) -> tuple[float, float]:
     """Reserve the next call: returns (new TAT, seconds to wait before calling)."""
+    new_tat, waits = reserve_block(tat, now, limit, 1)
+    return new_tat, waits[0]
+
+
+def reserve_block(tat: float | None, now: float, limit: Limit, count: int) -> tuple[float, list[float]]:
+    """Reserve the next `count` calls at once: (new TAT, each call's wait), the same slots as
+    `count` reservations one after the other."""
     start = now if tat is None or tat < now else tat
-    new_tat = start + limit.interval
-    slot = new_tat - limit.tolerance
-    wait = slot - now
-    return new_tat, wait if wait > 1e-6 else 0.0  # float noise is not a wait
+    waits = [start + i * limit.interval - limit.tolerance - now for i in range(1, count + 1)]
+    return start + count * limit.interval, [w if w > 1e-6 else 0.0 for w in waits]  # float noise is not a wait
+
+
+def release(tat: float, limit: Limit, count: int) -> float:
+    """The TAT as if the last `count` calls booked had never been: a block's unused tail."""
+    return tat - count * limit.interval
 
 
 def queued(tat: float | None, now: float, limit: Limit) -> float:

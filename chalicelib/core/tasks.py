@@ -8,7 +8,9 @@ the shared limiter booked for it. It travels through SQS as JSON.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import threading
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Protocol
@@ -133,10 +135,15 @@ class TaskQueue(Protocol):
 
 
 class RateLimiter(Protocol):
-    def reserve(self, seller_id: str, operation: str) -> float: ...
+    def reserve_block(self, seller_id: str, operation: str, count: int) -> list[float]: ...
+    def release(self, seller_id: str, operation: str, count: int) -> bool: ...
     def lateness_allowed(self, operation: str) -> float: ...
     def rate(self, operation: str) -> float: ...
     def queued(self, seller_id: str, operation: str, now: float) -> float: ...
+
+
+# The most slots one booking takes: a task batch's size.
+BLOCK = 10
 
 
 class Slots:
@@ -144,10 +151,30 @@ class Slots:
 
     A slot is booked once; the task comes back when it is due and calls without booking again.
     Late calls whose slots have passed bunch together, and Amazon's bucket absorbs that only up
-    to its burst, so a task much later than its slot (a backlogged queue) books again."""
+    to its burst, so a task much later than its slot (a backlogged queue) books again.
+
+    Bookings are amortised over a batch: the first task of a kind and seller that needs a slot
+    books one for each such task still to run in the batch (one read and one write for up to ten
+    calls), and the next ones take theirs from this container's purse. What the batch did not use
+    (tasks that found their work done) is given back when it ends, if nobody has booked since, so
+    Amazon's capacity is not lost to slots nobody calls in."""
 
     def __init__(self, limiter: RateLimiter):
         self.limiter = limiter
+        self._ahead: Counter[tuple[str, str]] = Counter()  # (kind, seller) -> tasks still to run without a slot
+        self._purse: dict[tuple[str, str], list[float]] = {}  # (seller, operation) -> slots booked, not handed out
+        self._lock = threading.Lock()
+
+    def expect(self, tasks: Iterable[Task]) -> None:
+        """A batch is about to run these tasks, in this order."""
+        with self._lock:
+            self._ahead = Counter((t.kind, t.seller_id) for t in tasks if t.slot is None)
+
+    def started(self, task: Task) -> None:
+        """The batch runs `task` now: it is no longer ahead."""
+        with self._lock:
+            if task.slot is None and self._ahead[(task.kind, task.seller_id)] > 0:
+                self._ahead[(task.kind, task.seller_id)] -= 1
 
     def take(self, task: Task, operation: str, now: float) -> None:
         """Return when the task may call `operation`; raise `WaitForSlot` otherwise."""
@@ -157,9 +184,30 @@ class Slots:
                 raise WaitForSlot(operation, slot.at, slot.at - now)
             if now - slot.at <= self.limiter.lateness_allowed(operation):
                 return
-        wait = self.limiter.reserve(task.seller_id, operation)
-        if wait > 0:
-            raise WaitForSlot(operation, now + wait, wait)
+        at = self._booked(task, operation, now)
+        if at - now > 1e-6:
+            raise WaitForSlot(operation, at, at - now)
+
+    def _booked(self, task: Task, operation: str, now: float) -> float:
+        """A slot for this call: the purse's earliest still usable, or a new block's first."""
+        key = (task.seller_id, operation)
+        lateness = self.limiter.lateness_allowed(operation)
+        with self._lock:
+            purse = [at for at in self._purse.get(key, ()) if now - at <= lateness]
+            if not purse:
+                count = min(BLOCK, 1 + self._ahead[(task.kind, task.seller_id)])
+                purse = [now + wait for wait in self.limiter.reserve_block(task.seller_id, operation, count)]
+            self._purse[key] = purse[1:]
+            return purse[0]
+
+    def settle(self) -> None:
+        """The batch is over: give back the slots booked for tasks that did not call."""
+        with self._lock:
+            self._ahead.clear()
+            for (seller_id, operation), purse in list(self._purse.items()):
+                if not purse or self.limiter.release(seller_id, operation, len(purse)):
+                    del self._purse[(seller_id, operation)]
+                # else: somebody booked after us; the slots stay ours for this container's next batch
 
     def queued(self, operation: str, wait_seconds: float) -> float:
         """How many calls of `operation` were booked ahead of a booking that waits this long."""

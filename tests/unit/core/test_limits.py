@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.core.limits import DEFAULT_LIMITS, limit_for, reserve
+from chalicelib.core.limits import DEFAULT_LIMITS, limit_for, release, reserve, reserve_block
 
 
 def test_every_operation_we_call_has_amazons_default_limit():
@@ -39,6 +39,25 @@ def test_booked_slots_never_exceed_amazons_bucket(gaps, operation):
         last = at
         assert tokens >= 1 - 1e-9
         tokens -= 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.none(), st.floats(min_value=0, max_value=5000, allow_nan=False)),
+       st.floats(min_value=0, max_value=5000, allow_nan=False), st.integers(min_value=1, max_value=10),
+       st.integers(min_value=0, max_value=10), st.sampled_from(sorted(DEFAULT_LIMITS)))
+def test_a_block_books_the_slots_of_as_many_bookings_and_its_tail_can_be_given_back(tat, now, count, unused,
+                                                                                     operation):
+    limit = limit_for(operation)
+    block_tat, block_waits = reserve_block(tat, now, limit, count)
+    one_by_one, waits = tat, []
+    for _ in range(count):
+        one_by_one, wait = reserve(one_by_one, now, limit)
+        waits.append(wait)
+    assert block_tat == pytest.approx(one_by_one) and block_waits == pytest.approx(waits, abs=1e-6)
+    unused = min(unused, count)
+    fewer_tat, _ = reserve_block(tat, now, limit, count - unused) if count > unused else (None, [])
+    if fewer_tat is not None:  # giving back the unused tail leaves the bucket as if only the rest were booked
+        assert release(block_tat, limit, unused) == pytest.approx(fewer_tat)
 
 
 def test_a_late_call_may_still_use_its_slot_within_half_the_burst():

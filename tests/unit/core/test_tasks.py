@@ -74,6 +74,85 @@ def test_a_slot_for_another_operation_does_not_count():
     assert slots.limiter.calls == [("S", "getOrder")]
 
 
+class _Buckets:
+    """The state table's bucket records (DynamoState.bucket / move_bucket), in memory."""
+
+    def __init__(self):
+        self.tats, self.writes = {}, 0
+
+    def bucket(self, key):
+        return self.tats.get(key)
+
+    def move_bucket(self, key, expected, new):
+        self.writes += 1
+        if self.tats.get(key) != expected:
+            return False
+        self.tats[key] = new
+        return True
+
+
+def _limiter(buckets, clock=lambda: 1000.0):
+    from chalicelib.core.limiter import DynamoRateLimiter
+
+    return DynamoRateLimiter(buckets, clock=clock)
+
+
+def test_a_batch_books_its_slots_in_one_write_and_gives_back_what_it_did_not_use():
+    buckets = _Buckets()
+    slots = Slots(_limiter(buckets))
+    batch = [Task("fetch", "S", f"o{i}") for i in range(4)] + [Task("other", "S", "x")]
+    slots.expect(batch)
+    for task in batch[:3]:  # the fourth finds its work done and never calls
+        slots.started(task)
+        slots.take(task, "getOrder", 1000.0)
+    assert buckets.writes == 1
+    slots.started(batch[3])
+    slots.settle()
+    assert buckets.writes == 2
+    fresh = _Buckets()
+    Slots(_limiter(fresh)).take(Task("fetch", "S", "a"), "getOrder", 1000.0)
+    for key in ("b", "c"):
+        Slots(_limiter(fresh)).take(Task("fetch", "S", key), "getOrder", 1000.0)
+    assert buckets.tats == pytest.approx(fresh.tats)  # as if three calls had booked one at a time
+
+
+def test_a_block_beyond_the_burst_sends_each_task_back_with_its_own_slot():
+    from chalicelib.core.limits import limit_for
+
+    buckets = _Buckets()
+    limit = limit_for("getOrder")
+    buckets.tats["S#getOrder"] = 1000.0 + limit.tolerance  # the burst is spent: calls go one interval apart
+    slots = Slots(_limiter(buckets))
+    batch = [Task("fetch", "S", f"o{i}") for i in range(3)]
+    slots.expect(batch)
+    booked = []
+    for task in batch:
+        slots.started(task)
+        with pytest.raises(WaitForSlot) as wait:
+            slots.take(task, "getOrder", 1000.0)
+        booked.append(wait.value.at)
+    assert booked == pytest.approx([1000.0 + limit.interval * k for k in (1, 2, 3)]) and buckets.writes == 1
+    slots.settle()
+    assert buckets.writes == 1  # nothing left to give back
+
+
+def test_slots_another_container_booked_after_stay_ours_and_expired_ones_are_not_used():
+    buckets = _Buckets()
+    ours, theirs = Slots(_limiter(buckets)), Slots(_limiter(buckets))
+    batch = [Task("fetch", "S", f"o{i}") for i in range(3)]
+    ours.expect(batch)
+    ours.started(batch[0])
+    ours.take(batch[0], "getOrder", 1000.0)
+    theirs.take(Task("fetch", "S", "elsewhere"), "getOrder", 1000.0)
+    ours.settle()  # the two unused slots cannot be given back: kept for this container's next batch
+    writes = buckets.writes
+    ours.take(Task("fetch", "S", "next"), "getOrder", 1001.0)
+    assert buckets.writes == writes  # taken from the purse
+    late = 1000.0 + ours.limiter.lateness_allowed("getOrder") + 1
+    ours.take(Task("fetch", "S", "much later"), "getOrder", late)
+    assert buckets.writes == writes + 1  # the last kept slot had passed: a new booking
+
+
 def test_the_outcome_of_a_notification_several_flows_consume_is_the_one_that_says_most():
     assert strongest([Outcome.DUPLICATE, Outcome.CREATED, Outcome.STALE]) is Outcome.CREATED
     assert strongest([Outcome.DUPLICATE, Outcome.STALE]) is Outcome.STALE
