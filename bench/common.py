@@ -80,10 +80,12 @@ class ApiCallCounter:
     both go through) and HTTP attempts (retries included), only in threads while `counting()` is
     on: the worker's own SQS receive/delete calls, and the moto server's threads, stay out."""
 
-    def __init__(self) -> None:
+    def __init__(self, meter: Any = None) -> None:
+        self.meter = meter  # a bench.capacity.CapacityMeter: DynamoDB's request units as well
         self.calls: Counter[str] = Counter()
         self.by_target: Counter[str] = Counter()  # operation and DynamoDB table / SQS queue
         self.attempts = 0
+        self.handler_seconds = 0.0  # wall time inside the wrapped handlers (Lambda's billed duration)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._restore: list[Callable[[], None]] = []
@@ -105,6 +107,8 @@ class ApiCallCounter:
                 with counter._lock:
                     counter.calls[name] += 1
                     counter.by_target[f"{name} {target}".strip()] += 1
+                if counter.meter is not None and name.startswith("dynamodb:"):
+                    return counter.meter.around(original_call, client, operation_name, api_params)
             return original_call(client, operation_name, api_params)
 
         def counting_send(endpoint, request):
@@ -135,13 +139,59 @@ class ApiCallCounter:
     def wrap(self, handler: Callable) -> Callable:
         """The handler, counting every call made while it runs."""
         def counted(event, context):
-            with self.counting():
-                return handler(event, context)
+            started = time.perf_counter()
+            try:
+                with self.counting():
+                    return handler(event, context)
+            finally:
+                self.handler_seconds += time.perf_counter() - started
         return counted
 
     @property
     def total(self) -> int:
         return sum(self.calls.values())
+
+
+# eu-west-1 list prices, in dollars. DynamoDB on demand is billed per request unit (bench/capacity.py):
+# AWS halved those prices in November 2024; EARLIER are the ones before, which the first cost
+# targets were set against. Lambda: per request, and per GB-second of duration (x86).
+PRICES = {"dynamodb:write": 0.7068e-6, "dynamodb:read": 0.1415e-6, "sqs": 0.40e-6, "kms": 3e-6,
+          "s3:write": 5e-6, "s3:read": 0.4e-6, "lambda": 0.20e-6, "lambda:gb-second": 16.6667e-6}
+EARLIER = {**PRICES, "dynamodb:write": 1.4135e-6, "dynamodb:read": 0.283e-6}
+
+
+def list_price(counter: ApiCallCounter, prices: dict[str, float] = PRICES, invocations: float = 0,
+               memory_mb: int = 512, only: Callable[[str], bool] | None = None) -> float:
+    """What the counted requests cost: DynamoDB by its request units when the counter has a
+    meter (by requests otherwise), S3 by PUT and GET, the rest per request; plus the Lambda
+    invocations given and the handlers' measured duration. `only` keeps the requests whose
+    "operation target" it accepts (and leaves Lambda out)."""
+    if only is None:
+        def only(target: str) -> bool:
+            return True
+        lambda_dollars = invocations * prices["lambda"] \
+            + counter.handler_seconds * memory_mb / 1024 * prices["lambda:gb-second"]
+    else:
+        lambda_dollars = 0.0
+    dollars = 0.0
+    for name, count in counter.by_target.items():
+        if not only(name):
+            continue
+        service, operation = name.split(" ", 1)[0].split(":", 1)
+        if service == "dynamodb":
+            if counter.meter is None:
+                dollars += count * prices["dynamodb:read" if operation in ("GetItem", "Query", "BatchGetItem", "Scan")
+                                          else "dynamodb:write"]
+        elif service == "s3":
+            dollars += count * prices["s3:write" if operation.startswith(("Put", "Create", "Upload", "Complete"))
+                                      else "s3:read"]
+        elif service in prices:
+            dollars += count * prices[service]
+    if counter.meter is not None:
+        dollars += sum(units for table, units in counter.meter.wru.items() if only(table)) * prices["dynamodb:write"]
+        dollars += sum(units for table, units in counter.meter.rru_by_table.items() if only(table)) \
+            * prices["dynamodb:read"]
+    return dollars + lambda_dollars
 
 
 def verdict(ok: bool | None) -> str:

@@ -14,13 +14,13 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.common import ApiCallCounter, say, start_runtime, verdict
-from bench.invoices import PRICES
+from bench.capacity import CapacityMeter
+from bench.common import EARLIER, PRICES, ApiCallCounter, list_price, say, start_runtime, verdict
 
 SELLER, MARKETPLACE = "A2EUQ1WTGCTBG2", "A1PA6795UKMFR9"
 TARGET_PER_MILLION = 15.0
 TARGET_RATE = 50_000
-READS = ("GetItem", "Query", "BatchGetItem", "Scan")
+CATALOGUE = 500  # SKUs the orders are drawn from
 PHASES = (("PENDING", 0), ("UNSHIPPED", 5), ("PARTIALLY_SHIPPED", 120), ("SHIPPED", 240))  # minutes after placing
 
 
@@ -69,8 +69,10 @@ def cost(orders: int = 200, seed: int = 3) -> dict[str, Any]:
         promised = {"earliestDateTime": format_time(start + timedelta(days=2)),
                     "latestDateTime": format_time(start + timedelta(days=4))}
         base["fulfillment"]["deliverByWindow"] = promised  # the example's are past: its buyer data would not be kept
+        for item in base["orderItems"]:  # a catalogue, not every order on one SKU (its balance would hold them all)
+            item["product"]["sellerSku"] = f"SKU-{rng.randrange(CATALOGUE):04d}"
         lives.append((order_id, base, "AFN" if rng.random() < 0.7 else "MFN"))
-    counter = ApiCallCounter().install()
+    counter = ApiCallCounter(CapacityMeter()).install()
     for binding in runtime.worker.queues:
         binding.handler = counter.wrap(binding.handler)
     batches_before = runtime.worker.stats["batches"]
@@ -96,33 +98,34 @@ def cost(orders: int = 200, seed: int = 3) -> dict[str, Any]:
                        and orders_wiring.buyer_data().get(order_id) is not None)
     runtime.stop()
     calls = Counter(counter.calls)
-
-    def priced(counts: Counter[str]) -> float:
-        dollars = 0.0
-        for name, count in counts.items():
-            service_name, operation = name.split(" ", 1)[0].split(":", 1)
-            if service_name == "dynamodb":
-                dollars += count * PRICES["dynamodb:read" if operation in READS else "dynamodb:write"]
-            elif service_name in PRICES:
-                dollars += count * PRICES[service_name]
-        return dollars
-
-    dollars = priced(calls) + invocations * PRICES["lambda"]
-    # The invoices flow's own requests (this seller has no profile yet: its orders wait for one),
-    # priced per document in the README apart.
-    invoices = Counter({k: v for k, v in counter.by_target.items() if k.endswith("-invoices")})
     # The Lambda service's own SQS calls (receive and delete, batches of ten) for every message.
     messages = sum(count for name, count in calls.items() if name == "sqs:SendMessageBatch") * 10
-    sqs_service = (orders * len(PHASES) + messages) / 10 * 2 * PRICES["sqs"]
-    per_million = (dollars + sqs_service) / orders * 1_000_000
+    sqs_service = (orders * len(PHASES) + messages) / 10 * 2
+
+    def per_million(prices: dict[str, float], **kwargs: Any) -> float:
+        dollars = list_price(counter, prices, invocations, **kwargs)
+        if "only" not in kwargs:
+            dollars += sqs_service * prices["sqs"]
+        return round(dollars / orders * 1_000_000, 2)
+
+    by_requests = ApiCallCounter()  # the same calls priced per request, as this bench first did
+    by_requests.by_target, by_requests.handler_seconds = counter.by_target, 0.0
+    meter = counter.meter
     return {"orders": orders, "complete": complete, "wall_seconds": round(wall, 1),
             "details_read": dict(service.DETAILS_READ),
             "aws_requests_per_order": round(sum(calls.values()) / orders, 2),
             "per_order_by_operation": {k: round(v / orders, 2) for k, v in calls.most_common()},
             "per_order_by_target": {k: round(v / orders, 2) for k, v in counter.by_target.most_common()},
+            "write_units_per_order": round(meter.write_units / orders, 2),
+            "read_units_per_order": round(meter.read_units / orders, 2),
+            "write_units_per_order_by_table": {k: round(v / orders, 2) for k, v in meter.wru.most_common()},
             "lambda_invocations_per_order": round(invocations / orders, 2),
-            "list_price_per_million_orders_usd": round(per_million, 2),
-            "of_it_the_invoices_flow_usd": round(priced(invoices) / orders * 1_000_000, 2)}
+            "lambda_ms_per_order": round(counter.handler_seconds / orders * 1000, 1),
+            "list_price_per_million_orders_usd": per_million(PRICES),
+            "at_the_earlier_dynamodb_prices_usd": per_million(EARLIER),
+            "counted_per_request_at_the_earlier_prices_usd": round(
+                (list_price(by_requests, EARLIER, invocations) + sqs_service * EARLIER["sqs"]) / orders * 1_000_000, 2),
+            "of_it_the_invoices_flow_usd": per_million(PRICES, only=lambda target: "-invoices" in target)}
 
 
 def run(orders: int = 200) -> dict[str, Any]:
