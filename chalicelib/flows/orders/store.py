@@ -36,7 +36,7 @@ from pynamodb.models import Model
 
 from chalicelib import config, resources
 from chalicelib.core.datakeys import DataKeys
-from chalicelib.core.dynamo import models_builder, unless_refused
+from chalicelib.core.dynamo import PackedJSONAttribute, models_builder, unless_refused
 from chalicelib.core.money import Money
 from chalicelib.core.times import iso, parse_iso, utc
 from chalicelib.flows.orders.rules import (
@@ -118,7 +118,7 @@ def _order_models() -> _OrderModels:
         timeline = ListAttribute(of=_TimelineMap, null=True)
         notification_ids = UnicodeSetAttribute(null=True)
         change_ids = UnicodeSetAttribute(null=True)  # status and time of each change applied (rules.change_id)
-        details = JSONAttribute(null=True)
+        details = PackedJSONAttribute(null=True)  # compressed: a third of the item's write units
         details_status = UnicodeAttribute(null=True)
         details_as_of = UnicodeAttribute(null=True)
         attention = JSONAttribute(null=True)  # {"reason", "since"}: its money could not be taken as exact

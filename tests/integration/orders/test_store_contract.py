@@ -84,6 +84,30 @@ def test_details_are_stored_exactly_and_an_older_snapshot_never_replaces_a_newer
     assert order.details.lines[0].item_tax.to_dict() == {"amount": "6.38", "currency": "EUR"}
 
 
+def test_details_written_as_text_by_an_earlier_release_still_read_and_new_ones_are_packed(aws_stack, order_id):
+    import json
+
+    from chalicelib import config, resources
+    from chalicelib.core import aws
+    from chalicelib.flows.orders.store import DynamoOrders, details_to_json
+
+    repo = DynamoOrders()
+    repo.apply_change(change(order_id, OrderStatus.UNSHIPPED, 1, "n1"), NOW)
+    details = order_details(amazon_order(order_id, updated="2026-11-01T10:05:00Z"))
+    name = config.table_name(resources.ORDERS)
+    dynamodb = aws.client("dynamodb")
+    dynamodb.update_item(TableName=name, Key={"order_id": {"S": order_id}},
+                         UpdateExpression="SET details = :d, details_status = :s, details_as_of = :a",
+                         ExpressionAttributeValues={":d": {"S": json.dumps(details_to_json(details))},
+                                                    ":s": {"S": "UNSHIPPED"}, ":a": {"S": "2026-11-01T10:05:00Z"}})
+    assert repo.get(order_id)[0].details == details
+    newer = replace(details, as_of=details.as_of + timedelta(hours=1))
+    assert repo.save_details(order_id, newer)
+    stored = dynamodb.get_item(TableName=name, Key={"order_id": {"S": order_id}})["Item"]["details"]
+    assert "B" in stored and len(stored["B"]) < len(json.dumps(details_to_json(details))) / 2
+    assert repo.get(order_id)[0].details == newer
+
+
 def test_listing_filters_by_status_and_pages_without_repeats(repo):
     seller = f"S{uuid.uuid4().hex[:12].upper()}"
     ids = [f"{seller}-{i}" for i in range(5)]
