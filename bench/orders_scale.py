@@ -2,8 +2,9 @@
 code's own rules and limiter arithmetic, time modelled): the sustained rate, the waits, the
 backlog, and the ceiling in orders a day, before and after; (2) on the embedded stack, the
 whole life of real orders (four ORDER_CHANGE notifications each, Amazon's order moved before
-each, details, buyer data, merchant stock), every AWS request counted from botocore and priced
-at eu-west-1 list prices per million orders.
+each, details, buyer data, merchant stock), every AWS request counted from botocore, DynamoDB's
+request units worked out as it bills them (bench/capacity.py), priced at eu-west-1 list prices
+per million orders.
 """
 from __future__ import annotations
 
@@ -140,8 +141,11 @@ def run(orders: int = 200) -> dict[str, Any]:
     summary = (f"[scale] {TARGET_RATE:,} orders/day: max wait {sustained['max_wait_seconds']} s, backlog at end "
                f"{sustained['backlog_at_end']}, reads {sustained['reads']} (keeps up: {sustained['keeps_up']}); "
                f"ceiling in orders/day {ceilings}; lifecycle cost ${priced['list_price_per_million_orders_usd']:.2f} "
-               f"per million orders (target <= ${TARGET_PER_MILLION:g}), {priced['aws_requests_per_order']} AWS "
-               f"requests per order, {priced['complete']}/{orders} orders complete  {verdict(ok)}")
+               f"per million orders (target <= ${TARGET_PER_MILLION:g}; "
+               f"${priced['at_the_earlier_dynamodb_prices_usd']:.2f} at the earlier DynamoDB prices), "
+               f"{priced['aws_requests_per_order']} AWS requests, {priced['write_units_per_order']} write units and "
+               f"{priced['read_units_per_order']} read units per order, {priced['complete']}/{orders} orders complete  "
+               f"{verdict(ok)}")
     say(summary)
     return {"summary": summary, "figure": priced["list_price_per_million_orders_usd"],
             "unit": "USD per million orders (AWS list prices, eu-west-1)",
