@@ -7,7 +7,7 @@ import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -160,38 +160,43 @@ PRICES = {"dynamodb:write": 0.7068e-6, "dynamodb:read": 0.1415e-6, "sqs": 0.40e-
 EARLIER = {**PRICES, "dynamodb:write": 1.4135e-6, "dynamodb:read": 0.283e-6}
 
 
-def list_price(counter: ApiCallCounter, prices: dict[str, float] = PRICES, invocations: float = 0,
-               memory_mb: int = 512, only: Callable[[str], bool] | None = None) -> float:
-    """What the counted requests cost: DynamoDB by its request units when the counter has a
-    meter (by requests otherwise), S3 by PUT and GET, the rest per request; plus the Lambda
-    invocations given and the handlers' measured duration. `only` keeps the requests whose
-    "operation target" it accepts (and leaves Lambda out)."""
-    if only is None:
-        def only(target: str) -> bool:
-            return True
-        lambda_dollars = invocations * prices["lambda"] \
-            + counter.handler_seconds * memory_mb / 1024 * prices["lambda:gb-second"]
-    else:
-        lambda_dollars = 0.0
+_DYNAMODB_READS = ("GetItem", "Query", "BatchGetItem", "Scan")
+
+
+def price_requests(counts: Mapping[str, float], prices: dict[str, float], dynamodb: bool = True) -> float:
+    """Counted calls ("service:Operation [target]") priced per request: S3 by PUT and GET, the rest
+    at their service's price; DynamoDB a unit per request unless `dynamodb` is False (metered)."""
     dollars = 0.0
-    for name, count in counter.by_target.items():
-        if not only(name):
-            continue
+    for name, count in counts.items():
         service, operation = name.split(" ", 1)[0].split(":", 1)
         if service == "dynamodb":
-            if counter.meter is None:
-                dollars += count * prices["dynamodb:read" if operation in ("GetItem", "Query", "BatchGetItem", "Scan")
-                                          else "dynamodb:write"]
+            if dynamodb:
+                dollars += count * prices["dynamodb:read" if operation in _DYNAMODB_READS else "dynamodb:write"]
         elif service == "s3":
             dollars += count * prices["s3:write" if operation.startswith(("Put", "Create", "Upload", "Complete"))
                                       else "s3:read"]
         elif service in prices:
             dollars += count * prices[service]
-    if counter.meter is not None:
-        dollars += sum(units for table, units in counter.meter.wru.items() if only(table)) * prices["dynamodb:write"]
-        dollars += sum(units for table, units in counter.meter.rru_by_table.items() if only(table)) \
-            * prices["dynamodb:read"]
-    return dollars + lambda_dollars
+    return dollars
+
+
+def list_price(counter: ApiCallCounter, prices: dict[str, float] = PRICES, invocations: float = 0,
+               memory_mb: int = 512, units: bool = True, only: Callable[[str], bool] | None = None) -> float:
+    """What the counted requests cost: DynamoDB by its request units when the counter has a
+    meter and `units` holds (per request otherwise), the rest per request; plus the Lambda
+    invocations given and, with units, the handlers' measured duration. `only` keeps the
+    requests (and tables) it accepts, and leaves Lambda out."""
+    keep = only or (lambda target: True)
+    metered = units and counter.meter is not None
+    dollars = price_requests({k: v for k, v in counter.by_target.items() if keep(k)}, prices, dynamodb=not metered)
+    if metered:
+        dollars += sum(u for table, u in counter.meter.wru.items() if keep(table)) * prices["dynamodb:write"]
+        dollars += sum(u for table, u in counter.meter.rru_by_table.items() if keep(table)) * prices["dynamodb:read"]
+    if only is None:
+        dollars += invocations * prices["lambda"]
+        if units:
+            dollars += counter.handler_seconds * memory_mb / 1024 * prices["lambda:gb-second"]
+    return dollars
 
 
 def verdict(ok: bool | None) -> str:

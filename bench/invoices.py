@@ -32,13 +32,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bench.common import ApiCallCounter, say, start_runtime, verdict
+from bench.common import EARLIER, ApiCallCounter, price_requests, say, start_runtime, verdict
 
 TARGET_RATE, TARGET_FIRST_MS = 40.0, 400.0
-# List prices, eu-west-1, per request (README "What it costs").
-PRICES = {"dynamodb:write": 1.41e-6, "dynamodb:read": 0.28e-6, "sqs": 0.40e-6, "kms": 3e-6,
-          "s3:write": 5e-6, "s3:read": 0.4e-6, "lambda": 0.20e-6}
-
 _FIRST = r'''
 import time
 started = time.perf_counter()
@@ -228,19 +224,10 @@ def _requests_per_invoice(runtime: Any, invoices: int) -> dict[str, Any]:
                 states[doc.upload_status] += 1
                 documents += 1
     calls = Counter(counter.calls)
-    cost = 0.0
-    for name, count in calls.items():
-        service, operation = name.split(":", 1)
-        if service == "dynamodb":
-            cost += count * PRICES["dynamodb:read" if operation in ("GetItem", "Query", "BatchGetItem")
-                                   else "dynamodb:write"]
-        elif service == "s3":
-            cost += count * PRICES["s3:write" if operation.startswith("Put") else "s3:read"]
-        elif service in PRICES:
-            cost += count * PRICES[service]
+    cost = price_requests(calls, EARLIER)  # per request, at the earlier DynamoDB prices (README)
     # Lambda invocations: one per task (issue, render, upload, submit, report), batches of ten
     # but the work queue's one; and one intake per FEED_PROCESSING_FINISHED.
-    cost += documents * (4 / 10 + 1 + 1 / 10) * PRICES["lambda"]
+    cost += documents * (4 / 10 + 1 + 1 / 10) * EARLIER["lambda"]
     return {"orders": len(order_ids), "invoices": documents, "states": dict(states), "wall_seconds": round(wall, 1),
             "aws_requests_per_invoice": round(sum(calls.values()) / max(1, documents), 2),
             "by_service": {s: round(sum(c for n, c in calls.items() if n.startswith(s + ":")) / max(1, documents), 2)

@@ -19,28 +19,12 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.common import ApiCallCounter, say, start_runtime, verdict
+from bench.common import EARLIER, ApiCallCounter, price_requests, say, start_runtime, verdict
 
 RATE, BURST = 2.0, 10  # Amazon's confirmShipment usage plan
 TARGET_RATIO = 1.15
 TARGET_429_SHARE = 0.01
 SELLER, MARKETPLACE = "A2EUQ1WTGCTBG2", "A1F83G8C2ARO7P"
-# List prices, eu-west-1 (README "What it costs"): per request.
-PRICES = {"dynamodb:write": 1.41e-6, "dynamodb:read": 0.28e-6, "sqs": 0.40e-6, "kms": 3e-6,
-          "lambda": 0.20e-6}
-
-
-def _cost(calls: Counter[str]) -> float:
-    total = 0.0
-    for name, count in calls.items():
-        service, operation = name.split(":", 1)
-        if service == "dynamodb":
-            total += count * PRICES["dynamodb:read" if operation in ("GetItem", "Query") else "dynamodb:write"]
-        elif service in PRICES:
-            total += count * PRICES[service]
-    return total
-
-
 def run(shipments: int = 1000, rate_scale: float = 1.5, timeout_share: float = 0.05, seed: int = 7) -> dict[str, Any]:
     from chalicelib.core import wiring as core
     from chalicelib.flows.orders import wiring as orders
@@ -114,7 +98,7 @@ def run(shipments: int = 1000, rate_scale: float = 1.5, timeout_share: float = 0
     dropped = sum(1 for r in log if r.status == 0)
     per_shipment = {phase: round(sum(calls.values()) / shipments, 2)
                     for phase, calls in (("record", recorded), ("confirm", confirmed_calls), ("intake", intake_calls))}
-    cost = (_cost(recorded) + _cost(confirmed_calls) + _cost(intake_calls)) / shipments * 1000
+    cost = sum(price_requests(calls, EARLIER) for calls in (recorded, confirmed_calls, intake_calls)) / shipments * 1000
     ok = (drained and ratio is not None and ratio <= TARGET_RATIO and throttled <= TARGET_429_SHARE * len(log)
           and duplicates == 0 and states.get(ShipmentState.CONFIRMED.value) == shipments)
     summary = (f"[shipments] {shipments} confirmations at {RATE * rate_scale:g}/s (scale {rate_scale:g}): "

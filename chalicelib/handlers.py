@@ -59,7 +59,7 @@ def _bookkeeping(what: str, write: Callable[[], None]) -> None:
     try:
         write()
     except Exception as exc:  # noqa: BLE001
-        logger().warning("intake bookkeeping failed", extra={"what": what, "error": type(exc).__name__})
+        logger().warning("batch bookkeeping failed", extra={"what": what, "error": type(exc).__name__})
 
 
 def task_batch(queue: resources.Queue, event: dict[str, Any]) -> dict[str, Any]:
@@ -68,10 +68,11 @@ def task_batch(queue: resources.Queue, event: dict[str, Any]) -> dict[str, Any]:
     kinds = registry.kinds_on(queue)
     tasks = wiring.task_queue()
     slots = wiring.slots()
-    slots.expect(_tasks_in(event))
+    ahead = _tasks_in(event)
+    slots.expect(ahead.values())
 
     def handle(record: Any) -> str:
-        task = Task.from_json(record.body)
+        task = ahead.get(record.message_id) or Task.from_json(record.body)  # a record that is no task raises here
         kind = kinds.get(task.kind)
         if kind is None:
             raise PermanentError(f"unknown task {task.kind[:60]!r} on the {queue.suffix} queue")
@@ -96,16 +97,16 @@ def task_batch(queue: resources.Queue, event: dict[str, Any]) -> dict[str, Any]:
         _bookkeeping("unused rate-limit slots", slots.settle)
 
 
-def _tasks_in(event: dict[str, Any]) -> list[Task]:
-    """The batch's tasks, read ahead so a rate-limit booking can cover the ones to come; a
-    record that is not a task is left for its own turn to refuse."""
-    found = []
+def _tasks_in(event: dict[str, Any]) -> dict[str, Task]:
+    """The batch's tasks by message id, in order, read once and ahead so a rate-limit booking
+    can cover the ones to come; a record that is not a task is left for its own turn to refuse."""
+    found = {}
     for record in event.get("Records") or ():
         body = record.get("body") if isinstance(record, dict) else None
         if not isinstance(body, str):
             continue
         try:
-            found.append(Task.from_json(body))
+            found[str(record.get("messageId"))] = Task.from_json(body)
         except PermanentError:
             continue
     return found

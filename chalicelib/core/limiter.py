@@ -19,10 +19,6 @@ class DynamoRateLimiter:
         self._clock = clock
         self._written: dict[str, float] = {}  # the TAT this container last wrote, per bucket
 
-    def reserve(self, seller_id: str, operation: str) -> float:
-        """Book the next call slot; returns how many seconds until it (0: call now)."""
-        return self.reserve_block(seller_id, operation, 1)[0]
-
     def reserve_block(self, seller_id: str, operation: str, count: int) -> list[float]:
         """Book the next `count` call slots in one write; returns each one's wait (0: call now)."""
         limit = limit_for(operation, config.rate_scale())
