@@ -120,8 +120,12 @@ class Table:
 
 ORDERS = Table("orders", "Orders", "ORDERS_TABLE", "orders, their timelines and money",
                hash_key="order_id",
-               indexes=(Index("by_seller_updated", "seller_id", "updated_key"),
-                        Index("by_seller_status", "seller_status", "updated_key"),
+               # The lists: keys and a page's filters (flows/orders/store.py LISTED_BY), not the row,
+               # which every change would write into both again.
+               indexes=(Index("by_seller_updated_keys", "seller_id", "updated_key", projection="INCLUDE",
+                              included=("marketplace_id", "change_key")),
+                        Index("by_seller_status_keys", "seller_status", "updated_key", projection="INCLUDE",
+                              included=("marketplace_id", "change_key")),
                         # Sparse: merchant orders Amazon has not marked shipped, by their latest
                         # ship date (the ship-by alerts and GET /shipments/due).
                         Index("by_ship_by", "ship_by_seller", "ship_by_key", projection="INCLUDE",

@@ -461,9 +461,67 @@ class Project:
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
+_TABLE = "AWS::DynamoDB::Table"
+
+
+def _indexes(resource: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {index["IndexName"]: index for index in resource.get("Properties", {}).get("GlobalSecondaryIndexes") or ()}
+
+
+def index_steps(current: dict[str, Any], target: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The templates that take the stack from `current` to `target` when a table's indexes change
+    more than DynamoDB allows in one update (one index created or deleted per table): the steps
+    to apply before the app is deployed (each adds one index a table gains, the old ones kept,
+    so the running code keeps its indexes and the new code finds its own ready), and after it
+    (each removes one index a table loses; the last is `target` itself). ([], [target]) when one
+    update does it. An index whose definition changes under the same name cannot be replaced in
+    place: give it a new name."""
+    current_tables = {name: r for name, r in current.get("Resources", {}).items() if r.get("Type") == _TABLE}
+    plans = {}
+    for name, resource in target.get("Resources", {}).items():
+        if resource.get("Type") != _TABLE or name not in current_tables:
+            continue
+        old, new = _indexes(current_tables[name]), _indexes(resource)
+        changed = sorted(n for n in old.keys() & new.keys() if old[n] != new[n])
+        if changed:
+            raise DeployError(f"{name}: index {', '.join(changed)} changes its definition; DynamoDB cannot change"
+                              " an index in place (give the new one another name)")
+        added = [n for n in new if n not in old]
+        removed = [n for n in old if n not in new]
+        if len(added) + len(removed) > 1:
+            plans[name] = (old, new, added, removed)
+    if not plans:
+        return [], [target]
+
+    def stone(adds: int, removes: int) -> dict[str, Any]:
+        """`target`, each planned table with its first `adds` new indexes and without its first `removes` old ones."""
+        step = json.loads(json.dumps(target))
+        for name, (old, new, added, removed) in plans.items():
+            keep = [n for n in old if n not in removed[:removes]] + [n for n in added[:adds] if n not in old]
+            indexes = [old.get(n) or new[n] for n in keep]
+            properties = step["Resources"][name]["Properties"]
+            properties["GlobalSecondaryIndexes"] = indexes
+            used = {key["AttributeName"] for key in properties["KeySchema"]}
+            used |= {key["AttributeName"] for index in indexes for key in index["KeySchema"]}
+            definitions = {d["AttributeName"]: d for d in
+                           current_tables[name]["Properties"].get("AttributeDefinitions", [])
+                           + properties.get("AttributeDefinitions", [])}
+            properties["AttributeDefinitions"] = [definitions[a] for a in sorted(used)]
+        return step
+
+    most_added = max(len(plan[2]) for plan in plans.values())
+    most_removed = max(len(plan[3]) for plan in plans.values())
+    before = [stone(adds, 0) for adds in range(1, most_added + 1)]
+    after = [stone(most_added, removes) for removes in range(1, most_removed)] + [target]
+    if not most_removed:  # nothing to remove: the last addition is the target
+        before, after = before[:-1], [target]
+    return before, after
+
+
 def ensure_stack(aws: Aws, stage: str, body: str, template: dict[str, Any],
-                 given: dict[str, str] | None = None) -> dict[str, str]:
-    """Step 1: create or update the stack; return its outputs."""
+                 given: dict[str, str] | None = None) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """Step 1: create or update the stack; return its outputs and the updates left for after the
+    app is deployed (index_steps: an index a table loses goes once the code no longer reads it)."""
     cloudformation = aws.client("cloudformation")
     name = stack_name(stage)
     stack = describe_stack(aws, name)
@@ -478,7 +536,7 @@ def ensure_stack(aws: Aws, stage: str, body: str, template: dict[str, Any],
         )["StackId"]
         stack = _wait_for_stack(aws, stack_id, "CREATE_COMPLETE")
         print(f"infra: stack {name} created")
-        return stack_outputs(stack)
+        return stack_outputs(stack), []
 
     status = stack["StackStatus"]
     if _STACK_IN_PROGRESS.search(status):
@@ -491,6 +549,37 @@ def ensure_stack(aws: Aws, stage: str, body: str, template: dict[str, Any],
     if status.endswith("_FAILED"):
         raise DeployError(f"stack {name} is in {status}: fix it in the CloudFormation console first")
 
+    deployed = cloudformation.get_template(StackName=name, TemplateStage="Original")["TemplateBody"]
+    before, after = index_steps(deployed if isinstance(deployed, dict) else parse_template(deployed), template)
+    for number, step in enumerate(before, 1):
+        print(f"infra: index step {number} of {len(before) + len(after)} (a table gains an index)")
+        stack = update_stack(aws, stack, stage, _json_body(step), step, given)
+    if len(after) > 1:
+        return stack_outputs(stack), after
+    return stack_outputs(update_stack(aws, stack, stage, body, template, given)), []
+
+
+def _json_body(template: dict[str, Any]) -> str:
+    return json.dumps(template, separators=(",", ":"))
+
+
+def finish_index_steps(aws: Aws, stage: str, steps: list[dict[str, Any]], given: dict[str, str] | None) -> None:
+    """After the app: the updates that remove the indexes the code no longer reads, one a table at a time."""
+    if not steps:
+        return
+    stack = describe_stack(aws, stack_name(stage))
+    if stack is None:
+        raise DeployError(f"stack {stack_name(stage)} is gone: its indexes cannot be finished")
+    for number, step in enumerate(steps, 1):
+        print(f"infra: index step {number} of {len(steps)} after the app (a table loses an index)")
+        stack = update_stack(aws, stack, stage, _json_body(step), step, given)
+
+
+def update_stack(aws: Aws, stack: dict[str, Any], stage: str, body: str, template: dict[str, Any],
+                 given: dict[str, str] | None) -> dict[str, Any]:
+    """One update of an existing stack through a change set (not executed when empty); the stack after it."""
+    cloudformation = aws.client("cloudformation")
+    name = stack_name(stage)
     existing = [p["ParameterKey"] for p in stack.get("Parameters", [])]
     change_set_name = f"sellerops-deploy-{time.strftime('%Y%m%d%H%M%S')}-{secrets.token_hex(2)}"
     try:
@@ -504,7 +593,7 @@ def ensure_stack(aws: Aws, stage: str, body: str, template: dict[str, Any],
     except cloudformation.exceptions.ClientError as error:
         if _error_code(error) == "ValidationError" and means_no_changes(str(error)):
             print("infra: no changes")
-            return stack_outputs(stack)
+            return stack
         raise
 
     def check() -> dict[str, Any] | None:
@@ -516,7 +605,7 @@ def ensure_stack(aws: Aws, stage: str, body: str, template: dict[str, Any],
     if outcome == "empty":
         cloudformation.delete_change_set(ChangeSetName=change_set_id)
         print("infra: no changes")
-        return stack_outputs(stack)
+        return stack
     if outcome == "failed":
         raise DeployError(
             f"change set for {name} failed: {description.get('StatusReason') or description.get('Status')}"
@@ -526,7 +615,7 @@ def ensure_stack(aws: Aws, stage: str, body: str, template: dict[str, Any],
     cloudformation.execute_change_set(ChangeSetName=change_set_id)
     stack = _wait_for_stack(aws, stack["StackId"], "UPDATE_COMPLETE")
     print(f"infra: stack {name} updated")
-    return stack_outputs(stack)
+    return stack
 
 
 def write_policy(project: Project, stage: str, region: str = "*", account: str = "*", partition: str = "aws") -> None:
@@ -697,7 +786,7 @@ def deploy(args: argparse.Namespace) -> None:
     aws = Aws(args.region, args.endpoint_url)
 
     given = {"AlertEmail": args.alert_email} if args.alert_email is not None else {}
-    outputs = ensure_stack(aws, args.stage, body, template, given)
+    outputs, later = ensure_stack(aws, args.stage, body, template, given)
     write_policy(project, args.stage, aws.region, aws.account_id(), aws.partition())
     write_stage_config(project, args.stage, outputs)
     ensure_api_token(aws, outputs, rotate=args.rotate_token)
@@ -711,6 +800,7 @@ def deploy(args: argparse.Namespace) -> None:
     ensure_event_source_settings(aws, deployed, args.batching_window)
     ensure_gateway_responses(aws, deployed, api_gateway_stage(project.read_config(), args.stage))
     ensure_log_retention(aws, deployed, args.log_retention_days)
+    finish_index_steps(aws, args.stage, later, given)
 
     url = rest_api_url(deployed)
     if not args.api and url:

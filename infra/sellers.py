@@ -283,7 +283,8 @@ def index_ship_by(seller_id: str) -> int:
     Row = _order_models().order
     indexed = 0
     for status in sorted(AWAITING_SHIPMENT, key=lambda s: s.value):
-        for row in Row.by_seller_status.query(f"{seller_id}#{status.value}"):
+        listed = [key.order_id for key in Row.by_seller_status_keys.query(f"{seller_id}#{status.value}")]
+        for row in Row.batch_get(listed) if listed else ():
             latest = (row.windows or {}).get("ship_by_latest")
             if not latest or not awaits_merchant_shipping(status, row.fulfillment_channel) \
                     or (row.ship_by_seller and row.ship_by_key):

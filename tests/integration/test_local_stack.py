@@ -86,17 +86,20 @@ def test_orders_table_is_keyed_by_order_id_with_both_seller_indexes(stack):
     assert _key_schema(table) == {"order_id": "HASH"}
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     indexes = {i["IndexName"]: i for i in table["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {"by_seller_updated", "by_seller_status", "by_ship_by"}
-    assert _key_schema(indexes["by_seller_updated"]) == {
+    assert set(indexes) == {"by_seller_updated_keys", "by_seller_status_keys", "by_ship_by"}
+    assert _key_schema(indexes["by_seller_updated_keys"]) == {
         "seller_id": "HASH",
         "updated_key": "RANGE",
     }
-    assert _key_schema(indexes["by_seller_status"]) == {
+    assert _key_schema(indexes["by_seller_status_keys"]) == {
         "seller_status": "HASH",
         "updated_key": "RANGE",
     }
+    # the lists carry keys and their filters, not the row (each change moves an order in both)
     assert {name: i["Projection"]["ProjectionType"] for name, i in indexes.items()} == {
-        "by_seller_updated": "ALL", "by_seller_status": "ALL", "by_ship_by": "INCLUDE"}
+        "by_seller_updated_keys": "INCLUDE", "by_seller_status_keys": "INCLUDE", "by_ship_by": "INCLUDE"}
+    for name in ("by_seller_updated_keys", "by_seller_status_keys"):
+        assert indexes[name]["Projection"]["NonKeyAttributes"] == ["marketplace_id", "change_key"]
     assert indexes["by_ship_by"]["Projection"]["NonKeyAttributes"] == ["ship_by_alerted"]
 
 

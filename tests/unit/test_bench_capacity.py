@@ -28,10 +28,19 @@ def test_a_changed_index_key_is_a_delete_and_a_put_and_a_refused_write_touches_n
     meter = CapacityMeter()
     before, after = _order("PENDING", "t1", padding=1500), _order("UNSHIPPED", "t2", padding=1500)
     meter.write(ORDERS, before, after, transactional=False)
-    # both ALL-projected indexes change key: each deletes the old 2 KB entry and puts the new one
-    assert meter.wru[f"{ORDERS} by_seller_updated"] == 4 and meter.wru[f"{ORDERS} by_seller_status"] == 4
+    # both list indexes change key: each deletes the old entry and puts the new one, of the keys
+    # and the included attributes only (well under a KB), whatever the row's size
+    assert meter.wru[f"{ORDERS} by_seller_updated_keys"] == 2 and meter.wru[f"{ORDERS} by_seller_status_keys"] == 2
     meter.write(ORDERS, after, after, transactional=False)  # its condition failed: the table pays, no index
-    assert meter.wru[ORDERS] == 4 and meter.wru[f"{ORDERS} by_seller_updated"] == 4
+    assert meter.wru[ORDERS] == 4 and meter.wru[f"{ORDERS} by_seller_updated_keys"] == 2
+
+
+def test_a_write_that_changes_nothing_an_index_holds_does_not_write_it():
+    meter = CapacityMeter()
+    before = _order("UNSHIPPED", "t2", padding=100)
+    meter.write(ORDERS, before, {**before, "details": {"S": "y" * 1500}}, transactional=False)
+    assert meter.wru[ORDERS] == 2
+    assert not any(" " in name for name in meter.wru)
 
 
 def test_reads_pay_per_4_kb_and_eventually_consistent_ones_half():

@@ -323,6 +323,66 @@ def test_changes_are_listed_one_per_line():
     ]
 
 
+# ----------------------------------------------------------------------- index steps
+
+
+def _table(*indexes: tuple[str, str]) -> dict:
+    return {"Type": "AWS::DynamoDB::Table", "Properties": {
+        "KeySchema": [{"AttributeName": "order_id", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"}
+                                 for a in ["order_id", *sorted({key for _, key in indexes})]],
+        "GlobalSecondaryIndexes": [{"IndexName": name, "KeySchema": [{"AttributeName": key, "KeyType": "HASH"}],
+                                    "Projection": {"ProjectionType": "KEYS_ONLY"}} for name, key in indexes]}}
+
+
+def _index_names(template: dict) -> list[str]:
+    return [i["IndexName"] for i in template["Resources"]["T"]["Properties"]["GlobalSecondaryIndexes"]]
+
+
+def _attributes(template: dict) -> list[str]:
+    return [d["AttributeName"] for d in template["Resources"]["T"]["Properties"]["AttributeDefinitions"]]
+
+
+def test_one_index_changed_per_update_is_one_update():
+    current = {"Resources": {"T": _table(("a", "x"))}}
+    target = {"Resources": {"T": _table(("a", "x"), ("b", "y"))}}
+    assert deploy.index_steps(current, target) == ([], [target])
+    assert deploy.index_steps(target, current) == ([], [current])
+
+
+def test_two_indexes_replaced_are_added_one_at_a_time_before_the_app_and_removed_after_it():
+    current = {"Resources": {"T": _table(("old_a", "x"), ("old_b", "y"), ("keep", "z"))}, "Outputs": {"o": 1}}
+    target = {"Resources": {"T": _table(("new_a", "x"), ("new_b", "w"), ("keep", "z"))}, "Outputs": {"o": 2}}
+    before, after = deploy.index_steps(current, target)
+    assert [_index_names(t) for t in before] == [["old_a", "old_b", "keep", "new_a"],
+                                                 ["old_a", "old_b", "keep", "new_a", "new_b"]]
+    assert [_index_names(t) for t in after] == [["old_b", "keep", "new_a", "new_b"], ["new_a", "new_b", "keep"]]
+    assert after[-1] is target
+    # every key any index of a step uses is defined, and no other (DynamoDB refuses both)
+    assert _attributes(before[1]) == ["order_id", "w", "x", "y", "z"]
+    assert _attributes(after[0]) == ["order_id", "w", "x", "y", "z"]
+    assert before[0]["Outputs"] == {"o": 2}  # the rest of the stack is the target's from the first step
+    steps = [current, *before, *after]
+    for earlier, later in zip(steps, steps[1:], strict=False):  # one index created or deleted per update
+        assert len(set(_index_names(earlier)) ^ set(_index_names(later))) == 1
+
+
+def test_indexes_only_added_or_only_removed_wait_for_nothing_they_need_not():
+    current = {"Resources": {"T": _table(("a", "x"))}}
+    target = {"Resources": {"T": _table(("a", "x"), ("b", "y"), ("c", "z"))}}
+    before, after = deploy.index_steps(current, target)
+    assert [_index_names(t) for t in before] == [["a", "b"]] and after == [target]
+    before, after = deploy.index_steps(target, current)
+    assert before == [] and [_index_names(t) for t in after] == [["a", "c"], ["a"]]
+
+
+def test_an_index_redefined_under_its_old_name_is_refused():
+    current = {"Resources": {"T": _table(("a", "x"), ("b", "y"))}}
+    target = {"Resources": {"T": _table(("a", "z"), ("b", "y"))}}
+    with pytest.raises(DeployError, match="index a changes its definition"):
+        deploy.index_steps(current, target)
+
+
 # ----------------------------------------------------------------------- event source mappings
 
 

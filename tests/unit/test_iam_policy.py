@@ -756,7 +756,8 @@ def test_the_detector_finds_the_known_calls(all_needs):
     index_queries = {n.resource.rsplit("/", 1)[-1] for n in all_needs if "/index/" in n.resource}
     assert index_queries == set(iam_policy.ORDERS_INDEXES) | {"by_expiry", "by_pending", "by_attention",
                                                               "by_seller_issued", "by_open", "by_seller", "by_state",
-                                                              "by_reorder", "by_oversold", "by_push"}
+                                                              "by_seller_updated", "by_reorder", "by_oversold",
+                                                              "by_push"}
 
 
 def every_function_document(stage: str = STAGE, **narrowing) -> dict:

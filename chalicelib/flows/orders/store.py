@@ -5,7 +5,8 @@ Orders table, one item per order (`order_id`): the current state (status, change
 windows), the timeline, the notification ids and change ids already applied (duplicates are
 refused by the write's condition), and the money from getOrder (`details`, JSON). Two indexes
 list a seller's orders by update time, all of them or by status (`seller_status` =
-`<seller>#<status>`); `updated_key` = `<updated at>#<order id>` keeps the sort total.
+`<seller>#<status>`); `updated_key` = `<updated at>#<order id>` keeps the sort total. They
+carry the keys and a page's filters only (LISTED_BY): a page is read from the table after.
 
 Buyer-data table, one item per order: the buyer's personal data, sealed under a data key
 (core/datakeys.py), deleted 30 days after delivery by the purge (an index by expiry day), with
@@ -31,7 +32,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
 )
 from pynamodb.exceptions import DoesNotExist
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib import config, resources
@@ -53,6 +54,8 @@ from chalicelib.flows.orders.rules import (
     change_id,
 )
 
+LISTED_BY = ("marketplace_id", "change_key")  # what the list indexes carry besides their keys: a page's filters
+
 
 class _TimelineMap(MapAttribute):
     status = UnicodeAttribute()
@@ -71,18 +74,21 @@ class _OrderModels:
 @models_builder
 @cache
 def _order_models() -> _OrderModels:
-    class BySellerUpdated(GlobalSecondaryIndex):
+    # The two list indexes project the keys and what a page filters on, not the order: every
+    # change moves an order in both (a delete and a put), and a whole-row projection paid for
+    # the row in each, again. A page reads its orders from the table (one BatchGetItem).
+    class BySellerUpdatedKeys(GlobalSecondaryIndex):
         class Meta:
-            index_name = "by_seller_updated"
-            projection = AllProjection()
+            index_name = "by_seller_updated_keys"
+            projection = IncludeProjection(list(LISTED_BY))
 
         seller_id = UnicodeAttribute(hash_key=True)
         updated_key = UnicodeAttribute(range_key=True)
 
-    class BySellerStatus(GlobalSecondaryIndex):
+    class BySellerStatusKeys(GlobalSecondaryIndex):
         class Meta:
-            index_name = "by_seller_status"
-            projection = AllProjection()
+            index_name = "by_seller_status_keys"
+            projection = IncludeProjection(list(LISTED_BY))
 
         seller_status = UnicodeAttribute(hash_key=True)
         updated_key = UnicodeAttribute(range_key=True)
@@ -129,8 +135,8 @@ def _order_models() -> _OrderModels:
         ship_by_key = UnicodeAttribute(null=True)
         ship_by_alerted = UnicodeSetAttribute(null=True)  # the ship-by alerts sent for it: due, late
 
-        by_seller_updated = BySellerUpdated()
-        by_seller_status = BySellerStatus()
+        by_seller_updated_keys = BySellerUpdatedKeys()
+        by_seller_status_keys = BySellerStatusKeys()
         by_ship_by = ByShipBy()
 
     class ByExpiry(GlobalSecondaryIndex):
@@ -496,16 +502,21 @@ class DynamoOrders:
         for condition in filters:
             filter_condition = condition if filter_condition is None else filter_condition & condition
         if status is not None:
-            index, hash_key = Row.by_seller_status, f"{seller_id}#{status.value}"
+            index, hash_key = Row.by_seller_status_keys, f"{seller_id}#{status.value}"
         else:
-            index, hash_key = Row.by_seller_updated, seller_id
+            index, hash_key = Row.by_seller_updated_keys, seller_id
         results = index.query(hash_key, range_key_condition=range_condition, filter_condition=filter_condition,
                               scan_index_forward=False, page_size=limit, last_evaluated_key=start)
         try:
             page = next(results.page_iter)  # one request, not as many as it takes to fill `limit`
         except StopIteration:
             return [], None
-        orders = [_order_from_row(Row.from_raw_data(item)) for item in page.get("Items", [])]
+        listed = [item["order_id"]["S"] for item in page.get("Items", [])]
+        rows = {row.order_id: row for row in Row.batch_get(listed)} if listed else {}
+        # The index lags the table a little: an order that has since left the status asked for
+        # is in its new status's pages, not this one.
+        orders = [_order_from_row(rows[order_id]) for order_id in listed if order_id in rows
+                  and (status is None or rows[order_id].status == status.value)]
         return orders, results.page_iter.last_evaluated_key
 
 
