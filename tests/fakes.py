@@ -3,29 +3,23 @@ and the moto-backed adapters, so the fakes stay honest."""
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from chalicelib.core.tasks import Task
 from chalicelib.core.times import iso
 from chalicelib.flows.orders.rules import (
+    Applied,
     Order,
     OrderChange,
     OrderDetails,
-    OrderStatus,
+    Refused,
     TimelineEntry,
     apply_change,
     change_id,
     timeline_with,
 )
-
-
-@dataclass(frozen=True)
-class Applied:
-    order: Order
-    created: bool
-    details_status: OrderStatus | None
 
 
 class WouldBeRefused(Exception):
@@ -61,14 +55,14 @@ class FakeOrders:
                                   "updated_key": (f"{iso(order.updated_at)}#{order.order_id}", 1024),
                                   "seller_id": (order.seller_id, 2048)}, order)
 
-    def apply_change(self, change: OrderChange, now: datetime) -> Applied | None:
+    def apply_change(self, change: OrderChange, now: datetime) -> Applied | Refused:
         row = self.rows.get(change.order_id)
         current = row["order"] if row else None
         if current is not None and current.seller_id != change.seller_id:
-            return None  # the store's condition: an order never changes seller
+            return Refused(self.get(change.order_id))  # the store's condition: an order never changes seller
         new = apply_change(current, change, now)
         if new is None:
-            return None
+            return Refused(self.get(change.order_id))
         self._check(new)
         self.writes += 1
         if row is None:
@@ -105,16 +99,16 @@ class FakeOrders:
         row["details_status"] = status
         return True
 
-    def save_details(self, order_id: str, details: OrderDetails) -> bool:
+    def save_details(self, order_id: str, details: OrderDetails) -> Order | None:
         row = self.rows.get(order_id)
         if row is None:
-            return False
+            return None
         current = row["order"].details
         if current is not None and iso(current.as_of) > iso(details.as_of):
-            return False
+            return None
         row["order"] = replace(row["order"], details=details, attention=None)
         row["details_status"] = details.status
-        return True
+        return row["order"]
 
     def needs_attention(self, order_id: str, reason: str, at: datetime) -> bool:
         from chalicelib.flows.orders.rules import Attention

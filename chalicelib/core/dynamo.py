@@ -15,7 +15,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.attributes import Attribute
-from pynamodb.constants import BINARY, STRING
+from pynamodb.connection.base import BOTOCORE_EXCEPTIONS
+from pynamodb.constants import (
+    ALL_NEW,
+    ALL_OLD,
+    ATTRIBUTES,
+    BINARY,
+    RETURN_VALUES_ON_CONDITION_FAILURE,
+    STRING,
+    UPDATE_ITEM,
+)
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
 _builders: list[Callable[..., Any]] = []
@@ -42,6 +51,38 @@ def conditional_failed(exc: Exception) -> bool:
 @dataclass
 class Written:
     ok: bool = True
+
+
+class TellsWhatRefused:
+    """A PynamoDB model mixin (`class Row(TellsWhatRefused, Model)`): `update` given a list as
+    `refused` asks DynamoDB for the item as it stood when the condition refused the write
+    (ReturnValuesOnConditionCheckFailure=ALL_OLD, which PynamoDB's own update does not pass),
+    and appends its attributes (DynamoDB's format, for `from_raw_data`) to the list before the
+    refusal is raised as usual: a caller that must know what it lost to needs no read after.
+    Billed as the write was; the item is not a read."""
+
+    def update(self, actions: list[Any], condition: Any = None, *, add_version_condition: bool = True,
+               refused: list[dict[str, Any]] | None = None) -> Any:
+        if refused is None:
+            return super().update(actions, condition, add_version_condition=add_version_condition)  # type: ignore[misc]
+        model: Any = self
+        table = model._get_connection()
+        hash_key, range_key = model._get_hash_range_key_serialized_values()
+        operation = table.connection.get_operation_kwargs(
+            table_name=table.table_name, hash_key=hash_key, range_key=range_key, actions=actions,
+            condition=condition, return_values=ALL_NEW)
+        operation[RETURN_VALUES_ON_CONDITION_FAILURE] = ALL_OLD
+        try:
+            data = table.connection.dispatch(UPDATE_ITEM, operation)
+        except BOTOCORE_EXCEPTIONS as cause:
+            error = UpdateError(f"Failed to update item: {cause}", cause)
+            # PynamoDB re-raises botocore's error without the item: botocore's own carries it.
+            answer = getattr(cause.__context__, "response", None) or {}
+            if conditional_failed(error) and answer.get("Item"):
+                refused.append(answer["Item"])
+            raise error from cause
+        model.deserialize(data[ATTRIBUTES])
+        return data
 
 
 @contextmanager

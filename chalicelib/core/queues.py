@@ -25,9 +25,21 @@ def delay_seconds(wait: float) -> int:
 MAX_TASK_BYTES = 16 * 1024
 
 
+def _same_work(one: tuple[Task, int], other: tuple[Task, int]) -> bool:
+    """Tasks that would do the same thing: of one kind, seller and key, with the same parameters
+    but `at` (when the change they follow happened: a task reads what is stored, or Amazon's
+    order, when it runs, so the first one queued does what a later one would), neither holding
+    a rate-limit slot, delayed alike."""
+    (a, delay_a), (b, delay_b) = one, other
+    return (a.kind, a.seller_id, a.key, a.attempt, delay_a) == (b.kind, b.seller_id, b.key, b.attempt, delay_b) \
+        and a.slot is None and b.slot is None \
+        and {k: v for k, v in a.params.items() if k != "at"} == {k: v for k, v in b.params.items() if k != "at"}
+
+
 class SqsTaskQueue:
     """Collects tasks during a batch and sends them ten at a time, one request per queue and
-    ten tasks. `queue_of(kind)` names the queue a kind travels on (the registry says).
+    ten tasks, a task that would repeat one already collected left out (`_same_work`).
+    `queue_of(kind)` names the queue a kind travels on (the registry says).
 
     The tasks collected are the running thread's: Lambda runs one invocation at a time per
     container, but the local stack runs its functions in threads of one process, and one
@@ -56,7 +68,10 @@ class SqsTaskQueue:
         if size > MAX_TASK_BYTES:  # fails the record that made it, not the batch's flush
             raise PermanentError(f"a {task.kind[:40]} task of {size} bytes is larger than a task may be "
                                  f"({MAX_TASK_BYTES})")
-        self._pending.append((task, delay_seconds(delay)))
+        entry = (task, delay_seconds(delay))
+        if any(_same_work(entry, queued) for queued in self._pending):
+            return  # two notifications of one order in a batch: one task does what both would
+        self._pending.append(entry)
 
     def flush(self) -> None:
         pending, self._pending = self._pending, []

@@ -251,6 +251,9 @@ def _is_aws_client_call(node: ast.AST) -> str | None:
 # Objects built in the code that share an operation's name with an AWS client but call no AWS
 # service (AES-GCM's encrypt/decrypt, in chalicelib/core/pages.py).
 NOT_AWS = {"AESGCM"}
+# Mixins of PynamoDB models (core/dynamo.py) whose methods are the model's own operations: a
+# model's call is found where the model is called, `row.update(...)`, not inside the mixin.
+MODEL_MIXINS = {"TellsWhatRefused"}
 
 
 def _is_not_aws(node: ast.AST) -> bool:
@@ -466,7 +469,8 @@ def find_aws_calls(sources: dict[str, str]) -> Findings:
                                                   "on a model the detector cannot tell")
                             for model in targets:
                                 _table_need(models[model].table, None, ops[method], site, needs, unresolved)
-                if not receiver_types and uses_pynamodb and method in SUSPECT_OPS:
+                mixin_own = cls is not None and cls.name in MODEL_MIXINS and ast.unparse(receiver) == "super()"
+                if not receiver_types and uses_pynamodb and method in SUSPECT_OPS and not mixin_own:
                     unresolved.append(f"{site}: .{method}(...) on {ast.unparse(receiver)}, which may be a PynamoDB "
                                       "model the detector cannot follow")
 

@@ -198,6 +198,24 @@ class Order:
     attention: Attention | None = None
 
 
+Stored = tuple[Order, OrderStatus | None, frozenset[str]]  # an order, its details' status, the notifications seen
+
+
+@dataclass(frozen=True)
+class Applied:
+    """A change the store took: the order after it."""
+    order: Order
+    created: bool
+    details_status: OrderStatus | None
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A change the store refused (a repeat, an older change, one naming another seller): the
+    order as it stood then when the store could tell with the refusal (None: read it)."""
+    stored: Stored | None
+
+
 def is_newer(change: OrderChange, current_key: str | None) -> bool:
     return current_key is None or change.key > current_key
 
@@ -317,6 +335,27 @@ def packages_known(status: OrderStatus, lines: tuple[OrderLine, ...], confirmed:
 
 def needs_details(order: Order, details_status: OrderStatus | None) -> bool:
     return details_due(order.status, details_status, order.fulfillment_channel) is not None
+
+
+def first_read_queued(order: Order, details_status: OrderStatus | None, notification_id: str) -> bool:
+    """The order's first read was already queued by the change before the one `notification_id`
+    just applied: that change found it due (paid for, never read) and queued the fetch, which
+    reads Amazon's order as it is when it runs, this change included. (A fetch that read before
+    this change and saves after it sees the status moved, and queues the read again:
+    `read_again`.)"""
+    if details_status is not None:
+        return False
+    before = [e for e in order.timeline if e.notification_id != notification_id]
+    if not before:
+        return False
+    prior = max(before, key=lambda e: e.at).status
+    return details_due(prior, None, order.fulfillment_channel) is Read.FIRST
+
+
+def read_again(stored: Order, read_at: OrderStatus) -> bool:
+    """Details were just saved as Amazon had them at `read_at`, and the order stored after the
+    save has moved on meanwhile in a way that needs another read."""
+    return stored.status != read_at and needs_details(stored, read_at)
 
 
 # A merchant order's stock moves when it is placed (reserved), cancelled (released) and shipped

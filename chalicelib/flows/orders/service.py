@@ -18,6 +18,7 @@ from chalicelib.flows.orders.rules import (
     SEARCH_FULFILLED_BY,
     SEARCH_STATUSES,
     SHIPPED_STATUSES,
+    Applied,
     Backlog,
     Door,
     Order,
@@ -25,16 +26,20 @@ from chalicelib.flows.orders.rules import (
     OrderDetails,
     OrderStatus,
     Read,
+    Refused,
+    Stored,
     TimelineEntry,
     backlog_of,
     buyer_data_expiry,
     details_due,
     door,
+    first_read_queued,
     keeps_searching,
     moves_stock,
     needs_details,
     opens_search,
     packages_known,
+    read_again,
 )
 
 FETCH_ORDER = "fetch_order"
@@ -50,22 +55,12 @@ BEHIND_AMAZON = "behind Amazon"
 
 # --- ports ---------------------------------------------------------------------------------
 
-class Applied(Protocol):
-    @property
-    def order(self) -> Order: ...
-    @property
-    def created(self) -> bool: ...
-    @property
-    def details_status(self) -> OrderStatus | None: ...
-
-
 class OrderRepository(Protocol):
-    def apply_change(self, change: OrderChange, now: datetime) -> Applied | None: ...
-    def get(self, order_id: str, *,
-            consistent: bool = False) -> tuple[Order, OrderStatus | None, frozenset[str]] | None: ...
-    def stored_together(self, order_ids: list[str]) -> dict[str, tuple[Order, OrderStatus | None, frozenset[str]]]: ...
+    def apply_change(self, change: OrderChange, now: datetime) -> Applied | Refused: ...
+    def get(self, order_id: str, *, consistent: bool = False) -> Stored | None: ...
+    def stored_together(self, order_ids: list[str]) -> dict[str, Stored]: ...
     def add_to_timeline(self, order_id: str, entry: TimelineEntry) -> bool: ...
-    def save_details(self, order_id: str, details: OrderDetails) -> bool: ...
+    def save_details(self, order_id: str, details: OrderDetails) -> Order | None: ...
     def mark_read(self, order_id: str, status: OrderStatus) -> bool: ...
     def needs_attention(self, order_id: str, reason: str, at: datetime) -> bool: ...
 
@@ -167,8 +162,9 @@ def record_order_change(notification: Notification, ports: IntakePorts, now: dat
     if change.delivered_at is not None and ports.buyer_data is not None:
         ports.buyer_data.shorten(change.order_id, buyer_data_expiry(change.delivered_at, None, None, now),
                                  change.delivered_at, now)
-    if applied is not None:
-        if needs_details(applied.order, applied.details_status):
+    if isinstance(applied, Applied):
+        if needs_details(applied.order, applied.details_status) \
+                and not first_read_queued(applied.order, applied.details_status, change.notification_id):
             tasks.enqueue(fetch_task(change.seller_id, change.order_id, change.marketplace_id, ORDER_CHANGED,
                                      change.changed_at))
         elif applied.details_status is not None and applied.order.status in SHIPPED_STATUSES:
@@ -179,8 +175,9 @@ def record_order_change(notification: Notification, ports: IntakePorts, now: dat
         outcome = Outcome.CREATED if applied.created else Outcome.UPDATED
         return Result(outcome, marketplace_id=change.marketplace_id)
 
-    # A repeat, or a change older than the one we hold: the state stays as it is.
-    found = orders.get(change.order_id, consistent=True)
+    # A repeat, or a change older than the one we hold: the state stays as it is. The refusal
+    # says what is stored (a read only when it could not).
+    found = applied.stored or orders.get(change.order_id, consistent=True)
     if found is None:
         raise RetryLater(f"order {change.order_id} was not written and cannot be read back", delay_seconds=1)
     order, details_status, seen = found
@@ -191,8 +188,11 @@ def record_order_change(notification: Notification, ports: IntakePorts, now: dat
     if change.notification_id not in seen:
         entry = TimelineEntry(change.status, utc(change.changed_at), change.notification_id, change.source)
         outcome = Outcome.STALE if orders.add_to_timeline(change.order_id, entry) else Outcome.DUPLICATE
+        # Another message wrote what is stored, and queued what follows from it (or, its batch
+        # failed, queues it when it comes again): nothing of this one's to heal.
+        return Result(outcome, marketplace_id=change.marketplace_id)
+    # This very message wrote before: its batch may have failed after the write, losing its tasks.
     if needs_details(order, details_status):
-        # Heals a fetch that was lost when an earlier attempt of this message failed mid-way.
         tasks.enqueue(fetch_task(order.seller_id, order.order_id, order.marketplace_id, DETAILS_MISSING))
     if order.fulfillment_channel == "MFN":
         _stock_moves(tasks, change)  # the same heal for its stock (merging what the order holds is idempotent)
@@ -253,7 +253,7 @@ DETAILS_READ: Counter[str] = Counter()
 
 
 def take_in(seller_id: str, raw: dict[str, Any], change: OrderChange,
-            found: tuple[Order, OrderStatus | None, frozenset[str]] | None, ports: TaskPorts,
+            found: Stored | None, ports: TaskPorts,
             now: datetime) -> Result:
     """What Amazon's order (getOrder's, or one of a searchOrders page) tells us: its status,
     money, packages and buyer data; and what follows (invoices, merchant stock)."""
@@ -265,7 +265,8 @@ def take_in(seller_id: str, raw: dict[str, Any], change: OrderChange,
         # Kept, with its status and buyer data, but without money: a person looks at why.
         details, problem = None, refused.reason
     # Amazon's view heals a lost notification; an unchanged status adds no timeline entry.
-    applied = ports.orders.apply_change(change, now) if _behind(found[0] if found else None, change) else None
+    written = ports.orders.apply_change(change, now) if _behind(found[0] if found else None, change) else None
+    applied = written if isinstance(written, Applied) else None
     if applied is not None:
         order = applied.order
     elif found is not None:
@@ -276,7 +277,10 @@ def take_in(seller_id: str, raw: dict[str, Any], change: OrderChange,
             raise RetryLater(f"order {order_id} cannot be read back", delay_seconds=1)
         order = again[0]
     if details is not None:
-        ports.orders.save_details(order_id, details)
+        stored = ports.orders.save_details(order_id, details)
+        if stored is not None and read_again(stored, details.status):
+            # A change came in while Amazon was being read, and found the read on its way.
+            ports.tasks.enqueue(fetch_task(seller_id, order_id, stored.marketplace_id, ORDER_CHANGED))
     else:
         ports.orders.needs_attention(order_id, str(problem), now)
     expires_at = buyer_data_expiry(change.delivered_at, order.deliver_by[1], order.purchase_date, now)

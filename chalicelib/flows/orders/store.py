@@ -37,10 +37,11 @@ from pynamodb.models import Model
 
 from chalicelib import config, resources
 from chalicelib.core.datakeys import DataKeys
-from chalicelib.core.dynamo import PackedJSONAttribute, models_builder, unless_refused
+from chalicelib.core.dynamo import PackedJSONAttribute, TellsWhatRefused, models_builder, unless_refused
 from chalicelib.core.money import Money
 from chalicelib.core.times import iso, parse_iso, utc
 from chalicelib.flows.orders.rules import (
+    Applied,
     Attention,
     LineMoney,
     Order,
@@ -49,6 +50,8 @@ from chalicelib.flows.orders.rules import (
     OrderLine,
     OrderStatus,
     Package,
+    Refused,
+    Stored,
     TimelineEntry,
     awaits_merchant_shipping,
     change_id,
@@ -101,7 +104,7 @@ def _order_models() -> _OrderModels:
         ship_by_seller = UnicodeAttribute(hash_key=True)
         ship_by_key = UnicodeAttribute(range_key=True)
 
-    class OrderRow(Model):
+    class OrderRow(TellsWhatRefused, Model):
         class Meta:
             table_name = config.table_name(resources.ORDERS)
 
@@ -301,22 +304,20 @@ class DueOrder:
     ship_by_key: str = ""  # the index key read, which a mark is conditioned on
 
 
-@dataclass(frozen=True)
-class Applied:
-    order: Order
-    created: bool
-    details_status: OrderStatus | None
+def _stored(row: Any) -> Stored:
+    details_status = OrderStatus(row.details_status) if row.details_status else None
+    return _order_from_row(row), details_status, frozenset(row.notification_ids or ())
 
 
 class DynamoOrders:
     """The orders table. Every write that can race is one conditional request."""
 
-    def apply_change(self, change: OrderChange, now: datetime) -> Applied | None:
+    def apply_change(self, change: OrderChange, now: datetime) -> Applied | Refused:
         """Create or update the order from `change` if it is newer than what is stored.
 
         One UpdateItem, conditioned on the stored change key and seller: a duplicate, an older
-        change or one naming another seller fails the condition and None is returned (nothing
-        was written)."""
+        change or one naming another seller fails the condition, nothing is written, and the
+        order as it stood comes back with the refusal (no read)."""
         Row = _order_models().order
         updated_at = iso(now)
         entry = _TimelineMap(status=change.status.value, at=iso(change.changed_at),
@@ -355,12 +356,13 @@ class DynamoOrders:
         if change.ship_by[1] is not None:
             actions.append(Row.ship_by_key.set(f"{iso(change.ship_by[1])}#{change.order_id}"))
         row = Row(change.order_id)
+        refused: list[dict[str, Any]] = []
         with unless_refused() as written:
             # An order never changes seller: a change naming another seller is refused like a stale one.
             row.update(actions=actions, condition=Row.order_id.does_not_exist()
-                       | ((Row.change_key < change.key) & (Row.seller_id == change.seller_id)))
+                       | ((Row.change_key < change.key) & (Row.seller_id == change.seller_id)), refused=refused)
         if not written.ok:
-            return None
+            return Refused(_stored(Row.from_raw_data(refused[0])) if refused else None)
         if awaits is None and awaits_merchant_shipping(change.status, row.fulfillment_channel) \
                 and row.ship_by_seller is None:
             # The change did not say who fulfils it; the stored order does (a second write, rare:
@@ -415,25 +417,22 @@ class DynamoOrders:
         Row = _order_models().order
         return {row.order_id: _order_from_row(row) for row in Row.batch_get(order_ids)} if order_ids else {}
 
-    def get(self, order_id: str, *,
-            consistent: bool = False) -> tuple[Order, OrderStatus | None, frozenset[str]] | None:
+    def get(self, order_id: str, *, consistent: bool = False) -> Stored | None:
         """The order, the status its details were read at, and the notification ids seen."""
         Row = _order_models().order
         try:
             row = Row.get(order_id, consistent_read=consistent)
         except DoesNotExist:
             return None
-        details_status = OrderStatus(row.details_status) if row.details_status else None
-        return _order_from_row(row), details_status, frozenset(row.notification_ids or ())
+        return _stored(row)
 
-    def stored_together(self, order_ids: list[str]) -> dict[str, tuple[Order, OrderStatus | None, frozenset[str]]]:
+    def stored_together(self, order_ids: list[str]) -> dict[str, Stored]:
         """As `get`, for up to 100 orders read together (a search page's); those not stored are
         left out."""
         Row = _order_models().order
         found = {}
         for row in Row.batch_get(list(dict.fromkeys(order_ids))) if order_ids else ():
-            details_status = OrderStatus(row.details_status) if row.details_status else None
-            found[row.order_id] = (_order_from_row(row), details_status, frozenset(row.notification_ids or ()))
+            found[row.order_id] = _stored(row)
         return found
 
     def add_to_timeline(self, order_id: str, entry: TimelineEntry) -> bool:
@@ -455,17 +454,19 @@ class DynamoOrders:
             )
         return written.ok
 
-    def save_details(self, order_id: str, details: OrderDetails) -> bool:
-        """Store the money side of an order unless a newer snapshot is already stored."""
+    def save_details(self, order_id: str, details: OrderDetails) -> Order | None:
+        """Store the money side of an order unless a newer snapshot is already stored; the
+        order as stored after it (the write returns it), None when refused."""
         Row = _order_models().order
         as_of = iso(details.as_of)
+        row = Row(order_id)
         with unless_refused() as written:
-            Row(order_id).update(
+            row.update(
                 actions=[Row.details.set(details_to_json(details)), Row.details_status.set(details.status.value),
                          Row.details_as_of.set(as_of), Row.attention.remove()],
                 condition=Row.order_id.exists() & (Row.details_as_of.does_not_exist() | (Row.details_as_of <= as_of)),
             )
-        return written.ok
+        return _order_from_row(row) if written.ok else None
 
     def mark_read(self, order_id: str, status: OrderStatus) -> bool:
         """The details hold what Amazon would say at `status` (its packages are ours): note so,

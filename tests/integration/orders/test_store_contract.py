@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.flows.orders.parsing import order_details
-from chalicelib.flows.orders.rules import OrderChange, OrderStatus, TimelineEntry
+from chalicelib.flows.orders.rules import OrderChange, OrderStatus, Refused, TimelineEntry
 from tests.builders import amazon_order
 from tests.fakes import FakeOrders
 
@@ -47,8 +47,15 @@ def test_a_newer_change_updates_and_a_repeat_or_older_one_is_refused(repo, order
     repo.apply_change(change(order_id, OrderStatus.UNSHIPPED, 1, "n1"), NOW)
     updated = repo.apply_change(change(order_id, OrderStatus.SHIPPED, 5, "n2"), NOW)
     assert not updated.created and updated.order.status is OrderStatus.SHIPPED
-    assert repo.apply_change(change(order_id, OrderStatus.SHIPPED, 5, "n2"), NOW) is None
-    assert repo.apply_change(change(order_id, OrderStatus.UNSHIPPED, 3, "n3"), NOW) is None
+    for refused_change in (change(order_id, OrderStatus.SHIPPED, 5, "n2"),
+                           change(order_id, OrderStatus.UNSHIPPED, 3, "n3"),
+                           change(order_id, OrderStatus.CANCELLED, 9, "n4", seller="A1OTHERSELLER")):
+        refused = repo.apply_change(refused_change, NOW)
+        assert isinstance(refused, Refused)
+        # what is stored comes back with the refusal: no read after it
+        assert refused.stored == repo.get(order_id, consistent=True)
+        order, _, seen = refused.stored
+        assert order.status is OrderStatus.SHIPPED and seen == {"n1", "n2"}
     assert repo.get(order_id)[0].status is OrderStatus.SHIPPED
 
 

@@ -192,3 +192,31 @@ def test_a_flush_sends_only_the_tasks_its_own_thread_collected(monkeypatch):
     flushed.set()
     thread.join(5)
     assert sent == [("MainThread", ["main-1"])]
+
+
+def test_a_task_that_would_repeat_one_collected_is_sent_once(monkeypatch):
+    from chalicelib import resources
+    from chalicelib.core import aws, queues
+
+    sent = []
+
+    class Sqs:
+        def send_message_batch(self, QueueUrl, Entries):  # noqa: N803 (boto3's names)
+            sent.extend(json.loads(e["MessageBody"]) for e in Entries)
+            return {"Successful": Entries}
+
+    monkeypatch.setattr(aws, "client", lambda service: Sqs())
+    queue = queues.SqsTaskQueue(lambda kind: resources.TASKS, queue_url=lambda q: "https://sqs/tasks")
+    first = Task("order_stock", "S1", "305-1", {"at": "2026-11-01T08:00:00+00:00"})
+    queue.enqueue(first)
+    queue.enqueue(Task("order_stock", "S1", "305-1", {"at": "2026-11-01T09:00:00+00:00"}))  # the same work
+    queue.enqueue(Task("order_stock", "S1", "305-1", {"at": "2026-11-01T09:00:00+00:00"}), delay=30)  # later
+    queue.enqueue(Task("order_stock", "S1", "305-2"))  # another order
+    queue.enqueue(Task("fetch_order", "S1", "305-1", {"reason": "order changed"}))
+    queue.enqueue(Task("fetch_order", "S1", "305-1", {"reason": "behind Amazon"}))  # another reason: not the same
+    queue.enqueue(Task("fetch_order", "S2", "305-1", {"reason": "order changed"}))  # another seller
+    queue.flush()
+    assert [(t["kind"], t["sellerId"], t["key"]) for t in sent] == [
+        ("order_stock", "S1", "305-1"), ("order_stock", "S1", "305-1"), ("order_stock", "S1", "305-2"),
+        ("fetch_order", "S1", "305-1"), ("fetch_order", "S1", "305-1"), ("fetch_order", "S2", "305-1")]
+    assert sent[0]["params"] == {"at": "2026-11-01T08:00:00+00:00"}  # the first one queued is kept

@@ -3,6 +3,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.core.envelope import parse_notification
 from chalicelib.core.errors import InvalidNotification, Parked, PermanentError, RetryLater, WaitForSlot
@@ -424,3 +426,62 @@ def test_the_search_door_can_be_turned_off(monkeypatch, value, on):
     else:
         monkeypatch.setenv("ORDER_SEARCH_DOOR", value)
     assert config.order_search_door() is on
+
+
+def _fetches(tasks):
+    return [t for t in tasks.tasks if t.kind == order_service.FETCH_ORDER]
+
+
+def test_a_change_before_the_first_read_finds_it_queued_and_queues_no_other(intake):
+    intake.handle(body(order_change(status="Unshipped", notification_id="n-1")))
+    intake.handle(body(order_change(status="Shipped", at="2026-11-01T12:00:00.000Z", notification_id="n-2")))
+    # the read queued at Unshipped reads Amazon's order as it is when it runs: shipped, packages and all
+    assert len(_fetches(intake.tasks)) == 1
+
+
+def test_the_change_that_makes_a_pending_order_due_queues_its_first_read(intake):
+    intake.handle(body(order_change(status="Pending", notification_id="n-1")))
+    assert _fetches(intake.tasks) == []  # no prices, no buyer before the payment
+    intake.handle(body(order_change(status="Unshipped", at="2026-11-01T12:00:00.000Z", notification_id="n-2")))
+    assert len(_fetches(intake.tasks)) == 1
+
+
+def test_a_change_that_comes_while_amazon_is_read_is_read_again():
+    p = ports()
+    record = order_service.IntakePorts(p.orders, p.tasks)
+    order_service.record_order_change(parse_notification(body(order_change(status="Unshipped"))), record, NOW)
+    queued = len(_fetches(p.tasks))  # the first read, which runs below
+    answer = p.amazon.get_order
+
+    def read_then_shipped(*args):
+        raw = answer(*args)  # Amazon's order as it was, unshipped ...
+        shipped = order_change(status="Shipped", at="2026-11-01T12:00:00.000Z", notification_id="n-2")
+        # ... and the shipping notification applied before the read is saved: it finds the read queued
+        order_service.record_order_change(parse_notification(body(shipped)), record, NOW)
+        return raw
+
+    p.amazon.get_order = read_then_shipped
+    order_service.fetch_order_details(task(), p, NOW)
+    order, details_status, _ = p.orders.get("028-1234567-1234567")
+    assert order.status is OrderStatus.SHIPPED and details_status is OrderStatus.UNSHIPPED
+    (again,) = _fetches(p.tasks)[queued:]  # the packages are read after all
+    assert again.key == "028-1234567-1234567" and again.param("reason") == "order changed"
+
+
+_WORDS = ["Pending", "Unshipped", "PartiallyShipped", "Shipped", "Canceled"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=6), st.sampled_from(["MFN", "AFN"]))
+def test_whatever_changes_come_before_the_first_read_one_read_is_queued_once_it_is_paid_for(words, channel):
+    intake = Intake()
+    for minute, word in enumerate(words):
+        intake.handle(body(order_change(status=word, at=f"2026-11-01T10:{minute:02d}:00.000Z",
+                                        notification_id=f"n-{minute}", fulfillment=channel)))
+    paid = any(word != "Pending" for word in words)
+    fetches = _fetches(intake.tasks)
+    assert (len(fetches) >= 1) == paid
+    # one per stretch of paid-for changes: a read queued is found by the changes after it
+    stretches = sum(1 for before, word in zip(["Pending", *words], words, strict=False)
+                    if word != "Pending" and before == "Pending")
+    assert len(fetches) == stretches
