@@ -554,9 +554,25 @@ def ensure_stack(aws: Aws, stage: str, body: str, template: dict[str, Any],
     for number, step in enumerate(before, 1):
         print(f"infra: index step {number} of {len(before) + len(after)} (a table gains an index)")
         stack = update_stack(aws, stack, stage, _json_body(step), step, given)
+        _wait_for_indexes(aws, stack_outputs(stack), step)
     if len(after) > 1:
         return stack_outputs(stack), after
     return stack_outputs(update_stack(aws, stack, stage, body, template, given)), []
+
+
+def _wait_for_indexes(aws: Aws, outputs: dict[str, str], template: dict[str, Any]) -> None:
+    """Until every index of the stack's tables is built (ACTIVE): the new code reads them."""
+    dynamodb = aws.client("dynamodb")
+    for table in resources.TABLES:
+        if template.get("Resources", {}).get(table.logical_id, {}).get("Type") != _TABLE \
+                or table.output not in outputs:
+            continue
+
+        def built(name: str = outputs[table.output]) -> bool | None:
+            indexes = dynamodb.describe_table(TableName=name)["Table"].get("GlobalSecondaryIndexes") or []
+            return True if all(i.get("IndexStatus", "ACTIVE") == "ACTIVE" for i in indexes) else None
+
+        _wait(built, f"the indexes of {outputs[table.output]}", timeout=6 * 3600.0)
 
 
 def _json_body(template: dict[str, Any]) -> str:

@@ -423,3 +423,51 @@ def _destroy_deletes_data(run: Runner, endpoint: str, stage: str) -> None:
     ssm = _client("ssm", endpoint)
     with pytest.raises(ssm.exceptions.ParameterNotFound):
         ssm.get_parameter(Name=f"/sellerops/{stage}/api-token-hash")
+
+
+def test_an_upgrade_that_replaces_two_indexes_goes_one_index_per_update(moto_endpoint, monkeypatch):
+    """The release that gave the orders table its keys-only list indexes, deployed over the one
+    before it: each update CloudFormation gets adds or drops one index, the old ones go last.
+    (moto's CloudFormation takes the templates but does not rebuild a table's indexes, so the
+    templates it was given are what is checked.)"""
+    from infra import deploy
+    from infra.cfn_yaml import parse_template
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    stage = f"up{uuid.uuid4().hex[:8]}"
+    aws = deploy.Aws(REGION, moto_endpoint)
+    before = _earlier_orders_indexes(parse_template((REPO / "infra" / "template.yaml").read_text(encoding="utf-8")))
+    body = json.dumps(before)
+    deploy.ensure_stack(aws, stage, body, before)
+    given: list[list[str]] = []
+    update = deploy.update_stack
+
+    def recording(aws_, stack, stage_, body_, template, given_):
+        given.append([i["IndexName"] for i in template["Resources"]["OrdersTable"]["Properties"]
+                      ["GlobalSecondaryIndexes"]])
+        return update(aws_, stack, stage_, body_, template, given_)
+
+    monkeypatch.setattr(deploy, "update_stack", recording)
+    target = parse_template((REPO / "infra" / "template.yaml").read_text(encoding="utf-8"))
+    _, later = deploy.ensure_stack(aws, stage, (REPO / "infra" / "template.yaml").read_text(encoding="utf-8"),
+                                   target)
+    assert given == [["by_seller_updated", "by_seller_status", "by_ship_by", "by_seller_updated_keys"],
+                     ["by_seller_updated", "by_seller_status", "by_ship_by", "by_seller_updated_keys",
+                      "by_seller_status_keys"]]
+    deploy.finish_index_steps(aws, stage, later, None)  # after the app
+    assert given[2:] == [["by_seller_status", "by_ship_by", "by_seller_updated_keys", "by_seller_status_keys"],
+                         ["by_seller_updated_keys", "by_seller_status_keys", "by_ship_by"]]
+    deployed = _client("cloudformation", moto_endpoint).get_template(StackName=f"sellerops-{stage}")["TemplateBody"]
+    assert parse_template(deployed) == target if isinstance(deployed, str) else deployed == target
+
+
+def _earlier_orders_indexes(template: dict) -> dict:
+    """The template as it was before the list indexes carried keys only."""
+    earlier = json.loads(json.dumps(template))
+    indexes = earlier["Resources"]["OrdersTable"]["Properties"]["GlobalSecondaryIndexes"]
+    for index in indexes:
+        if index["IndexName"].endswith("_keys"):
+            index["IndexName"] = index["IndexName"].removesuffix("_keys")
+            index["Projection"] = {"ProjectionType": "ALL"}
+    return earlier
