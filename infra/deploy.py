@@ -469,13 +469,14 @@ def _indexes(resource: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def index_steps(current: dict[str, Any], target: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The templates that take the stack from `current` to `target` when a table's indexes change
-    more than DynamoDB allows in one update (one index created or deleted per table): the steps
-    to apply before the app is deployed (each adds one index a table gains, the old ones kept,
-    so the running code keeps its indexes and the new code finds its own ready), and after it
-    (each removes one index a table loses; the last is `target` itself). ([], [target]) when one
-    update does it. An index whose definition changes under the same name cannot be replaced in
-    place: give it a new name."""
+    """The templates that take the stack from `current` to `target` when tables gain or lose
+    indexes (DynamoDB creates or deletes one index per table per update, and the code reads
+    them): the updates to apply before the app is deployed, each adding one index a table gains
+    (the old ones kept, so the running code keeps its indexes and the new code finds its own
+    built), and after it, each removing one index a table loses, never before the code that read
+    it is gone. The last update is `target` itself. ([], []) when no table's indexes change (one
+    update then does it all). An index whose definition changes under the same name cannot be
+    replaced in place: give it a new name."""
     current_tables = {name: r for name, r in current.get("Resources", {}).items() if r.get("Type") == _TABLE}
     plans = {}
     for name, resource in target.get("Resources", {}).items():
@@ -488,10 +489,10 @@ def index_steps(current: dict[str, Any], target: dict[str, Any]) -> tuple[list[d
                               " an index in place (give the new one another name)")
         added = [n for n in new if n not in old]
         removed = [n for n in old if n not in new]
-        if len(added) + len(removed) > 1:
+        if added or removed:
             plans[name] = (old, new, added, removed)
     if not plans:
-        return [], [target]
+        return [], []
 
     def stone(adds: int, removes: int) -> dict[str, Any]:
         """`target`, each planned table with its first `adds` new indexes and without its first `removes` old ones."""
@@ -512,9 +513,11 @@ def index_steps(current: dict[str, Any], target: dict[str, Any]) -> tuple[list[d
     most_added = max(len(plan[2]) for plan in plans.values())
     most_removed = max(len(plan[3]) for plan in plans.values())
     before = [stone(adds, 0) for adds in range(1, most_added + 1)]
-    after = [stone(most_added, removes) for removes in range(1, most_removed)] + [target]
-    if not most_removed:  # nothing to remove: the last addition is the target
-        before, after = before[:-1], [target]
+    after = [stone(most_added, removes) for removes in range(1, most_removed + 1)]
+    if after:
+        after[-1] = target
+    else:  # nothing to remove: the last addition is the target
+        before[-1] = target
     return before, after
 
 
@@ -551,17 +554,19 @@ def ensure_stack(aws: Aws, stage: str, body: str, template: dict[str, Any],
 
     deployed = cloudformation.get_template(StackName=name, TemplateStage="Original")["TemplateBody"]
     before, after = index_steps(deployed if isinstance(deployed, dict) else parse_template(deployed), template)
+    if not before and not after:
+        return stack_outputs(update_stack(aws, stack, stage, body, template, given)), []
+    _wait_for_indexes(aws, stack_outputs(stack), template)  # a deploy resumed: what it began is built first
     for number, step in enumerate(before, 1):
         print(f"infra: index step {number} of {len(before) + len(after)} (a table gains an index)")
-        stack = update_stack(aws, stack, stage, _json_body(step), step, given)
+        stack = update_stack(aws, stack, stage, body if step is template else _json_body(step), step, given)
         _wait_for_indexes(aws, stack_outputs(stack), step)
-    if len(after) > 1:
-        return stack_outputs(stack), after
-    return stack_outputs(update_stack(aws, stack, stage, body, template, given)), []
+    return stack_outputs(stack), after
 
 
 def _wait_for_indexes(aws: Aws, outputs: dict[str, str], template: dict[str, Any]) -> None:
-    """Until every index of the stack's tables is built (ACTIVE): the new code reads them."""
+    """Until every index of the stack's tables is ACTIVE: built (the new code reads them), or
+    gone (DynamoDB deletes one at a time)."""
     dynamodb = aws.client("dynamodb")
     for table in resources.TABLES:
         if template.get("Resources", {}).get(table.logical_id, {}).get("Type") != _TABLE \
@@ -589,6 +594,7 @@ def finish_index_steps(aws: Aws, stage: str, steps: list[dict[str, Any]], given:
     for number, step in enumerate(steps, 1):
         print(f"infra: index step {number} of {len(steps)} after the app (a table loses an index)")
         stack = update_stack(aws, stack, stage, _json_body(step), step, given)
+        _wait_for_indexes(aws, stack_outputs(stack), step)  # deleted before the next goes
 
 
 def update_stack(aws: Aws, stack: dict[str, Any], stage: str, body: str, template: dict[str, Any],

@@ -28,7 +28,7 @@ MAX_TASK_BYTES = 16 * 1024
 def _same_work(one: tuple[Task, int], other: tuple[Task, int]) -> bool:
     """Tasks that would do the same thing: of one kind, seller and key, with the same parameters
     but `at` (when the change they follow happened: a task reads what is stored, or Amazon's
-    order, when it runs, so the first one queued does what a later one would), neither holding
+    order, when it runs, so one does what both would; the later `at` is kept), neither holding
     a rate-limit slot, delayed alike."""
     (a, delay_a), (b, delay_b) = one, other
     return (a.kind, a.seller_id, a.key, a.attempt, delay_a) == (b.kind, b.seller_id, b.key, b.attempt, delay_b) \
@@ -69,8 +69,13 @@ class SqsTaskQueue:
             raise PermanentError(f"a {task.kind[:40]} task of {size} bytes is larger than a task may be "
                                  f"({MAX_TASK_BYTES})")
         entry = (task, delay_seconds(delay))
-        if any(_same_work(entry, queued) for queued in self._pending):
-            return  # two notifications of one order in a batch: one task does what both would
+        for index, queued in enumerate(self._pending):
+            if _same_work(entry, queued):
+                # Two notifications of one order in a batch: one task does what both would, as of
+                # the later change (a stock movement dated before a count would be taken as counted).
+                if str(task.param("at") or "") > str(queued[0].param("at") or ""):
+                    self._pending[index] = (queued[0].with_at(task.param("at")), queued[1])
+                return
         self._pending.append(entry)
 
     def flush(self) -> None:

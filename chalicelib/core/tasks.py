@@ -75,6 +75,10 @@ class Task:
     def param(self, name: str, default: Any = None) -> Any:
         return self.params.get(name, default)
 
+    def with_at(self, at: Any) -> Task:
+        """The same task (attempts and slot kept), as of another change time (param `at`)."""
+        return replace(self, params={**self.params, "at": at})
+
     def with_params(self, **changes: Any) -> Task:
         """A follow-up task of the same kind (a next page): fresh attempts, no slot."""
         return Task(self.kind, self.seller_id, self.key, {**self.params, **changes})

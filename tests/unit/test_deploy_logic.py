@@ -343,11 +343,20 @@ def _attributes(template: dict) -> list[str]:
     return [d["AttributeName"] for d in template["Resources"]["T"]["Properties"]["AttributeDefinitions"]]
 
 
-def test_one_index_changed_per_update_is_one_update():
+def test_tables_whose_indexes_do_not_change_take_one_update():
+    current = {"Resources": {"T": _table(("a", "x"))}, "Outputs": {"o": 1}}
+    target = {"Resources": {"T": _table(("a", "x"))}, "Outputs": {"o": 2}}
+    assert deploy.index_steps(current, target) == ([], [])
+
+
+def test_an_index_added_comes_before_the_app_and_one_removed_after_it():
     current = {"Resources": {"T": _table(("a", "x"))}}
     target = {"Resources": {"T": _table(("a", "x"), ("b", "y"))}}
-    assert deploy.index_steps(current, target) == ([], [target])
-    assert deploy.index_steps(target, current) == ([], [current])
+    assert deploy.index_steps(current, target) == ([target], [])  # the new code finds it built
+    assert deploy.index_steps(target, current) == ([], [current])  # the old code reads it until it is gone
+    replaced = {"Resources": {"T": _table(("c", "x"))}}
+    before, after = deploy.index_steps(current, replaced)
+    assert [_index_names(t) for t in before] == [["a", "c"]] and after == [replaced]
 
 
 def test_two_indexes_replaced_are_added_one_at_a_time_before_the_app_and_removed_after_it():
@@ -367,13 +376,14 @@ def test_two_indexes_replaced_are_added_one_at_a_time_before_the_app_and_removed
         assert len(set(_index_names(earlier)) ^ set(_index_names(later))) == 1
 
 
-def test_indexes_only_added_or_only_removed_wait_for_nothing_they_need_not():
+def test_indexes_only_added_or_only_removed_go_one_at_a_time_on_their_side_of_the_app():
     current = {"Resources": {"T": _table(("a", "x"))}}
     target = {"Resources": {"T": _table(("a", "x"), ("b", "y"), ("c", "z"))}}
     before, after = deploy.index_steps(current, target)
-    assert [_index_names(t) for t in before] == [["a", "b"]] and after == [target]
+    assert [_index_names(t) for t in before] == [["a", "b"], ["a", "b", "c"]] and before[-1] is target
+    assert after == []
     before, after = deploy.index_steps(target, current)
-    assert before == [] and [_index_names(t) for t in after] == [["a", "c"], ["a"]]
+    assert before == [] and [_index_names(t) for t in after] == [["a", "c"], ["a"]] and after[-1] is current
 
 
 def test_an_index_redefined_under_its_old_name_is_refused():

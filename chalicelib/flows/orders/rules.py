@@ -343,8 +343,8 @@ def first_read_queued(order: Order, details_status: OrderStatus | None, notifica
     reads Amazon's order as it is when it runs, this change included. (A fetch that read before
     this change and saves after it sees the status moved, and queues the read again:
     `read_again`.)"""
-    if details_status is not None:
-        return False
+    if details_status is not None or order.attention is not None:
+        return False  # read already, or read and refused (its money): the next change reads again
     before = [e for e in order.timeline if e.notification_id != notification_id]
     if not before:
         return False
@@ -352,10 +352,12 @@ def first_read_queued(order: Order, details_status: OrderStatus | None, notifica
     return details_due(prior, None, order.fulfillment_channel) is Read.FIRST
 
 
-def read_again(stored: Order, read_at: OrderStatus) -> bool:
+def read_again(stored: Order, read_at: OrderStatus, known_key: str) -> bool:
     """Details were just saved as Amazon had them at `read_at`, and the order stored after the
-    save has moved on meanwhile in a way that needs another read."""
-    return stored.status != read_at and needs_details(stored, read_at)
+    save has moved on since the read began (its change key is no longer `known_key`: a change
+    came in meanwhile) in a way that needs another read. Only then: an Amazon that lags its own
+    notification gets no read after read."""
+    return stored.change_key != known_key and stored.status != read_at and needs_details(stored, read_at)
 
 
 # A merchant order's stock moves when it is placed (reserved), cancelled (released) and shipped

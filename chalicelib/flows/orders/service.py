@@ -276,19 +276,23 @@ def take_in(seller_id: str, raw: dict[str, Any], change: OrderChange,
         if again is None:
             raise RetryLater(f"order {order_id} cannot be read back", delay_seconds=1)
         order = again[0]
+    read_later = False
     if details is not None:
         stored = ports.orders.save_details(order_id, details)
-        if stored is not None and read_again(stored, details.status):
-            # A change came in while Amazon was being read, and found the read on its way.
-            ports.tasks.enqueue(fetch_task(seller_id, order_id, stored.marketplace_id, ORDER_CHANGED))
+        if stored is not None:
+            read_later = read_again(stored, details.status, order.change_key)
+            if read_later:
+                # A change came in while Amazon was being read, and found the read on its way.
+                ports.tasks.enqueue(fetch_task(seller_id, order_id, stored.marketplace_id, ORDER_CHANGED))
+            order = stored
     else:
         ports.orders.needs_attention(order_id, str(problem), now)
     expires_at = buyer_data_expiry(change.delivered_at, order.deliver_by[1], order.purchase_date, now)
     ports.buyer_data.save(seller_id, order_id, parsing.personal_data(raw), change.changed_at, expires_at,
                           change.delivered_at, now)
-    if details is not None and order.status in SHIPPED_STATUSES:
+    if details is not None and order.status in SHIPPED_STATUSES and not read_later:
         # Shipped (from Amazon's warehouses, or packages confirmed in Seller Central): its invoices
-        # are due; the invoices flow issues each once.
+        # are due (once its packages are read); the invoices flow issues each once.
         _invoices_due(ports.tasks, seller_id, order_id)
     if applied is not None and change.fulfillment_channel == "MFN":
         # Amazon's order told us what no notification did (the backstop, a lost ORDER_CHANGE):

@@ -489,9 +489,11 @@ class DynamoOrders:
              stored_since: datetime | None = None, amazon_updated_since: datetime | None = None, limit: int = 50,
              start: dict[str, Any] | None = None) -> tuple[list[Order], dict[str, Any] | None]:
         """Orders of a seller, most recently stored first, one page at a time: the page and the
-        key the next one starts after (None on the last page). One DynamoDB request per page,
-        whatever the filters: DynamoDB filters after it reads `limit` items, so a filtered page
-        may hold fewer orders, even none, and still have a next page."""
+        key the next one starts after (None on the last page). Two DynamoDB requests per page,
+        whatever the filters: a Query of the index (DynamoDB filters after it reads `limit`
+        keys, so a filtered page may hold fewer orders, even none, and still have a next page),
+        and a BatchGetItem of the page's orders (each billed by its own size, rounded up to 4 KB;
+        PynamoDB asks again at once for any keys DynamoDB leaves unprocessed)."""
         Row = _order_models().order
         range_condition = Row.updated_key >= iso(stored_since) if stored_since else None
         filters = []

@@ -219,4 +219,4 @@ def test_a_task_that_would_repeat_one_collected_is_sent_once(monkeypatch):
     assert [(t["kind"], t["sellerId"], t["key"]) for t in sent] == [
         ("order_stock", "S1", "305-1"), ("order_stock", "S1", "305-1"), ("order_stock", "S1", "305-2"),
         ("fetch_order", "S1", "305-1"), ("fetch_order", "S1", "305-1"), ("fetch_order", "S2", "305-1")]
-    assert sent[0]["params"] == {"at": "2026-11-01T08:00:00+00:00"}  # the first one queued is kept
+    assert sent[0]["params"] == {"at": "2026-11-01T09:00:00+00:00"}  # as of the later change

@@ -485,3 +485,54 @@ def test_whatever_changes_come_before_the_first_read_one_read_is_queued_once_it_
     stretches = sum(1 for before, word in zip(["Pending", *words], words, strict=False)
                     if word != "Pending" and before == "Pending")
     assert len(fetches) == stretches
+
+
+def _reading_then(p, *changes):
+    """Amazon answers the order as it was, and `changes` (ORDER_CHANGE bodies) are applied
+    before the answer is saved: notifications that came in while Amazon was being read."""
+    record = order_service.IntakePorts(p.orders, p.tasks)
+    answer = p.amazon.get_order
+
+    def reading(*args):
+        raw = answer(*args)
+        for change in changes:
+            order_service.record_order_change(parse_notification(body(change)), record, NOW)
+        return raw
+
+    p.amazon.get_order = reading
+    return record
+
+
+def test_an_fba_order_shipped_while_its_first_read_runs_has_its_invoices_queued():
+    p = ports()
+    p.amazon.orders["028-1234567-1234567"]["fulfillment"]["fulfilledBy"] = "AMAZON"
+    record = _reading_then(p, order_change(status="Shipped", at="2026-11-01T12:00:00.000Z", notification_id="n-2",
+                                           fulfillment="AFN"))
+    order_service.record_order_change(parse_notification(body(order_change(status="Unshipped", fulfillment="AFN"))),
+                                      record, NOW)
+    order_service.fetch_order_details(task(), p, NOW)
+    assert [t.kind for t in p.tasks.tasks].count("issue_invoices") == 1  # nothing more to read: invoice it
+    assert len(_fetches(p.tasks)) == 1  # the first read only
+
+
+def test_a_merchant_order_stored_ahead_of_amazon_is_not_read_again_and_again():
+    p = ports()
+    record = order_service.IntakePorts(p.orders, p.tasks)
+    for word, at, nid in (("Unshipped", "10:00", "n-1"), ("Shipped", "12:00", "n-2")):
+        order_service.record_order_change(parse_notification(body(order_change(
+            status=word, at=f"2026-11-01T{at}:00.000Z", notification_id=nid))), record, NOW)
+    queued = len(_fetches(p.tasks))
+    order_service.fetch_order_details(task(), p, NOW)  # Amazon still answers UNSHIPPED: it lags its notification
+    assert len(_fetches(p.tasks)) == queued  # no change came in during the read: no read after read
+
+
+def test_a_first_read_refused_for_its_money_is_tried_again_by_the_next_change(intake):
+    p = ports()
+    p.amazon.orders["028-1234567-1234567"]["orderItems"][0]["product"]["price"]["unitPrice"]["amount"] = "12.345"
+    record = order_service.IntakePorts(p.orders, p.tasks)
+    order_service.record_order_change(parse_notification(body(order_change(status="Unshipped"))), record, NOW)
+    assert order_service.fetch_order_details(task(), p, NOW).outcome is Outcome.ATTENTION
+    queued = len(_fetches(p.tasks))
+    order_service.record_order_change(parse_notification(body(order_change(
+        status="Shipped", at="2026-11-01T12:00:00.000Z", notification_id="n-2"))), record, NOW)
+    assert len(_fetches(p.tasks)) == queued + 1
