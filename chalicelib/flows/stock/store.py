@@ -32,14 +32,14 @@ from enum import Enum
 from functools import cache
 from typing import Any
 
-from pynamodb.attributes import BinaryAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import config, resources
-from chalicelib.core.dynamo import models_builder, unless_refused
+from chalicelib.core.dynamo import PackedJSONAttribute, models_builder, unless_refused
 from chalicelib.core.times import iso, parse_iso
 from chalicelib.flows.stock import rules
 from chalicelib.flows.stock.rules import Balance, Entry, Fba, ItemStock, Kind, Push, Reported, Settings
@@ -101,7 +101,9 @@ def _stock_models() -> _StockModels:
         sk = UnicodeAttribute(range_key=True)
         seller_id = UnicodeAttribute(null=True)
         sku = UnicodeAttribute(null=True)
-        data = JSONAttribute(null=True)
+        # Compressed: a balance carries its latest entries and a day of movements, written in a
+        # transaction (twice its KB) at every movement; items written before (JSON text) still read.
+        data = PackedJSONAttribute(null=True)
         version = NumberAttribute(null=True)
         on_hand = NumberAttribute(null=True)
         reserved = NumberAttribute(null=True)

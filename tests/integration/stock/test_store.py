@@ -154,3 +154,29 @@ def test_an_order_item_that_moves_nothing_leaves_a_balance_later_movements_can_w
     service.apply_fact(store, SELLER, ItemFact("028-7", "1", sku, 2), NOW, {}, NOW)
     moved = service.adjust(store, SELLER, sku, 4, NOW, "after", {}, NOW)
     assert (moved.balance.on_hand, moved.balance.reserved) == (4, 0)
+
+
+def test_a_balance_stored_as_json_text_before_it_was_compressed_still_reads(aws_stack):
+    import json
+
+    import boto3
+
+    from chalicelib.core import wiring
+
+    wiring.reset()
+    store = DynamoStock(reorder_default=3)
+    sku = _sku("OLD")
+    service.set_count(store, SELLER, sku, 7, NOW - timedelta(hours=1), "c1", {"type": "count", "by": "x"}, NOW)
+    table = aws_stack.outputs["StockTableName"]
+    dynamodb = boto3.client("dynamodb", region_name=aws_stack.region, endpoint_url=aws_stack.endpoint_url)
+    key = {"pk": {"S": f"sku#{SELLER}#{sku}"}, "sk": {"S": "balance"}}
+    assert "B" in dynamodb.get_item(TableName=table, Key=key)["Item"]["data"]  # written compressed now
+    from chalicelib.flows.stock.store import balance_json
+
+    # as the release before wrote it: the same document as JSON text
+    dynamodb.update_item(TableName=table, Key=key, UpdateExpression="SET #d = :d", ExpressionAttributeNames={
+        "#d": "data"}, ExpressionAttributeValues={":d": {"S": json.dumps(balance_json(store.get(SELLER, sku)))}})
+    before = store.get(SELLER, sku)
+    assert before.on_hand == 7 and before.managed and [e.kind for e in before.latest] == [rules.Kind.COUNT]
+    service.adjust(store, SELLER, sku, -2, NOW, "a1", {"type": "test"}, NOW)  # and the next movement writes it
+    assert store.get(SELLER, sku).on_hand == 5
