@@ -118,14 +118,15 @@ class Table:
         return f"{self.stem}TableName"
 
 
+# What the orders' list indexes carry besides their keys: a page's filters. Not the row, which
+# every change would write into both again (flows/orders/store.py reads a page's orders after).
+ORDERS_LISTED_BY = ("marketplace_id", "change_key")
 ORDERS = Table("orders", "Orders", "ORDERS_TABLE", "orders, their timelines and money",
                hash_key="order_id",
-               # The lists: keys and a page's filters (flows/orders/store.py LISTED_BY), not the row,
-               # which every change would write into both again.
                indexes=(Index("by_seller_updated_keys", "seller_id", "updated_key", projection="INCLUDE",
-                              included=("marketplace_id", "change_key")),
+                              included=ORDERS_LISTED_BY),
                         Index("by_seller_status_keys", "seller_status", "updated_key", projection="INCLUDE",
-                              included=("marketplace_id", "change_key")),
+                              included=ORDERS_LISTED_BY),
                         # Sparse: merchant orders Amazon has not marked shipped, by their latest
                         # ship date (the ship-by alerts and GET /shipments/due).
                         Index("by_ship_by", "ship_by_seller", "ship_by_key", projection="INCLUDE",

@@ -132,8 +132,7 @@ UNITS: dict[str, Unit] = {
                   lambda n: [_statement("StateTable", [GET, UPDATE, QUERY], [n.table("state")])]),
     "orders-read": Unit(("chalicelib/flows/orders/store.py:DynamoOrders.get",
                          "chalicelib/flows/orders/store.py:DynamoOrders.list"),
-                        # A list page: its keys from an index, its orders from the table together.
-                        lambda n: [_statement("OrdersTable", [GET, BATCH_GET], [n.table("orders")]),
+                        lambda n: [_statement("OrdersTable", [GET], [n.table("orders")]),
                                    _statement("OrdersIndexes", [QUERY], [f"{n.table('orders')}/index/{index}"
                                                                          for index in ORDERS_INDEXES])]),
     "orders-write": Unit(tuple(f"chalicelib/flows/orders/store.py:DynamoOrders.{method}" for method in (

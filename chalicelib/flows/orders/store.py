@@ -6,7 +6,8 @@ windows), the timeline, the notification ids and change ids already applied (dup
 refused by the write's condition), and the money from getOrder (`details`, JSON). Two indexes
 list a seller's orders by update time, all of them or by status (`seller_status` =
 `<seller>#<status>`); `updated_key` = `<updated at>#<order id>` keeps the sort total. They
-carry the keys and a page's filters only (LISTED_BY): a page is read from the table after.
+carry the keys and a page's filters only (resources.ORDERS_LISTED_BY): a page is read from the
+table after.
 
 Buyer-data table, one item per order: the buyer's personal data, sealed under a data key
 (core/datakeys.py), deleted 30 days after delivery by the purge (an index by expiry day), with
@@ -57,8 +58,6 @@ from chalicelib.flows.orders.rules import (
     change_id,
 )
 
-LISTED_BY = ("marketplace_id", "change_key")  # what the list indexes carry besides their keys: a page's filters
-
 
 class _TimelineMap(MapAttribute):
     status = UnicodeAttribute()
@@ -83,7 +82,7 @@ def _order_models() -> _OrderModels:
     class BySellerUpdatedKeys(GlobalSecondaryIndex):
         class Meta:
             index_name = "by_seller_updated_keys"
-            projection = IncludeProjection(list(LISTED_BY))
+            projection = IncludeProjection(list(resources.ORDERS_LISTED_BY))
 
         seller_id = UnicodeAttribute(hash_key=True)
         updated_key = UnicodeAttribute(range_key=True)
@@ -91,7 +90,7 @@ def _order_models() -> _OrderModels:
     class BySellerStatusKeys(GlobalSecondaryIndex):
         class Meta:
             index_name = "by_seller_status_keys"
-            projection = IncludeProjection(list(LISTED_BY))
+            projection = IncludeProjection(list(resources.ORDERS_LISTED_BY))
 
         seller_status = UnicodeAttribute(hash_key=True)
         updated_key = UnicodeAttribute(range_key=True)
@@ -515,11 +514,11 @@ class DynamoOrders:
         except StopIteration:
             return [], None
         listed = [item["order_id"]["S"] for item in page.get("Items", [])]
-        rows = {row.order_id: row for row in Row.batch_get(listed)} if listed else {}
+        found = self.read_many(listed)
         # The index lags the table a little: an order that has since left the status asked for
         # is in its new status's pages, not this one.
-        orders = [_order_from_row(rows[order_id]) for order_id in listed if order_id in rows
-                  and (status is None or rows[order_id].status == status.value)]
+        orders = [found[order_id] for order_id in listed
+                  if order_id in found and (status is None or found[order_id].status is status)]
         return orders, results.page_iter.last_evaluated_key
 
 

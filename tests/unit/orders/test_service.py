@@ -448,19 +448,11 @@ def test_the_change_that_makes_a_pending_order_due_queues_its_first_read(intake)
 
 def test_a_change_that_comes_while_amazon_is_read_is_read_again():
     p = ports()
-    record = order_service.IntakePorts(p.orders, p.tasks)
+    # Amazon's order as it was, unshipped, and the shipping notification applied before the read
+    # is saved: it finds the read queued
+    record = _reading_then(p, order_change(status="Shipped", at="2026-11-01T12:00:00.000Z", notification_id="n-2"))
     order_service.record_order_change(parse_notification(body(order_change(status="Unshipped"))), record, NOW)
     queued = len(_fetches(p.tasks))  # the first read, which runs below
-    answer = p.amazon.get_order
-
-    def read_then_shipped(*args):
-        raw = answer(*args)  # Amazon's order as it was, unshipped ...
-        shipped = order_change(status="Shipped", at="2026-11-01T12:00:00.000Z", notification_id="n-2")
-        # ... and the shipping notification applied before the read is saved: it finds the read queued
-        order_service.record_order_change(parse_notification(body(shipped)), record, NOW)
-        return raw
-
-    p.amazon.get_order = read_then_shipped
     order_service.fetch_order_details(task(), p, NOW)
     order, details_status, _ = p.orders.get("028-1234567-1234567")
     assert order.status is OrderStatus.SHIPPED and details_status is OrderStatus.UNSHIPPED
