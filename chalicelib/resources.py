@@ -118,14 +118,14 @@ class Table:
         return f"{self.stem}TableName"
 
 
-# What the orders' list indexes carry besides their keys: a page's filters. Not the row, which
-# every change would write into both again (flows/orders/store.py reads a page's orders after).
-ORDERS_LISTED_BY = ("marketplace_id", "change_key")
+# What the orders' list index carries besides its keys: a page's filters. Not the row, which
+# every change would write into it again (flows/orders/store.py reads a page's orders after).
+# One index for every list, by status or not: a second, keyed by status, cost as many write
+# units again (a change moves an order in each: a delete and a put), for pages a filter gives.
+ORDERS_LISTED_BY = ("marketplace_id", "change_key", "status")
 ORDERS = Table("orders", "Orders", "ORDERS_TABLE", "orders, their timelines and money",
                hash_key="order_id",
-               indexes=(Index("by_seller_updated_keys", "seller_id", "updated_key", projection="INCLUDE",
-                              included=ORDERS_LISTED_BY),
-                        Index("by_seller_status_keys", "seller_status", "updated_key", projection="INCLUDE",
+               indexes=(Index("by_seller_listed", "seller_id", "updated_key", projection="INCLUDE",
                               included=ORDERS_LISTED_BY),
                         # Sparse: merchant orders Amazon has not marked shipped, by their latest
                         # ship date (the ship-by alerts and GET /shipments/due).

@@ -277,24 +277,25 @@ def index_ship_by(seller_id: str) -> int:
     being conditioned on the change key read."""
     from chalicelib.core.dynamo import unless_refused
     from chalicelib.core.times import iso
-    from chalicelib.flows.orders.rules import AWAITING_SHIPMENT, awaits_merchant_shipping
+    from chalicelib.flows.orders.rules import AWAITING_SHIPMENT, OrderStatus, awaits_merchant_shipping
     from chalicelib.flows.orders.store import _order_models
 
     Row = _order_models().order
     indexed = 0
-    for status in sorted(AWAITING_SHIPMENT, key=lambda s: s.value):
-        listed = [key.order_id for key in Row.by_seller_status_keys.query(f"{seller_id}#{status.value}")]
-        for row in Row.batch_get(listed) if listed else ():
-            latest = (row.windows or {}).get("ship_by_latest")
-            if not latest or not awaits_merchant_shipping(status, row.fulfillment_channel) \
-                    or (row.ship_by_seller and row.ship_by_key):
-                continue
-            with unless_refused() as written:
-                Row(row.order_id).update(
-                    actions=[Row.ship_by_seller.set(seller_id),
-                             Row.ship_by_key.set(f"{iso(datetime.fromisoformat(latest))}#{row.order_id}")],
-                    condition=Row.change_key == row.change_key)
-            indexed += written.ok
+    waiting = [status.value for status in AWAITING_SHIPMENT]
+    keys = Row.by_seller_listed.query(seller_id, filter_condition=Row.status.is_in(*waiting))
+    listed = [key.order_id for key in keys]
+    for row in Row.batch_get(listed) if listed else ():  # in requests of 100 keys
+        latest = (row.windows or {}).get("ship_by_latest")
+        if not latest or not awaits_merchant_shipping(OrderStatus(row.status), row.fulfillment_channel) \
+                or (row.ship_by_seller and row.ship_by_key):
+            continue
+        with unless_refused() as written:
+            Row(row.order_id).update(
+                actions=[Row.ship_by_seller.set(seller_id),
+                         Row.ship_by_key.set(f"{iso(datetime.fromisoformat(latest))}#{row.order_id}")],
+                condition=Row.change_key == row.change_key)
+        indexed += written.ok
     return indexed
 
 

@@ -51,7 +51,6 @@ class FakeOrders:
     def _check(self, order: Order) -> None:
         if self.strict:  # the table's key and its indexes' keys (chalicelib/flows/orders/store.py)
             refuse_like_dynamodb({"order_id": (order.order_id, 2048),
-                                  "seller_status": (f"{order.seller_id}#{order.status.value}", 2048),
                                   "updated_key": (f"{iso(order.updated_at)}#{order.order_id}", 1024),
                                   "seller_id": (order.seller_id, 2048)}, order)
 

@@ -425,11 +425,11 @@ def _destroy_deletes_data(run: Runner, endpoint: str, stage: str) -> None:
         ssm.get_parameter(Name=f"/sellerops/{stage}/api-token-hash")
 
 
-def test_an_upgrade_that_replaces_two_indexes_goes_one_index_per_update(moto_endpoint, monkeypatch):
-    """The release that gave the orders table its keys-only list indexes, deployed over the one
-    before it: each update CloudFormation gets adds or drops one index, the old ones go last.
-    (moto's CloudFormation takes the templates but does not rebuild a table's indexes, so the
-    templates it was given are what is checked.)"""
+def test_an_upgrade_that_replaces_two_indexes_by_one_goes_one_index_per_update(moto_endpoint, monkeypatch):
+    """The release that gave the orders table its one list index, deployed over the one before
+    it (two keys-only list indexes): each update CloudFormation gets adds or drops one index,
+    the new one first, the old ones after the app. (moto's CloudFormation takes the templates
+    but does not rebuild a table's indexes, so the templates it was given are what is checked.)"""
     from infra import deploy
     from infra.cfn_yaml import parse_template
 
@@ -444,30 +444,36 @@ def test_an_upgrade_that_replaces_two_indexes_goes_one_index_per_update(moto_end
     update = deploy.update_stack
 
     def recording(aws_, stack, stage_, body_, template, given_):
-        given.append([i["IndexName"] for i in template["Resources"]["OrdersTable"]["Properties"]
-                      ["GlobalSecondaryIndexes"]])
+        properties = template["Resources"]["OrdersTable"]["Properties"]
+        given.append([i["IndexName"] for i in properties["GlobalSecondaryIndexes"]])
+        keyed = {key["AttributeName"] for i in properties["GlobalSecondaryIndexes"] for key in i["KeySchema"]}
+        assert keyed <= {d["AttributeName"] for d in properties["AttributeDefinitions"]}
         return update(aws_, stack, stage_, body_, template, given_)
 
     monkeypatch.setattr(deploy, "update_stack", recording)
     target = parse_template((REPO / "infra" / "template.yaml").read_text(encoding="utf-8"))
     _, later = deploy.ensure_stack(aws, stage, (REPO / "infra" / "template.yaml").read_text(encoding="utf-8"),
                                    target)
-    assert given == [["by_seller_updated", "by_seller_status", "by_ship_by", "by_seller_updated_keys"],
-                     ["by_seller_updated", "by_seller_status", "by_ship_by", "by_seller_updated_keys",
-                      "by_seller_status_keys"]]
+    assert given == [["by_seller_updated_keys", "by_seller_status_keys", "by_ship_by", "by_seller_listed"]]
     deploy.finish_index_steps(aws, stage, later, None)  # after the app
-    assert given[2:] == [["by_seller_status", "by_ship_by", "by_seller_updated_keys", "by_seller_status_keys"],
-                         ["by_seller_updated_keys", "by_seller_status_keys", "by_ship_by"]]
+    assert given[1:] == [["by_seller_status_keys", "by_ship_by", "by_seller_listed"],
+                         ["by_seller_listed", "by_ship_by"]]
     deployed = _client("cloudformation", moto_endpoint).get_template(StackName=f"sellerops-{stage}")["TemplateBody"]
     assert parse_template(deployed) == target if isinstance(deployed, str) else deployed == target
 
 
 def _earlier_orders_indexes(template: dict) -> dict:
-    """The template as it was before the list indexes carried keys only."""
+    """The template as it was before the orders had one list index: two, keys and filters only."""
     earlier = json.loads(json.dumps(template))
-    indexes = earlier["Resources"]["OrdersTable"]["Properties"]["GlobalSecondaryIndexes"]
-    for index in indexes:
-        if index["IndexName"].endswith("_keys"):
-            index["IndexName"] = index["IndexName"].removesuffix("_keys")
-            index["Projection"] = {"ProjectionType": "ALL"}
+    properties = earlier["Resources"]["OrdersTable"]["Properties"]
+    listed = {"Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["marketplace_id", "change_key"]}}
+    properties["GlobalSecondaryIndexes"] = [
+        {"IndexName": "by_seller_updated_keys", "KeySchema": [{"AttributeName": "seller_id", "KeyType": "HASH"},
+                                                              {"AttributeName": "updated_key", "KeyType": "RANGE"}],
+         **listed},
+        {"IndexName": "by_seller_status_keys", "KeySchema": [{"AttributeName": "seller_status", "KeyType": "HASH"},
+                                                             {"AttributeName": "updated_key", "KeyType": "RANGE"}],
+         **listed},
+        *[i for i in properties["GlobalSecondaryIndexes"] if i["IndexName"] == "by_ship_by"]]
+    properties["AttributeDefinitions"].append({"AttributeName": "seller_status", "AttributeType": "S"})
     return earlier

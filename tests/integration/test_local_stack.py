@@ -77,7 +77,7 @@ def _receive_one(sqs, queue_url: str) -> dict | None:
 # ------------------------------------------------------------------------------------ tables
 
 
-def test_orders_table_is_keyed_by_order_id_with_both_seller_indexes(stack):
+def test_orders_table_is_keyed_by_order_id_with_one_list_index(stack):
     table = stack.client("dynamodb").describe_table(TableName=stack.outputs["OrdersTableName"])[
         "Table"
     ]
@@ -86,20 +86,15 @@ def test_orders_table_is_keyed_by_order_id_with_both_seller_indexes(stack):
     assert _key_schema(table) == {"order_id": "HASH"}
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     indexes = {i["IndexName"]: i for i in table["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {"by_seller_updated_keys", "by_seller_status_keys", "by_ship_by"}
-    assert _key_schema(indexes["by_seller_updated_keys"]) == {
+    assert set(indexes) == {"by_seller_listed", "by_ship_by"}
+    assert _key_schema(indexes["by_seller_listed"]) == {
         "seller_id": "HASH",
         "updated_key": "RANGE",
     }
-    assert _key_schema(indexes["by_seller_status_keys"]) == {
-        "seller_status": "HASH",
-        "updated_key": "RANGE",
-    }
-    # the lists carry keys and their filters, not the row (each change moves an order in both)
+    # the list carries keys and its filters, not the row (each change moves an order in it)
     assert {name: i["Projection"]["ProjectionType"] for name, i in indexes.items()} == {
-        "by_seller_updated_keys": "INCLUDE", "by_seller_status_keys": "INCLUDE", "by_ship_by": "INCLUDE"}
-    for name in ("by_seller_updated_keys", "by_seller_status_keys"):
-        assert indexes[name]["Projection"]["NonKeyAttributes"] == ["marketplace_id", "change_key"]
+        "by_seller_listed": "INCLUDE", "by_ship_by": "INCLUDE"}
+    assert indexes["by_seller_listed"]["Projection"]["NonKeyAttributes"] == ["marketplace_id", "change_key", "status"]
     assert indexes["by_ship_by"]["Projection"]["NonKeyAttributes"] == ["ship_by_alerted"]
 
 

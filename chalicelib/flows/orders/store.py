@@ -3,11 +3,11 @@ stay private to this module: callers see the flow's rules' objects and typed err
 
 Orders table, one item per order (`order_id`): the current state (status, change key, items,
 windows), the timeline, the notification ids and change ids already applied (duplicates are
-refused by the write's condition), and the money from getOrder (`details`, JSON). Two indexes
-list a seller's orders by update time, all of them or by status (`seller_status` =
-`<seller>#<status>`); `updated_key` = `<updated at>#<order id>` keeps the sort total. They
-carry the keys and a page's filters only (resources.ORDERS_LISTED_BY): a page is read from the
-table after.
+refused by the write's condition), and the money from getOrder (`details`, packed JSON). One
+index lists a seller's orders by update time (`by_seller_listed`; `updated_key` = `<updated
+at>#<order id>` keeps the sort total), all of them or those of a status, marketplace or Amazon
+update time by a filter: it carries the keys and a page's filters only
+(resources.ORDERS_LISTED_BY), and a page is read from the table after.
 
 Buyer-data table, one item per order: the buyer's personal data, sealed under a data key
 (core/datakeys.py), deleted 30 days after delivery by the purge (an index by expiry day), with
@@ -76,23 +76,15 @@ class _OrderModels:
 @models_builder
 @cache
 def _order_models() -> _OrderModels:
-    # The two list indexes project the keys and what a page filters on, not the order: every
-    # change moves an order in both (a delete and a put), and a whole-row projection paid for
-    # the row in each, again. A page reads its orders from the table (one BatchGetItem).
-    class BySellerUpdatedKeys(GlobalSecondaryIndex):
+    # The list index projects the keys and what a page filters on, not the order: every change
+    # moves an order in it (a delete and a put), and a whole-row projection paid for the row
+    # again. A page reads its orders from the table (one BatchGetItem).
+    class BySellerListed(GlobalSecondaryIndex):
         class Meta:
-            index_name = "by_seller_updated_keys"
+            index_name = "by_seller_listed"
             projection = IncludeProjection(list(resources.ORDERS_LISTED_BY))
 
         seller_id = UnicodeAttribute(hash_key=True)
-        updated_key = UnicodeAttribute(range_key=True)
-
-    class BySellerStatusKeys(GlobalSecondaryIndex):
-        class Meta:
-            index_name = "by_seller_status_keys"
-            projection = IncludeProjection(list(resources.ORDERS_LISTED_BY))
-
-        seller_status = UnicodeAttribute(hash_key=True)
         updated_key = UnicodeAttribute(range_key=True)
 
     class ByShipBy(GlobalSecondaryIndex):
@@ -111,7 +103,7 @@ def _order_models() -> _OrderModels:
         seller_id = UnicodeAttribute()
         marketplace_id = UnicodeAttribute(null=True)
         status = UnicodeAttribute()
-        seller_status = UnicodeAttribute()
+        seller_status = UnicodeAttribute(null=True)  # a former index's key (<seller>#<status>): a change removes it
         change_key = UnicodeAttribute()
         updated_at = UnicodeAttribute()
         updated_key = UnicodeAttribute()
@@ -137,8 +129,7 @@ def _order_models() -> _OrderModels:
         ship_by_key = UnicodeAttribute(null=True)
         ship_by_alerted = UnicodeSetAttribute(null=True)  # the ship-by alerts sent for it: due, late
 
-        by_seller_updated_keys = BySellerUpdatedKeys()
-        by_seller_status_keys = BySellerStatusKeys()
+        by_seller_listed = BySellerListed()
         by_ship_by = ByShipBy()
 
     class ByExpiry(GlobalSecondaryIndex):
@@ -308,6 +299,11 @@ def _stored(row: Any) -> Stored:
     return _order_from_row(row), details_status, frozenset(row.notification_ids or ())
 
 
+# Index keys a filtered list page reads at most to fill itself: about 150 bytes each, so
+# some 18 read units (eventually consistent, 4 KB each for half a unit) in one request.
+FILTERED_READ = 1000
+
+
 class DynamoOrders:
     """The orders table. Every write that can race is one conditional request."""
 
@@ -324,7 +320,7 @@ class DynamoOrders:
         actions = [
             Row.seller_id.set(change.seller_id),
             Row.status.set(change.status.value),
-            Row.seller_status.set(f"{change.seller_id}#{change.status.value}"),
+            Row.seller_status.remove(),
             Row.change_key.set(change.key),
             Row.updated_at.set(updated_at),
             Row.updated_key.set(f"{updated_at}#{change.order_id}"),
@@ -489,13 +485,16 @@ class DynamoOrders:
              start: dict[str, Any] | None = None) -> tuple[list[Order], dict[str, Any] | None]:
         """Orders of a seller, most recently stored first, one page at a time: the page and the
         key the next one starts after (None on the last page). Two DynamoDB requests per page,
-        whatever the filters: a Query of the index (DynamoDB filters after it reads `limit`
-        keys, so a filtered page may hold fewer orders, even none, and still have a next page),
-        and a BatchGetItem of the page's orders (each billed by its own size, rounded up to 4 KB;
-        PynamoDB asks again at once for any keys DynamoDB leaves unprocessed)."""
+        whatever the filters: a Query of the index and a BatchGetItem of the page's orders (each
+        billed by its own size, rounded up to 4 KB; PynamoDB asks again at once for any keys
+        DynamoDB leaves unprocessed). DynamoDB filters after it reads: a filtered page reads up
+        to FILTERED_READ keys (about 20 read units at most) to fill `limit`, and may still hold
+        fewer orders, even none, and have a next page."""
         Row = _order_models().order
         range_condition = Row.updated_key >= iso(stored_since) if stored_since else None
         filters = []
+        if status is not None:
+            filters.append(Row.status == status.value)
         if marketplace_id:
             filters.append(Row.marketplace_id == marketplace_id)
         if amazon_updated_since:
@@ -503,23 +502,26 @@ class DynamoOrders:
         filter_condition = None
         for condition in filters:
             filter_condition = condition if filter_condition is None else filter_condition & condition
-        if status is not None:
-            index, hash_key = Row.by_seller_status_keys, f"{seller_id}#{status.value}"
-        else:
-            index, hash_key = Row.by_seller_updated_keys, seller_id
-        results = index.query(hash_key, range_key_condition=range_condition, filter_condition=filter_condition,
-                              scan_index_forward=False, page_size=limit, last_evaluated_key=start)
+        results = Row.by_seller_listed.query(
+            seller_id, range_key_condition=range_condition, filter_condition=filter_condition,
+            scan_index_forward=False, page_size=max(limit, FILTERED_READ) if filters else limit,
+            last_evaluated_key=start)
         try:
             page = next(results.page_iter)  # one request, not as many as it takes to fill `limit`
         except StopIteration:
             return [], None
-        listed = [item["order_id"]["S"] for item in page.get("Items", [])]
+        items = page.get("Items", [])
+        after = results.page_iter.last_evaluated_key
+        if len(items) > limit:  # the next page starts after the last one kept, not the last one read
+            items = items[:limit]
+            after = {name: items[-1][name] for name in ("order_id", "seller_id", "updated_key")}
+        listed = [item["order_id"]["S"] for item in items]
         found = self.read_many(listed)
         # The index lags the table a little: an order that has since left the status asked for
         # is in its new status's pages, not this one.
         orders = [found[order_id] for order_id in listed
                   if order_id in found and (status is None or found[order_id].status is status)]
-        return orders, results.page_iter.last_evaluated_key
+        return orders, after
 
 
 # --- buyer data ---------------------------------------------------------------------------

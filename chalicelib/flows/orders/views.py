@@ -150,7 +150,9 @@ def list_orders(request: Any) -> dict[str, Any]:
     who = principal(request)
     query_ = parse_list_params(params, [s["seller_id"] for s in core_wiring.state().sellers()
                                         if who.may_see(s["seller_id"])])
-    bound_to = {"route": "list_orders", **{k: v for k, v in query_.items() if k != "limit"}}
+    # A token names a place in the list index: one from before it (a former index's key) is refused.
+    bound_to = {"route": "list_orders", "index": "by_seller_listed",
+                **{k: v for k, v in query_.items() if k != "limit"}}
     start = pages.open_(params.get("nextToken"), bound_to)
     orders, last_key = wiring.orders().list(**query_, start=start)
     return {"orders": [summary_view(o) for o in orders], "nextToken": pages.seal(last_key, bound_to)}

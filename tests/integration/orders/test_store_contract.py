@@ -131,3 +131,32 @@ def test_listing_filters_by_status_and_pages_without_repeats(repo):
             break
     assert sorted(seen) == sorted(ids) and len(seen) == len(set(seen))
     assert seen[0] == ids[-1]  # most recently updated first
+
+
+def _every_page(repo, seller, **filters):
+    seen, start, pages = [], None, 0
+    while True:
+        page, start = repo.list(seller, start=start, **filters)
+        seen += [o.order_id for o in page]
+        pages += 1
+        if not start:
+            return seen, pages
+
+
+def test_a_status_page_fills_from_one_index_and_the_next_starts_after_the_last_order_given(repo):
+    seller = f"S{uuid.uuid4().hex[:12].upper()}"
+    ids = [f"{seller}-{i:02d}" for i in range(13)]
+    for i, oid in enumerate(ids):
+        status = OrderStatus.UNSHIPPED if i % 3 == 0 else OrderStatus.SHIPPED
+        repo.apply_change(change(oid, status, i, f"{oid}-n", seller=seller), NOW + timedelta(seconds=i))
+    unshipped = [oid for i, oid in enumerate(ids) if i % 3 == 0][::-1]  # 12, 9, 6, 3, 0
+    first, start = repo.list(seller, status=OrderStatus.UNSHIPPED, limit=2)
+    assert [o.order_id for o in first] == unshipped[:2] and start is not None  # full, not two of what was read
+    seen, pages = _every_page(repo, seller, status=OrderStatus.UNSHIPPED, limit=2)
+    assert seen == unshipped and pages == 3
+    # an order that leaves the status leaves its pages; one that enters joins them, most recent first
+    repo.apply_change(change(ids[12], OrderStatus.SHIPPED, 30, "later-1", seller=seller), NOW + timedelta(minutes=5))
+    repo.apply_change(change(ids[1], OrderStatus.UNSHIPPED, 31, "later-2", seller=seller), NOW + timedelta(minutes=6))
+    seen, _ = _every_page(repo, seller, status=OrderStatus.UNSHIPPED, limit=2)
+    assert seen == [ids[1], *unshipped[1:]]
+    assert _every_page(repo, seller, marketplace_id="A1PA6795UKMFR9", limit=5)[0][:2] == [ids[1], ids[12]]
