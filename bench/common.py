@@ -86,6 +86,12 @@ class ApiCallCounter:
         self.by_target: Counter[str] = Counter()  # operation and DynamoDB table / SQS queue
         self.attempts = 0
         self.handler_seconds = 0.0  # wall time inside the wrapped handlers (Lambda's billed duration)
+        self.call_seconds = 0.0  # of it, inside the counted calls: moto's time (and the meter's), not AWS's
+        self.amazon_calls = 0  # HTTP requests to Amazon (the simulator), SP-API and Login with Amazon
+        self.amazon_seconds = 0.0  # of the handlers' time, waiting on them: the simulator's, not Amazon's
+        # Each invocation: its function's memory (GB), wall time, and of it the AWS calls' time and
+        # count, and Amazon's: what billed_gb_seconds prices.
+        self.invocations: list[tuple[str, float, float, float, int, float, int]] = []
         self._local = threading.local()
         self._lock = threading.Lock()
         self._restore: list[Callable[[], None]] = []
@@ -101,15 +107,21 @@ class ApiCallCounter:
         original_call, original_send = BaseClient._make_api_call, Endpoint._send
 
         def counting_call(client, operation_name, api_params):
-            if counter._on():
-                name = f"{client.meta.service_model.service_name}:{operation_name}"
-                target = api_params.get("TableName") or str(api_params.get("QueueUrl", "")).rsplit("/", 1)[-1]
-                with counter._lock:
-                    counter.calls[name] += 1
-                    counter.by_target[f"{name} {target}".strip()] += 1
+            if not counter._on() or getattr(counter._local, "inside", False):
+                return original_call(client, operation_name, api_params)
+            name = f"{client.meta.service_model.service_name}:{operation_name}"
+            target = api_params.get("TableName") or str(api_params.get("QueueUrl", "")).rsplit("/", 1)[-1]
+            with counter._lock:
+                counter.calls[name] += 1
+                counter.by_target[f"{name} {target}".strip()] += 1
+            started, counter._local.inside = time.perf_counter(), True
+            try:
                 if counter.meter is not None and name.startswith("dynamodb:"):
                     return counter.meter.around(original_call, client, operation_name, api_params)
-            return original_call(client, operation_name, api_params)
+                return original_call(client, operation_name, api_params)
+            finally:
+                counter._local.inside = False
+                counter._spent("aws", time.perf_counter() - started)
 
         def counting_send(endpoint, request):
             if counter._on():
@@ -117,10 +129,24 @@ class ApiCallCounter:
                     counter.attempts += 1
             return original_send(endpoint, request)
 
+        import httpx  # python-amazon-sp-api's HTTP client
+        original_http = httpx.Client.send
+
+        def timing_http(client, request, *args, **kwargs):
+            if not counter._on():
+                return original_http(client, request, *args, **kwargs)
+            started = time.perf_counter()
+            try:
+                return original_http(client, request, *args, **kwargs)
+            finally:
+                counter._spent("amazon", time.perf_counter() - started)
+
         BaseClient._make_api_call = counting_call
         Endpoint._send = counting_send
+        setattr(httpx.Client, "send", timing_http)  # noqa: B010  (a method replaced for the run)
         self._restore = [lambda: setattr(BaseClient, "_make_api_call", original_call),
-                         lambda: setattr(Endpoint, "_send", original_send)]
+                         lambda: setattr(Endpoint, "_send", original_send),
+                         lambda: setattr(httpx.Client, "send", original_http)]
         return self
 
     def uninstall(self) -> None:
@@ -136,16 +162,54 @@ class ApiCallCounter:
         finally:
             self._local.on = False
 
-    def wrap(self, handler: Callable) -> Callable:
-        """The handler, counting every call made while it runs."""
+    def _spent(self, on: str, seconds: float) -> None:
+        spent = getattr(self._local, "spent", None)
+        if spent is not None:
+            spent[on] = (spent[on][0] + seconds, spent[on][1] + 1)
+        with self._lock:
+            if on == "aws":
+                self.call_seconds += seconds
+            else:
+                self.amazon_calls += 1
+                self.amazon_seconds += seconds
+
+    def wrap(self, handler: Callable, function: str = "") -> Callable:
+        """The handler, counting every call made while it runs, its invocations billed at
+        its `function`'s memory (function_memory_mb)."""
+        memory_mb = function_memory_mb(function)
         def counted(event, context):
             started = time.perf_counter()
+            self._local.spent = {"aws": (0.0, 0), "amazon": (0.0, 0)}
             try:
                 with self.counting():
                     return handler(event, context)
             finally:
-                self.handler_seconds += time.perf_counter() - started
+                wall = time.perf_counter() - started
+                (aws_s, aws_n), (amazon_s, amazon_n) = self._local.spent["aws"], self._local.spent["amazon"]
+                self._local.spent = None
+                with self._lock:
+                    self.handler_seconds += wall
+                    self.invocations.append((function, memory_mb / 1024, wall, aws_s, aws_n, amazon_s, amazon_n))
         return counted
+
+    def billed_seconds(self, latency: tuple[float, float] | None = None) -> float:
+        """The handlers' duration as Lambda would bill it: as measured (moto and the simulator
+        answering in the process: moto slower than DynamoDB over the network, the simulator
+        faster than Amazon), or with each AWS call and each request to Amazon taking `latency`
+        = (AWS's, Amazon's) seconds instead."""
+        return sum(self._billed(i, latency) for i in self.invocations)
+
+    def billed_gb_seconds(self, latency: tuple[float, float] | None = None, function: str | None = None) -> float:
+        """As billed_seconds, each invocation by its function's memory (of one function's only)."""
+        return sum(i[1] * self._billed(i, latency) for i in self.invocations if function in (None, i[0]))
+
+    @staticmethod
+    def _billed(invocation: tuple[str, float, float, float, int, float, int],
+                latency: tuple[float, float] | None) -> float:
+        _, _, wall, aws_s, aws_n, amazon_s, amazon_n = invocation
+        if latency is None:
+            return wall
+        return wall - aws_s - amazon_s + aws_n * latency[0] + amazon_n * latency[1]
 
     @property
     def total(self) -> int:
@@ -180,12 +244,23 @@ def price_requests(counts: Mapping[str, float], prices: dict[str, float], dynamo
     return dollars
 
 
+def function_memory_mb(function: str) -> int:
+    """The memory a function is deployed with: a queue's consumer its declared memory
+    (chalicelib/resources.py), any other the project's default (.chalice/config.json)."""
+    from chalicelib import resources
+
+    declared = {queue.handler: queue.memory_mb for queue in resources.QUEUES}
+    return declared.get(function, 512)
+
+
 def list_price(counter: ApiCallCounter, prices: dict[str, float] = PRICES, invocations: float = 0,
-               memory_mb: int = 512, units: bool = True, only: Callable[[str], bool] | None = None) -> float:
+               units: bool = True, only: Callable[[str], bool] | None = None,
+               latency: tuple[float, float] | None = None) -> float:
     """What the counted requests cost: DynamoDB by its request units when the counter has a
     meter and `units` holds (per request otherwise), the rest per request; plus the Lambda
-    invocations given and, with units, the handlers' measured duration. `only` keeps the
-    requests (and tables) it accepts, and leaves Lambda out."""
+    invocations given and, with units, the handlers' duration by their memory
+    (ApiCallCounter.billed_gb_seconds).
+    `only` keeps the requests (and tables) it accepts, and leaves Lambda out."""
     keep = only or (lambda target: True)
     metered = units and counter.meter is not None
     dollars = price_requests({k: v for k, v in counter.by_target.items() if keep(k)}, prices, dynamodb=not metered)
@@ -195,7 +270,7 @@ def list_price(counter: ApiCallCounter, prices: dict[str, float] = PRICES, invoc
     if only is None:
         dollars += invocations * prices["lambda"]
         if units:
-            dollars += counter.handler_seconds * memory_mb / 1024 * prices["lambda:gb-second"]
+            dollars += counter.billed_gb_seconds(latency) * prices["lambda:gb-second"]
     return dollars
 
 

@@ -29,7 +29,7 @@ def run(orders: int = 500, seed: int = 7) -> dict[str, Any]:
     try:
         intake = binding(runtime, "intake")
         counter = ApiCallCounter().install()
-        intake.handler = counter.wrap(clear_metrics_after(intake.handler))
+        intake.handler = counter.wrap(clear_metrics_after(intake.handler), "intake")
         runtime.deliver(bodies)
         batches_before = runtime.worker.stats["batches"]
         started = time.monotonic()

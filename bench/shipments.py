@@ -67,7 +67,7 @@ def run(shipments: int = 1000, rate_scale: float = 1.5, timeout_share: float = 0
         runtime.simulator.reset_stats()
         runtime.simulator.inject_fault_share("confirmShipment", APPLY_THEN_DROP, timeout_share, seed)
         tasks = next(b for b in runtime.worker.queues if b.name == "tasks")
-        tasks.handler = counter.wrap(tasks.handler)
+        tasks.handler = counter.wrap(tasks.handler, "tasks")
         started = time.monotonic()
         drained = runtime.worker.drain(timeout=max(600.0, 4 * shipments / (RATE * rate_scale)), only="tasks")
         wall = time.monotonic() - started
@@ -76,7 +76,7 @@ def run(shipments: int = 1000, rate_scale: float = 1.5, timeout_share: float = 0
 
         # 3. Amazon's ORDER_CHANGE for each confirmation comes back through the intake.
         intake = next(b for b in runtime.worker.queues if b.name == "intake")
-        intake.handler = counter.wrap(intake.handler)
+        intake.handler = counter.wrap(intake.handler, "intake")
         before_intake = Counter(counter.calls)
         runtime.worker.drain(timeout=600.0, only="intake")
         intake_calls = Counter(counter.calls) - before_intake

@@ -63,9 +63,11 @@ class Queue:
 INTAKE = Queue("intake", "Intake", "INTAKE", "intake",
                "SP-API notifications (and EventBridge listings events): cheap, never calls Amazon",
                timeout_seconds=60, memory_mb=512, batch_size=10, oldest_message_alarm_seconds=900)
+# Tasks mostly wait on Amazon (a getOrder takes some 0.3 s, of which the function's own work is
+# a tenth): Lambda bills that wait by memory, and 256 MB holds the code (about 60 MB) with room.
 TASKS = Queue("tasks", "Task", "TASK", "tasks",
               "work that calls Amazon, at the pace the shared rate limiter allows",
-              timeout_seconds=60, memory_mb=512, batch_size=10)
+              timeout_seconds=60, memory_mb=256, batch_size=10)
 WORK = Queue("work", "Work", "WORK", "work",
              "heavy work (PDF rendering, report parsing): longer timeout, more memory, one at a time",
              timeout_seconds=300, memory_mb=1024, batch_size=1)

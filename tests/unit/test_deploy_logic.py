@@ -216,7 +216,7 @@ def test_each_queue_consumer_gets_its_declared_timeout_and_memory_and_every_func
     assert {name: {k: v for k, v in s.items() if k != "iam_policy_file"} for name, s in settings.items()
             if name in ("intake", "tasks", "work")} == {
         "intake": {"lambda_timeout": 60, "lambda_memory_size": 512},
-        "tasks": {"lambda_timeout": 60, "lambda_memory_size": 512},
+        "tasks": {"lambda_timeout": 60, "lambda_memory_size": 256},
         "work": {"lambda_timeout": 300, "lambda_memory_size": 1024},
     }
     assert {name: s["iam_policy_file"] for name, s in settings.items()} == {
