@@ -2,12 +2,12 @@
 stay private to this module: callers see the flow's rules' objects and typed errors only.
 
 Orders table, one item per order (`order_id`): the current state (status, change key, items,
-windows), the timeline, the notification ids and change ids already applied (duplicates are
-refused by the write's condition), and the money from getOrder (`details`, packed JSON). One
-index lists a seller's orders by update time (`by_seller_listed`; `updated_key` = `<updated
-at>#<order id>` keeps the sort total), all of them or those of a status, marketplace or Amazon
-update time by a filter: it carries the keys and a page's filters only
-(resources.ORDERS_LISTED_BY), and a page is read from the table after.
+windows), the timeline (each change's status, time and notification id), the change ids already
+applied (status and time: a repeat is refused by the write's condition), and the money from
+getOrder (`details`, packed JSON). One index lists a seller's orders by update time
+(`by_seller_listed`; `updated_key` = `<updated at>#<order id>` keeps the sort total), all of
+them or those of a status, marketplace or Amazon update time by a filter: it carries the keys
+and a page's filters only (resources.ORDERS_LISTED_BY), and a page is read from the table after.
 
 Buyer-data table, one item per order: the buyer's personal data, sealed under a data key
 (core/datakeys.py), deleted 30 days after delivery by the purge (an index by expiry day), with
@@ -63,7 +63,12 @@ class _TimelineMap(MapAttribute):
     status = UnicodeAttribute()
     at = UnicodeAttribute()
     notification_id = UnicodeAttribute()
-    source = UnicodeAttribute(default="ORDER_CHANGE")
+    source = UnicodeAttribute(null=True)  # absent for an ORDER_CHANGE (most): 19 bytes a change
+
+
+def _timeline_item(status: OrderStatus, at: datetime, notification_id: str, source: str) -> _TimelineMap:
+    return _TimelineMap(status=status.value, at=iso(at), notification_id=notification_id,
+                        source=None if source == "ORDER_CHANGE" else source)
 
 
 @dataclass(frozen=True)
@@ -116,7 +121,7 @@ def _order_models() -> _OrderModels:
         windows = JSONAttribute(null=True)  # ship-by and deliver-by, ISO strings
         lines = JSONAttribute(null=True)
         timeline = ListAttribute(of=_TimelineMap, null=True)
-        notification_ids = UnicodeSetAttribute(null=True)
+        notification_ids = UnicodeSetAttribute(null=True)  # no longer written: the timeline names them
         change_ids = UnicodeSetAttribute(null=True)  # status and time of each change applied (rules.change_id)
         details = PackedJSONAttribute(null=True)  # compressed: a third of the item's write units
         details_status = UnicodeAttribute(null=True)
@@ -274,7 +279,8 @@ def _order_from_row(row: Any) -> Order:  # Any: an OrderRow, a class built at ru
         ),
         timeline=tuple(
             sorted(
-                (TimelineEntry(OrderStatus(e.status), datetime.fromisoformat(e.at), e.notification_id, e.source)
+                (TimelineEntry(OrderStatus(e.status), datetime.fromisoformat(e.at), e.notification_id,
+                               e.source or "ORDER_CHANGE")
                  for e in row.timeline or []),
                 key=lambda e: e.at,
             )
@@ -296,7 +302,9 @@ class DueOrder:
 
 def _stored(row: Any) -> Stored:
     details_status = OrderStatus(row.details_status) if row.details_status else None
-    return _order_from_row(row), details_status, frozenset(row.notification_ids or ())
+    # The notifications seen are the timeline's (an order stored before it had them as a set too).
+    seen = {entry.notification_id for entry in row.timeline or ()} | set(row.notification_ids or ())
+    return _order_from_row(row), details_status, frozenset(seen)
 
 
 # Index keys a filtered list page reads at most to fill itself: about 150 bytes each, so
@@ -315,8 +323,7 @@ class DynamoOrders:
         order as it stood comes back with the refusal (no read)."""
         Row = _order_models().order
         updated_at = iso(now)
-        entry = _TimelineMap(status=change.status.value, at=iso(change.changed_at),
-                             notification_id=change.notification_id, source=change.source)
+        entry = _timeline_item(change.status, change.changed_at, change.notification_id, change.source)
         actions = [
             Row.seller_id.set(change.seller_id),
             Row.status.set(change.status.value),
@@ -328,7 +335,6 @@ class DynamoOrders:
             Row.is_business.set(change.is_business),
             Row.is_prime.set(change.is_prime),
             Row.timeline.set((Row.timeline | []).append([entry])),
-            Row.notification_ids.add({change.notification_id}),
             Row.change_ids.add({change_id(change.status, change.changed_at)}),
             Row.applied_changes.add(1),
         ]
@@ -434,18 +440,14 @@ class DynamoOrders:
         """Record a late change in the history without touching the current state. False when
         this notification, or the same change under another notification, is already there."""
         Row = _order_models().order
-        item = _TimelineMap(status=entry.status.value, at=iso(entry.at), notification_id=entry.notification_id,
-                            source=entry.source)
+        item = _timeline_item(entry.status, entry.at, entry.notification_id, entry.source)
         change = change_id(entry.status, entry.at)
         with unless_refused() as written:
             Row(order_id).update(
-                actions=[Row.timeline.set((Row.timeline | []).append([item])),
-                         Row.notification_ids.add({entry.notification_id}),
-                         Row.change_ids.add({change})],
-                # Once per notification, and once per change: Amazon may repeat a change under a
-                # new NotificationId.
-                condition=Row.order_id.exists() & ~Row.notification_ids.contains(entry.notification_id)
-                & ~Row.change_ids.contains(change),
+                actions=[Row.timeline.set((Row.timeline | []).append([item])), Row.change_ids.add({change})],
+                # Once per change (a repeated notification is the same change, and Amazon may
+                # repeat a change under a new NotificationId).
+                condition=Row.order_id.exists() & ~Row.change_ids.contains(change),
             )
         return written.ok
 

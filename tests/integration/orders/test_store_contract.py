@@ -160,3 +160,32 @@ def test_a_status_page_fills_from_one_index_and_the_next_starts_after_the_last_o
     seen, _ = _every_page(repo, seller, status=OrderStatus.UNSHIPPED, limit=2)
     assert seen == [ids[1], *unshipped[1:]]
     assert _every_page(repo, seller, marketplace_id="A1PA6795UKMFR9", limit=5)[0][:2] == [ids[1], ids[12]]
+
+
+def test_a_change_is_stored_once_in_the_timeline_and_an_earlier_release_s_rows_still_read(aws_stack, order_id):
+    from chalicelib import config, resources
+    from chalicelib.core import aws
+    from chalicelib.flows.orders.store import DynamoOrders
+
+    repo = DynamoOrders()
+    repo.apply_change(change(order_id, OrderStatus.UNSHIPPED, 1, "n1"), NOW)
+    assert repo.add_to_timeline(order_id, TimelineEntry(OrderStatus.PENDING, T0, "n0", "getOrder"))
+    name = config.table_name(resources.ORDERS)
+    dynamodb = aws.client("dynamodb")
+    item = dynamodb.get_item(TableName=name, Key={"order_id": {"S": order_id}})["Item"]
+    # the notification id once, in the timeline; the usual source left out
+    assert "notification_ids" not in item
+    assert [sorted(e["M"]) for e in item["timeline"]["L"]] == [["at", "notification_id", "status"],
+                                                             ["at", "notification_id", "source", "status"]]
+    order, _, seen = repo.get(order_id)
+    assert seen == {"n1", "n0"} and [e.source for e in order.timeline] == ["getOrder", "ORDER_CHANGE"]
+    # a repeated notification, or the same change under another id, is still refused
+    assert not repo.add_to_timeline(order_id, TimelineEntry(OrderStatus.PENDING, T0, "n0", "getOrder"))
+    assert not repo.add_to_timeline(order_id, TimelineEntry(OrderStatus.PENDING, T0, "n9", "ORDER_CHANGE"))
+    # a row an earlier release wrote: the ids also as a set, every source named
+    dynamodb.update_item(TableName=name, Key={"order_id": {"S": order_id}},
+                         UpdateExpression="SET notification_ids = :n, timeline[0].#s = :s",
+                         ExpressionAttributeNames={"#s": "source"},
+                         ExpressionAttributeValues={":n": {"SS": ["n1", "n0", "n-old"]}, ":s": {"S": "ORDER_CHANGE"}})
+    order, _, seen = repo.get(order_id)
+    assert seen == {"n1", "n0", "n-old"} and {e.source for e in order.timeline} == {"getOrder", "ORDER_CHANGE"}
