@@ -12,7 +12,7 @@ from chalicelib import registry, resources
 from chalicelib.core import wiring
 from chalicelib.core.batch import process_batch
 from chalicelib.core.errors import PermanentError, RetryLater
-from chalicelib.core.flow import Route, Schedule
+from chalicelib.core.flow import Route, Schedule, TaskKind
 from chalicelib.core.function import running
 from chalicelib.core.http import JSON, BadRequest, Forbidden, PayloadTooLarge, error, respond
 from chalicelib.core.observability import logger
@@ -79,12 +79,20 @@ def task_batch(queue: resources.Queue, event: dict[str, Any]) -> dict[str, Any]:
         slots.started(task)
         logger().set_correlation_id(f"{task.kind}/{task.seller_id}/{task.key}")
         try:
-            result = kind.run(task, kind.ports(), now())
-        except RetryLater as wait:
-            outcome = handle_retry(task, wait, tasks)
-            logger().info("task returned to the queue", extra={
-                "task": task.kind, "reason": wait.reason, "delay_seconds": round(wait.delay_seconds, 3)})
-            return f"{task.kind}.{outcome.value}"
+            try:
+                result = kind.run(task, kind.ports(), now())
+            except RetryLater as wait:
+                outcome = handle_retry(task, wait, tasks)  # past its retries: a PermanentError
+                logger().info("task returned to the queue", extra={
+                    "task": task.kind, "reason": wait.reason, "delay_seconds": round(wait.delay_seconds, 3)})
+                return f"{task.kind}.{outcome.value}"
+        except PermanentError as exc:
+            _given_up(kind, task, exc.reason)
+            raise
+        except Exception as exc:
+            if int(record.attributes.approximate_receive_count or 1) >= queue.max_receive_count:
+                _given_up(kind, task, f"unexpected {type(exc).__name__} on its last delivery: see the logs")
+            raise
         logger().info("task done", extra={"task": task.kind, "key": task.key, "outcome": result.outcome.value,
                                           **dict(result.facts)})
         return f"{task.kind}.{result.outcome.value}"
@@ -95,6 +103,14 @@ def task_batch(queue: resources.Queue, event: dict[str, Any]) -> dict[str, Any]:
     finally:
         tasks.discard()
         _bookkeeping("unused rate-limit slots", slots.settle)
+
+
+def _given_up(kind: TaskKind, task: Task, reason: str) -> None:
+    """Tell the task's flow it is given up (TaskKind.given_up), as bookkeeping: the record's
+    failure is recorded and raised whatever this does."""
+    if kind.given_up is not None:
+        hook = kind.given_up
+        _bookkeeping(f"{task.kind} given up", lambda: hook(task, kind.ports(), reason, now()))
 
 
 def _tasks_in(event: dict[str, Any]) -> dict[str, Task]:

@@ -40,6 +40,10 @@ class TaskKind:
     run: Callable[[Task, Ports, datetime], Result]
     ports: Callable[[], Ports]
     queue: str = "tasks"
+    # Told once a task of the kind is given up (a permanent error, or its last delivery failing:
+    # its message goes to the dead-letter queue with the reason), with that reason: what waited
+    # on it must not wait for ever. Never raises past itself (core/handlers.py logs and goes on).
+    given_up: Callable[[Task, Ports, str, datetime], None] | None = None
 
 
 @dataclass(frozen=True)

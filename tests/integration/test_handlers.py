@@ -111,6 +111,57 @@ def test_a_5xx_from_amazon_puts_the_task_back_instead_of_failing_it(client, simu
     assert OUTCOMES["tasks.fetch_order.retried"] >= 1
 
 
+def test_a_details_read_given_up_marks_the_order_with_why_so_the_next_change_reads_again(client, simulator):
+    from dataclasses import replace
+
+    from chalicelib.core import wiring
+    from chalicelib.core.tasks import MAX_TASK_RETRIES
+    from chalicelib.flows.orders import wiring as orders_wiring
+    from chalicelib.flows.orders.rules import OrderStatus, first_read_queued
+    from chalicelib.flows.orders.service import fetch_task
+
+    order_id = new_order_id()
+    simulator.upsert_order("A2EUQ1WTGCTBG2", amazon_order(order_id))
+    client.lambda_.invoke("intake", sqs_event(client, [body(order_change(order_id))]))
+    # its last retry: Amazon still answers 503
+    task = replace(fetch_task("A2EUQ1WTGCTBG2", order_id, "A1PA6795UKMFR9", "order changed"),
+                   attempt=MAX_TASK_RETRIES)
+    simulator.inject_faults("getOrder", [503])
+    event = sqs_event(client, [task.to_json()], queue="tasks")
+    response = client.lambda_.invoke("tasks", event)
+    assert response.payload == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    order, details_status, _ = orders_wiring.orders().get(order_id)
+    assert details_status is None and order.details is None
+    assert order.attention.reason.startswith("its details could not be read from Amazon: gave up after 50 retries")
+    failure = [f for _, f in wiring.state().list_failures("tasks", limit=500)[0]
+               if f.message_id == event["Records"][0]["messageId"]]
+    assert failure and failure[0].reason.startswith("gave up after 50 retries")
+    # the change after it no longer counts on that read: it queues its own
+    assert not first_read_queued(replace(order, status=OrderStatus.SHIPPED), None, "a-later-notification")
+
+
+def test_an_unexpected_error_gives_a_details_read_up_only_on_its_last_delivery(client, simulator, monkeypatch):
+    from chalicelib.flows.orders import wiring as orders_wiring
+    from chalicelib.flows.orders.amazon import SpApiOrders
+    from chalicelib.flows.orders.service import fetch_task
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(SpApiOrders, "get_order", broken)
+    order_id = new_order_id()
+    client.lambda_.invoke("intake", sqs_event(client, [body(order_change(order_id))]))
+    task = fetch_task("A2EUQ1WTGCTBG2", order_id, "A1PA6795UKMFR9", "order changed").to_json()
+    for delivery, marked in (("1", False), ("5", True)):  # the tasks queue dead-letters at the 5th
+        event = sqs_event(client, [task], queue="tasks")
+        event["Records"][0]["attributes"]["ApproximateReceiveCount"] = delivery
+        assert client.lambda_.invoke("tasks", event).payload["batchItemFailures"]
+        attention = orders_wiring.orders().get(order_id)[0].attention
+        assert (attention is not None) is marked
+    assert attention.reason == ("its details could not be read from Amazon: unexpected ZeroDivisionError on its "
+                                "last delivery: see the logs")
+
+
 def test_routes_need_the_bearer_token_and_answer_json_errors(client, aws_stack):
     assert client.http.get("/health").status_code == 200
     wrong = client.http.get("/orders/305-0000000-0000000", headers={"Authorization": "Bearer nope"})

@@ -248,6 +248,17 @@ def fetch_order_details(task: Task, ports: TaskPorts, now: datetime) -> Result:
     return result
 
 
+def details_given_up(task: Task, ports: TaskPorts, reason: str, now: datetime) -> None:
+    """A read of the order's details is given up (its message dead-lettered with `reason`): the
+    order is marked for a person with the reason, which GET /orders/{id} shows and an invoice
+    waits on, and the next change reads again (rules.first_read_queued: no read is queued any
+    more). Saved details clear the mark."""
+    found = ports.orders.get(task.key)
+    if found is None or found[0].seller_id != task.seller_id or found[0].attention is not None:
+        return
+    ports.orders.needs_attention(task.key, f"its details could not be read from Amazon: {reason}"[:300], now)
+
+
 # Details read per door in this process (the local stack's summary; metrics in Lambda).
 DETAILS_READ: Counter[str] = Counter()
 
