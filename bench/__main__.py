@@ -1,4 +1,5 @@
 """python -m bench [NAME ...] [--rate-scale X] [--workers N] [--orders N] [--messages N] [--repeats N]
+                 [--minutes M] [--per-day N]
 
 Without a name, runs every benchmark, each in a fresh subprocess (moto's state, the outcome
 tally and the handlers' cached adapters are process-global), prints one line per figure with
@@ -12,7 +13,9 @@ invoices (rendering speed, 5,000 numbers by 50 workers with crashes, AWS request
 stock (20,000 shuffled movements with duplicates by 20 workers against a serial replay; 10,000 SKUs pushed),
 settlements (a 200,000-row settlement parsed and reconciled against csv.reader; peak memory as rows grow),
 scale (a day of one seller's orders against Amazon's limits, the ceiling before and after; the AWS cost of an
-order's whole life on the embedded stack; about 8 minutes).
+order's whole life on the embedded stack; about 8 minutes),
+sustained (50,000 orders a day, or --per-day, on the embedded stack in real time against Amazon's limits, for
+--minutes (default 20), checked against the model over the same window; the minutes and a few more to drain).
 """
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "stock": ("bench.stock", "20,000 movements by 20 workers vs a serial replay; 10,000 SKUs pushed in a few calls"),
     "settlements": ("bench.settlements", "a 200,000-row settlement parsed and reconciled vs the csv module; memory"),
     "scale": ("bench.orders_scale", "a day at 50,000 orders against Amazon's limits; cost per million orders"),
+    "sustained": ("bench.orders_sustained", "50,000 orders a day in real time on the embedded stack vs the model"),
 }
 
 
@@ -65,6 +69,11 @@ def _child(name: str, args: argparse.Namespace) -> int:
             kwargs["shipments"] = args.orders
     elif name == "cold" and args.repeats is not None:
         kwargs["repeats"] = args.repeats
+    elif name == "sustained":
+        if args.minutes is not None:
+            kwargs["minutes"] = args.minutes
+        if args.per_day is not None:
+            kwargs["per_day"] = args.per_day
     result = module.run(**kwargs)
     Path(args.result_file).write_text(json.dumps(result), encoding="utf-8")
     return 0
@@ -76,7 +85,8 @@ def _spawn(name: str, args: argparse.Namespace) -> dict:
         out = Path(tmp) / "result.json"
         command = [sys.executable, "-m", "bench", name, "--result-file", str(out)]
         for flag, value in (("--rate-scale", args.rate_scale), ("--orders", args.orders), ("--workers", args.workers),
-                            ("--messages", args.messages), ("--repeats", args.repeats)):
+                            ("--messages", args.messages), ("--repeats", args.repeats),
+                            ("--minutes", args.minutes), ("--per-day", args.per_day)):
             if value is not None:
                 command += [flag, str(value)]
         env = {**os.environ, "POWERTOOLS_LOG_LEVEL": "ERROR", "PYTHONPATH": str(BENCH_DIR.parent)}
@@ -104,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="rate: poller processes (default 2); 0 = the stack's own single in-process worker")
     parser.add_argument("--messages", type=int, default=None, help="throughput: messages (default 1000)")
     parser.add_argument("--repeats", type=int, default=None, help="cold: fresh processes per variant (default 9)")
+    parser.add_argument("--minutes", type=float, default=None, help="sustained: the window, in minutes (default 20)")
+    parser.add_argument("--per-day", type=float, default=None,
+                        help="sustained: orders a day (default 50000; 150000 is a peak that opens the search door)")
     parser.add_argument("--result-file", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in BENCHMARKS]

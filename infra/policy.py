@@ -334,7 +334,9 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
     "bearer_token": ("state", "api-token"),
     "intake": ("state", "orders-write", "buyer-data-expiry", "send-tasks", "fulfillment", "stock-write",
                "settlements-reports"),
-    "tasks": ("state", "orders-write", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api", "shipments",
+    # The search door reads a page's orders together (orders-many).
+    "tasks": ("state", "orders-write", "orders-many", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api",
+              "shipments",
               "fulfillment", "invoices-issue", "invoices-upload", "stock-write", "settlements-reports"),
     "work": ("state", "orders-write", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api", "invoices-render",
              "invoices-upload", "stock-write", "stock-push", "settlements-import", "settlements-reports",

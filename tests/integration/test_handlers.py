@@ -162,6 +162,32 @@ def test_an_unexpected_error_gives_a_details_read_up_only_on_its_last_delivery(c
                                 "last delivery: see the logs")
 
 
+def test_a_search_page_reads_its_stored_orders_together_under_the_tasks_role(client, simulator):
+    """The search door's page, through the tasks function as deployed (its IAM policy enforced):
+    the orders it carries are read together, then their details saved."""
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.core.times import iso
+    from chalicelib.flows.orders import wiring as orders_wiring
+    from chalicelib.flows.orders.service import search_task
+
+    placed = datetime.now(UTC) - timedelta(minutes=10)
+    ids = [new_order_id() for _ in range(3)]
+    for order_id in ids:
+        raw = amazon_order(order_id, updated=iso(placed))
+        raw["fulfillment"]["fulfilledBy"] = "AMAZON"
+        simulator.upsert_order("A2EUQ1WTGCTBG2", raw)
+    client.lambda_.invoke("intake", sqs_event(client, [body(order_change(order_id, fulfillment="AFN"))
+                                                       for order_id in ids]))
+    task = search_task("A2EUQ1WTGCTBG2", "A1PA6795UKMFR9", placed - timedelta(minutes=1))
+    response = client.lambda_.invoke("tasks", sqs_event(client, [task.to_json()], queue="tasks"))
+    assert response.payload == {"batchItemFailures": []}
+    assert simulator.stats()["searchOrders"]["2xx"] >= 1
+    for order_id in ids:
+        order, details_status, _ = orders_wiring.orders().get(order_id)
+        assert order.details is not None and details_status is not None
+
+
 def test_routes_need_the_bearer_token_and_answer_json_errors(client, aws_stack):
     assert client.http.get("/health").status_code == 200
     wrong = client.http.get("/orders/305-0000000-0000000", headers={"Authorization": "Bearer nope"})
