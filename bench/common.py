@@ -86,11 +86,10 @@ class ApiCallCounter:
         self.by_target: Counter[str] = Counter()  # operation and DynamoDB table / SQS queue
         self.attempts = 0
         self.handler_seconds = 0.0  # wall time inside the wrapped handlers (Lambda's billed duration)
-        self.call_seconds = 0.0  # of it, inside the counted calls: moto's time (and the meter's), not AWS's
-        self.amazon_calls = 0  # HTTP requests to Amazon (the simulator), SP-API and Login with Amazon
-        self.amazon_seconds = 0.0  # of the handlers' time, waiting on them: the simulator's, not Amazon's
-        # Each invocation: its function's memory (GB), wall time, and of it the AWS calls' time and
-        # count, and Amazon's: what billed_gb_seconds prices.
+        # Each wrapped invocation: its function, memory (GB), wall time, and of it the AWS calls'
+        # time and count (moto's time, and the meter's, not AWS's), and the requests to Amazon's
+        # (SP-API and Login with Amazon: the simulator's time, not Amazon's): what
+        # billed_gb_seconds prices.
         self.invocations: list[tuple[str, float, float, float, int, float, int]] = []
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -166,12 +165,26 @@ class ApiCallCounter:
         spent = getattr(self._local, "spent", None)
         if spent is not None:
             spent[on] = (spent[on][0] + seconds, spent[on][1] + 1)
-        with self._lock:
-            if on == "aws":
-                self.call_seconds += seconds
-            else:
-                self.amazon_calls += 1
-                self.amazon_seconds += seconds
+
+    @property
+    def call_seconds(self) -> float:
+        return sum(i[3] for i in self.invocations)
+
+    @property
+    def amazon_seconds(self) -> float:
+        return sum(i[5] for i in self.invocations)
+
+    @property
+    def amazon_calls(self) -> int:
+        return sum(i[6] for i in self.invocations)
+
+    def wrap_queues(self, runtime: Any) -> None:
+        """Wrap each queue consumer of the embedded stack's worker, as its own function."""
+        from chalicelib import resources
+
+        functions = {queue.suffix: queue.handler for queue in resources.QUEUES}
+        for binding in runtime.worker.queues:
+            binding.handler = self.wrap(binding.handler, functions[binding.name])
 
     def wrap(self, handler: Callable, function: str = "") -> Callable:
         """The handler, counting every call made while it runs, its invocations billed at

@@ -209,11 +209,7 @@ def _requests_per_invoice(runtime: Any, invoices: int) -> dict[str, Any]:
             core.task_queue().enqueue(issue_task(seller["sellerId"], order_id))
         with counter.counting(), running("tasks"):
             core.task_queue().flush()
-        from chalicelib import resources
-
-        functions = {queue.suffix: queue.handler for queue in resources.QUEUES}
-        for binding in runtime.worker.queues:
-            binding.handler = counter.wrap(binding.handler, functions[binding.name])
+        counter.wrap_queues(runtime)
         started = time.monotonic()
         runtime.worker.drain(timeout=1200.0)
         wall = time.monotonic() - started

@@ -79,11 +79,7 @@ def cost(orders: int = 200, seed: int = 3) -> dict[str, Any]:
             item["product"]["sellerSku"] = f"SKU-{rng.randrange(CATALOGUE):04d}"
         lives.append((order_id, base, "AFN" if rng.random() < 0.7 else "MFN"))
     counter = ApiCallCounter(CapacityMeter()).install()
-    from chalicelib import resources
-
-    functions = {queue.suffix: queue.handler for queue in resources.QUEUES}
-    for binding in runtime.worker.queues:
-        binding.handler = counter.wrap(binding.handler, functions[binding.name])
+    counter.wrap_queues(runtime)
     batches_before = runtime.worker.stats["batches"]
     service.DETAILS_READ.clear()
     try:

@@ -10,7 +10,7 @@ from chalice import Response
 
 from chalicelib import registry, resources
 from chalicelib.core import wiring
-from chalicelib.core.batch import process_batch
+from chalicelib.core.batch import last_delivery, process_batch
 from chalicelib.core.errors import PermanentError, RetryLater
 from chalicelib.core.flow import Route, Schedule, TaskKind
 from chalicelib.core.function import running
@@ -90,7 +90,7 @@ def task_batch(queue: resources.Queue, event: dict[str, Any]) -> dict[str, Any]:
             _given_up(kind, task, exc.reason)
             raise
         except Exception as exc:
-            if int(record.attributes.approximate_receive_count or 1) >= queue.max_receive_count:
+            if last_delivery(record, queue.suffix):
                 _given_up(kind, task, f"unexpected {type(exc).__name__} on its last delivery: see the logs")
             raise
         logger().info("task done", extra={"task": task.kind, "key": task.key, "outcome": result.outcome.value,

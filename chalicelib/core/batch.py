@@ -54,11 +54,18 @@ def _sent_at(record: SQSRecord) -> str:
     return iso(datetime.fromtimestamp(millis / 1000, tz=UTC))
 
 
+def receive_count(record: SQSRecord) -> int:
+    return int(record.attributes.approximate_receive_count or 1)
+
+
+def last_delivery(record: SQSRecord, queue: str) -> bool:
+    """The record's delivery is its queue's last: failing, it goes to the dead-letter queue."""
+    return receive_count(record) >= resources.queue(queue).max_receive_count
+
+
 def record_failure(record: SQSRecord, queue: str, reason: str, kind: str, state: DynamoState,
                    notification: tuple[str | None, str | None] = (None, None)) -> None:
     body = record.body or ""
-    receive_count = int(record.attributes.approximate_receive_count or 1)
-    max_receive_count = resources.queue(queue).max_receive_count
     now = iso(datetime.now(UTC))
     state.record_failure(Failure(
         message_id=record.message_id,
@@ -67,8 +74,8 @@ def record_failure(record: SQSRecord, queue: str, reason: str, kind: str, state:
         kind=kind,
         first_seen=_sent_at(record),
         last_seen=now,
-        receive_count=receive_count,
-        dead_lettered=receive_count >= max_receive_count,
+        receive_count=receive_count(record),
+        dead_lettered=last_delivery(record, queue),
         notification_type=notification[0],
         notification_id=notification[1],
         body_sha256=hashlib.sha256(body.encode("utf-8", "replace")).hexdigest(),

@@ -302,9 +302,10 @@ class DueOrder:
 
 def _stored(row: Any) -> Stored:
     details_status = OrderStatus(row.details_status) if row.details_status else None
+    order = _order_from_row(row)
     # The notifications seen are the timeline's (an order stored before it had them as a set too).
-    seen = {entry.notification_id for entry in row.timeline or ()} | set(row.notification_ids or ())
-    return _order_from_row(row), details_status, frozenset(seen)
+    seen = {entry.notification_id for entry in order.timeline} | set(row.notification_ids or ())
+    return order, details_status, frozenset(seen)
 
 
 # Index keys a filtered list page reads at most to fill itself: about 150 bytes each, so
@@ -490,7 +491,7 @@ class DynamoOrders:
         whatever the filters: a Query of the index and a BatchGetItem of the page's orders (each
         billed by its own size, rounded up to 4 KB; PynamoDB asks again at once for any keys
         DynamoDB leaves unprocessed). DynamoDB filters after it reads: a filtered page reads up
-        to FILTERED_READ keys (about 20 read units at most) to fill `limit`, and may still hold
+        to FILTERED_READ keys (about 18 read units) to fill `limit`, and may still hold
         fewer orders, even none, and have a next page."""
         Row = _order_models().order
         range_condition = Row.updated_key >= iso(stored_since) if stored_since else None
