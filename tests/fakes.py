@@ -196,11 +196,13 @@ class FakeSearches:
     def __init__(self):
         self.rows: dict[str, tuple[datetime, float]] = {}
         self.closed: list[str] = []
+        self.opened: list[str] = []  # every open_search asked, granted or not (a conditional write each)
 
     def search(self, name):
         return self.rows.get(name)
 
     def open_search(self, name, since, until, now_s):
+        self.opened.append(name)
         current = self.rows.get(name)
         if current is not None and current[1] >= now_s:
             return False
@@ -232,7 +234,7 @@ class FakeAmazon:
         return self.orders[order_id]
 
     def search_orders(self, seller_id, marketplace_id, last_updated_after, next_token=None,
-                      included_data=("FULFILLMENT",), statuses=(), fulfilled_by=None, last_updated_before=None):
+                      included_data=("FULFILLMENT",), statuses=(), fulfilled_by=None):
         self.calls.append(("searchOrders", seller_id, marketplace_id))
         found = [o for o in self.orders.values()
                  if (o.get("salesChannel") or {}).get("marketplaceId") == marketplace_id

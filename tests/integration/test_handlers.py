@@ -188,6 +188,43 @@ def test_a_search_page_reads_its_stored_orders_together_under_the_tasks_role(cli
         assert order.details is not None and details_status is not None
 
 
+def test_a_search_window_of_two_pages_reads_both_pages_from_amazon(client, simulator, aws_stack):
+    """A window larger than a page: the next page repeats the first request with Amazon's token
+    (the simulator refuses a token with other parameters), and every order is read."""
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.core.tasks import Task
+    from chalicelib.core.times import iso
+    from chalicelib.flows.orders import wiring as orders_wiring
+    from chalicelib.flows.orders.service import SEARCH_DETAILS, search_task
+
+    placed = datetime.now(UTC) - timedelta(days=3)  # a window of its own: no other test's orders
+    ids = [new_order_id() for _ in range(101)]
+    for minute, order_id in enumerate(ids):
+        raw = amazon_order(order_id, updated=iso(placed + timedelta(seconds=minute)))
+        raw["fulfillment"]["fulfilledBy"] = "AMAZON"
+        simulator.upsert_order("A2EUQ1WTGCTBG2", raw)
+    task = search_task("A2EUQ1WTGCTBG2", "A1PA6795UKMFR9", placed - timedelta(seconds=1))
+    assert client.lambda_.invoke("tasks", sqs_event(client, [task.to_json()], queue="tasks")).payload == {
+        "batchItemFailures": []}
+    sqs, url = aws_stack.client("sqs"), aws_stack.outputs["TaskQueueUrl"]
+    following = None
+    for _ in range(20):
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            queued = Task.from_json(m["Body"])
+            if queued.kind == SEARCH_DETAILS and queued.param("next_token"):
+                following = queued
+        if following is not None:
+            break
+    assert following is not None, "the first page queued the next"
+    response = client.lambda_.invoke("tasks", sqs_event(client, [following.to_json()], queue="tasks"))
+    assert response.payload == {"batchItemFailures": []}
+    assert simulator.stats()["searchOrders"].get("4xx", 0) == 0
+    for order_id in ids:
+        assert orders_wiring.orders().get(order_id)[1] is not None, order_id
+
+
 def test_routes_need_the_bearer_token_and_answer_json_errors(client, aws_stack):
     assert client.http.get("/health").status_code == 200
     wrong = client.http.get("/orders/305-0000000-0000000", headers={"Authorization": "Bearer nope"})

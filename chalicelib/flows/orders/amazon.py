@@ -30,7 +30,6 @@ class SpApiOrders:
     def search_orders(self, seller_id: str, marketplace_id: str, last_updated_after: datetime,
                       next_token: str | None = None, included_data: Iterable[str] = ("FULFILLMENT",),
                       statuses: Iterable[str] = (), fulfilled_by: str | None = None,
-                      last_updated_before: datetime | None = None,
                       ) -> tuple[list[dict[str, Any]], str | None, str | None]:
         """A page of orders updated from `last_updated_after`: the backstop asks for FULFILLMENT
         (the order status; without it searchOrders omits it), the search door for every dataset
@@ -45,8 +44,6 @@ class SpApiOrders:
             params["fulfillmentStatuses"] = list(statuses)
         if fulfilled_by:
             params["fulfilledBy"] = [fulfilled_by]
-        if last_updated_before is not None:
-            params["lastUpdatedBefore"] = iso_seconds(last_updated_before)
         response = self._spapi.call("searchOrders", seller_id, lambda: client.search_orders(**params))
         payload = response.payload if isinstance(response.payload, dict) else {}
         if "orders" not in payload:

@@ -78,7 +78,6 @@ class AmazonOrders(Protocol):
     def search_orders(self, seller_id: str, marketplace_id: str, last_updated_after: datetime,
                       next_token: str | None = None, included_data: Any = ("FULFILLMENT",),
                       statuses: Any = (), fulfilled_by: str | None = None,
-                      last_updated_before: datetime | None = None,
                       ) -> tuple[list[dict[str, Any]], str | None, str | None]: ...
 
 
@@ -228,6 +227,7 @@ def fetch_order_details(task: Task, ports: TaskPorts, now: datetime) -> Result:
     searching = reason != BEHIND_AMAZON and ports.searches is not None and task.param("marketplace_id")
     booked = task.slot is not None and task.slot.operation == "getOrder"
     changed_at = parse_iso(task.param("at"))
+    search: datetime | None = None
     if searching and not booked:
         search = _open_search_of(ports, watermark_name(seller_id, task.param("marketplace_id")), now)
         if search is not None and door(changed_at, search, booked, channel, due) is Door.SEARCH:
@@ -236,7 +236,8 @@ def fetch_order_details(task: Task, ports: TaskPorts, now: datetime) -> Result:
     try:
         ports.slots.take(task, "getOrder", now.timestamp())
     except WaitForSlot as wait:
-        if searching and not booked and opens_search(ports.slots.queued("getOrder", wait.delay_seconds)):
+        if (searching and not booked and search is None
+                and opens_search(ports.slots.queued("getOrder", wait.delay_seconds))):
             _open_search(ports, seller_id, task.param("marketplace_id"), changed_at or now, now)
         raise
     raw = ports.amazon.get_order(seller_id, task.param("marketplace_id"), order_id, parsing.INCLUDED_DATA)
@@ -342,6 +343,18 @@ def _open_search(ports: TaskPorts, seller_id: str, marketplace_id: str, changed_
         ports.tasks.enqueue(search_task(seller_id, marketplace_id, since))
 
 
+def search_given_up(task: Task, ports: TaskPorts, reason: str, now: datetime) -> None:
+    """A page of the search door is given up (its message dead-lettered with `reason`): the door
+    closes if it is still this chain's, so that the orders parked for it take getOrder when they
+    come back instead of waiting out the lease."""
+    if ports.searches is None or not task.param("marketplace_id"):
+        return
+    name = watermark_name(task.seller_id, task.param("marketplace_id"))
+    since = _open_search_of(ports, name, now)
+    if since is not None and utc(since) == utc(datetime.fromisoformat(task.param("since"))):
+        ports.searches.close_search(name)
+
+
 def search_details(task: Task, ports: TaskPorts, now: datetime) -> Result:
     """One page of the search door: searchOrders over the window (from `since`; every page up
     to the bound Amazon set for the first), asking only for the orders the door reads
@@ -353,10 +366,12 @@ def search_details(task: Task, ports: TaskPorts, now: datetime) -> Result:
     name = watermark_name(seller_id, marketplace_id)
     ports.slots.take(task, "searchOrders", now.timestamp())
     since = datetime.fromisoformat(task.param("since"))
+    # Every page of a window repeats its first request (Amazon refuses a token with other
+    # parameters); the window's upper bound, which Amazon set for the first page, travels in the
+    # token, and in the task as `before` for the next window.
     found_orders, next_token, last_updated_before = ports.amazon.search_orders(
         seller_id, marketplace_id, since, task.param("next_token"), included_data=parsing.INCLUDED_DATA,
-        statuses=SEARCH_STATUSES, fulfilled_by=SEARCH_FULFILLED_BY,
-        last_updated_before=parse_iso(task.param("before")))
+        statuses=SEARCH_STATUSES, fulfilled_by=SEARCH_FULFILLED_BY)
     held = ports.orders.stored_together([str(raw.get("orderId") or "") for raw in found_orders if raw.get("orderId")])
     taken = 0
     for raw in found_orders:

@@ -11,6 +11,7 @@ from chalicelib.core.errors import InvalidNotification, Parked, PermanentError, 
 from chalicelib.core.flow import Consumer
 from chalicelib.core.intake import handle_message
 from chalicelib.core.tasks import Outcome, Slot, Slots, Task, handle_retry
+from chalicelib.core.times import iso
 from chalicelib.flows.orders import service as order_service
 from chalicelib.flows.orders.parsing import ORDER_CHANGE
 from chalicelib.flows.orders.rules import OrderStatus
@@ -278,6 +279,30 @@ def test_while_a_search_is_open_an_fba_order_changed_since_waits_for_its_page_wi
     assert back.attempt == 0 and delay == p.park_seconds, "parked is not a failure"
 
 
+def test_an_order_the_open_search_does_not_read_waits_for_getorder_without_opening_another():
+    wait = 400 / FakeLimiter().rate("getOrder")  # getOrder's queue is long: the door would open
+    p = door_ports(limiter=FakeLimiter(waits=[wait]))
+    fba_order_held(p)
+    p.searches.rows[SEARCH_NAME] = (NOW - timedelta(minutes=10), NOW.timestamp() + 600)
+    with pytest.raises(WaitForSlot):
+        order_service.fetch_order_details(changed_task(at=NOW - timedelta(minutes=11)), p, NOW)
+    assert p.searches.opened == [] and p.tasks.sent == []  # one is open: no refused write, no second chain
+
+
+def test_a_search_page_given_up_closes_its_door_for_the_orders_parked_on_it():
+    p = door_ports()
+    since = NOW - timedelta(minutes=10)
+    p.searches.rows[SEARCH_NAME] = (since, NOW.timestamp() + 600)
+    page = order_service.search_task(SELLER, MARKETPLACE, since).with_params(next_token="t", before=iso(NOW))
+    older = order_service.search_task(SELLER, MARKETPLACE, since - timedelta(minutes=5))
+    order_service.search_given_up(older, p, "searchOrders: Amazon rejected the request", NOW)
+    assert p.searches.closed == [], "a chain that is no longer the open one closes nothing"
+    order_service.search_given_up(page, p, "searchOrders: Amazon rejected the request", NOW)
+    assert p.searches.closed == [SEARCH_NAME]
+    fba_order_held(p)  # an order parked on it comes back: getOrder reads it
+    assert order_service.fetch_order_details(changed_task(), p, NOW).outcome is Outcome.DONE
+
+
 def test_while_a_search_is_open_a_merchant_order_still_goes_through_getorder():
     p = door_ports()
     p.searches.rows[SEARCH_NAME] = (NOW - timedelta(minutes=10), NOW.timestamp() + 600)
@@ -308,12 +333,18 @@ class PagedAmazon(FakeAmazon):
         self.size = size
         self.included: list[tuple[str, ...]] = []
         self.lanes: list[tuple] = []
+        self.asked: dict[str, tuple] = {}  # what the request that issued each token asked
 
     def search_orders(self, seller_id, marketplace_id, last_updated_after, next_token=None,
-                      included_data=("FULFILLMENT",), statuses=(), fulfilled_by=None, last_updated_before=None):
+                      included_data=("FULFILLMENT",), statuses=(), fulfilled_by=None):
         self.calls.append(("searchOrders", seller_id, marketplace_id))
         self.included.append(tuple(included_data))
-        self.lanes.append((tuple(statuses), fulfilled_by, last_updated_before))
+        self.lanes.append((tuple(statuses), fulfilled_by))
+        asked = (marketplace_id, last_updated_after, tuple(statuses), fulfilled_by)
+        if next_token is not None and self.asked.get(next_token) != asked:
+            # the simulator's rule (infra/local/amazon/orders.py): a page repeats the first request
+            raise PermanentError("searchOrders: Amazon rejected the request (InvalidInput: paginationToken was "
+                                 "issued for other parameters)")
         found = sorted((o for o in self.orders.values()
                         if datetime.fromisoformat(o["lastUpdatedTime"]) >= last_updated_after
                         and (not statuses or o["fulfillment"]["fulfillmentStatus"] in statuses)
@@ -322,6 +353,8 @@ class PagedAmazon(FakeAmazon):
         start = int(next_token or 0)
         page = found[start:start + self.size]
         token = str(start + self.size) if start + self.size < len(found) else None
+        if token is not None:
+            self.asked[token] = asked
         return page, token, "2026-11-22T11:58:00Z"
 
 
