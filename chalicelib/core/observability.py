@@ -44,11 +44,21 @@ def count(queue: str, outcome: str) -> None:
     metrics().add_metric(name=name, unit=MetricUnit.Count, value=1)
 
 
-def gauge(name: str, value: float) -> None:
-    """A level measured now (orders due to ship, ...), in the service's namespace."""
-    from aws_lambda_powertools.metrics import MetricUnit
+def gauge(name: str, value: float, **dimensions: str) -> None:
+    """A level measured now (orders due to ship, ...), in the service's namespace; with
+    `dimensions` (seller="..."), a metric of its own beside the function's others."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
-    metrics().add_metric(name=name, unit=MetricUnit.Count, value=value)
+    if not dimensions:
+        metrics().add_metric(name=name, unit=MetricUnit.Count, value=value)
+        return
+    if is_metrics_disabled():  # single_metric does not ask (the local stack prints nothing)
+        return
+    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=config.METRICS_NAMESPACE,
+                       default_dimensions={"service": config.SERVICE_NAME}) as metric:
+        for key, dimension in sorted(dimensions.items()):
+            metric.add_dimension(name=key, value=dimension)
 
 
 def observe(event: Any, get_response: Callable[[Any], Any]) -> Any:  # Chalice's MiddlewareFuncType

@@ -178,6 +178,24 @@ def test_health_shows_counts_and_names_no_seller_or_order(api):
     assert health.json()["applicationCheck"] is True and health.json()["sellers"] == 2
 
 
+def test_each_seller_s_backlog_is_its_own_and_what_health_sums(api):
+    """The orders waiting for their details, per seller (behind a token: /health is open and
+    names no seller), in the contract's shape; /health's figures are their sum."""
+    spec = api.request("GET", "/openapi.json").json()
+    shape = spec["components"]["schemas"]["Backlog"]
+    assert "/sellers/{sellerId}/backlog" in spec["paths"]
+    found = {}
+    for seller in sellers(api):
+        answer = api.request("GET", f"/sellers/{seller}/backlog")
+        assert answer.status_code == 200, answer.text
+        found[seller] = answer.json()
+        assert set(found[seller]) == set(shape["properties"]) and found[seller]["sellerId"] == seller
+        assert found[seller]["alertAfterSeconds"] == 900 and found[seller]["searching"] is False
+    orders = api.request("GET", "/health", token=None).json()["flows"]["orders"]
+    assert orders["detailsQueued"] == sum(b["detailsQueued"] for b in found.values())
+    assert orders["searchDoorsOpen"] == 0
+
+
 # ------------------------------------------------------------------------------------ paging
 
 
@@ -234,6 +252,10 @@ def test_a_named_token_reads_only_its_scope_and_its_sellers_then_is_revoked(api)
     hidden = assert_error(api.request("GET", "/orders", token=token, params={"sellerId": other}), 404, "NotFound")
     assert hidden["message"].replace(other, "X") == unknown["message"].replace("AUNKNOWNSELLER1", "X")
     assert_error(api.request("GET", f"/orders/{orders_of(api, other)[0]}", token=token), 404, "NotFound")
+    assert api.request("GET", f"/sellers/{mine}/backlog", token=token).json()["sellerId"] == mine
+    hidden = assert_error(api.request("GET", f"/sellers/{other}/backlog", token=token), 404, "NotFound")
+    unknown = assert_error(api.request("GET", "/sellers/AUNKNOWNSELLER1/backlog", token=token), 404, "NotFound")
+    assert hidden["message"].replace(other, "X") == unknown["message"].replace("AUNKNOWNSELLER1", "X")
     # A route outside its scopes: refused by the authorizer, in the same shape.
     assert_error(api.request("GET", "/failures", token=token), 403, "Forbidden")
     assert api.request("GET", "/openapi.json", token=token).status_code == 200, "any valid token reads the contract"

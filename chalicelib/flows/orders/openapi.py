@@ -54,6 +54,13 @@ PATHS = {
             "orders": {"type": "array", "items": {"$ref": "#/components/schemas/OrderSummary"}},
             "nextToken": nullable(_STRING)})),
             **errors(400, 404)}}),
+    "/sellers/{sellerId}/backlog": read({
+        "operationId": "getSellerBacklog",
+        "summary": "The seller's orders waiting for their details from Amazon: how many, and how long the "
+                   "longest has waited.",
+        "parameters": [{"name": "sellerId", "in": "path", "required": True, "schema": SELLER_ID}],
+        "responses": {"200": json_response("The seller's backlog", {"$ref": "#/components/schemas/Backlog"}),
+                      **errors(400, 404)}}),
 }
 
 _ITEM = strict({
@@ -65,6 +72,16 @@ _ITEM = strict({
     "total": _MONEY_OR_NULL, "promotionIds": {"type": "array", "items": _STRING}})
 
 SCHEMAS = {
+    "Backlog": strict({
+        "sellerId": _STRING,
+        "detailsQueued": {"type": "integer", "minimum": 0,
+                          "description": "getOrder calls booked ahead, beyond what Amazon's bucket lets go at once"},
+        "oldestWaitSeconds": {"type": "integer", "minimum": 0,
+                              "description": "How long the longest-waiting order has waited, or will have when read"},
+        "searching": {"type": "boolean", "description": "Whether a searchOrders door is open for the seller"},
+        "alertAfterSeconds": {"type": "integer",
+                              "description": "Past this wait the seller is alerted (the alerts topic)"},
+        "time": DATE_TIME}),
     "OrderSummary": strict({
         "orderId": ORDER_ID, "sellerId": SELLER_ID, "marketplaceId": _NULLABLE_STRING,
         "status": {"type": "string", "enum": STATUSES},

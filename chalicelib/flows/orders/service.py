@@ -431,9 +431,10 @@ class QueueLength(Protocol):
     def rate(self, operation: str) -> float: ...
 
 
-def backlogs(state: BacklogSources, limiter: QueueLength, now: datetime) -> dict[str, Backlog]:
-    """Each seller's orders waiting for details (rules.backlog_of): one read of its getOrder
-    bucket, and the search records."""
+def backlogs(state: BacklogSources, limiter: QueueLength, now: datetime,
+             only: str | None = None) -> dict[str, Backlog]:
+    """Each seller's (or `only` that seller's) orders waiting for details (rules.backlog_of):
+    one read of its getOrder bucket, and the search records."""
     open_since: dict[str, datetime] = {}
     for name, (since, lease) in state.searches().items():
         seller_id = name.split("#", 1)[0]
@@ -442,7 +443,7 @@ def backlogs(state: BacklogSources, limiter: QueueLength, now: datetime) -> dict
     rate = limiter.rate("getOrder")
     return {seller["seller_id"]: backlog_of(limiter.queued(seller["seller_id"], "getOrder", now.timestamp()), rate,
                                             open_since.get(seller["seller_id"]), now)
-            for seller in state.sellers()}
+            for seller in state.sellers() if only in (None, seller["seller_id"])}
 
 
 class Alerts(Protocol):
@@ -451,9 +452,10 @@ class Alerts(Protocol):
 
 def watch_backlog(found: dict[str, Backlog], state: PollState, alerts: Alerts, now: datetime,
                   scale: float = 1.0) -> dict[str, int]:
-    """With the backstop poll: the backlog as gauges, and the seller told (the ship-by alerts'
-    topic, at most once an hour per seller) when an order waits past BACKLOG_ALERT_SECONDS
-    (in Amazon's time: the local stack runs `scale` times faster)."""
+    """With the backstop poll: the backlog as gauges (all sellers, and each seller under the
+    `seller` dimension), and the seller told (the ship-by alerts' topic, at most once an hour per
+    seller) when an order waits past BACKLOG_ALERT_SECONDS (in Amazon's time: the local stack
+    runs `scale` times faster)."""
     from chalicelib.core.observability import gauge, logger
 
     waiting = sum(b.get_order_queued for b in found.values())
@@ -463,6 +465,8 @@ def watch_backlog(found: dict[str, Backlog], state: PollState, alerts: Alerts, n
     alerted = 0
     for seller_id, backlog in sorted(found.items()):
         age = backlog.oldest_wait_seconds * scale
+        gauge("OrdersDetailsQueued", backlog.get_order_queued, seller=seller_id)
+        gauge("OrdersDetailsOldestWaitSeconds", round(age), seller=seller_id)
         if age < BACKLOG_ALERT_SECONDS:
             continue
         logger().warning("orders wait for their details", extra={

@@ -8,7 +8,7 @@ from typing import Any
 from chalicelib.core import http
 from chalicelib.core.auth import principal
 from chalicelib.core.http import BadRequest, NotFound, date_time, only, query, whole_number
-from chalicelib.core.times import iso
+from chalicelib.core.times import iso, now
 from chalicelib.flows.orders.rules import Order, OrderStatus
 
 
@@ -156,3 +156,20 @@ def list_orders(request: Any) -> dict[str, Any]:
     start = pages.open_(params.get("nextToken"), bound_to)
     orders, last_key = wiring.orders().list(**query_, start=start)
     return {"orders": [summary_view(o) for o in orders], "nextToken": pages.seal(last_key, bound_to)}
+
+
+def seller_backlog(request: Any, seller_id: str) -> dict[str, Any]:
+    """The seller's orders waiting for their details (service.backlogs): what /health sums over
+    every seller, for one the token may see."""
+    from chalicelib.core import wiring as core_wiring
+    from chalicelib.flows.orders import service
+    from chalicelib.flows.orders.rules import BACKLOG_ALERT_SECONDS
+
+    if not principal(request).may_see(seller_id) or seller_id not in {
+            s["seller_id"] for s in core_wiring.state().sellers()}:
+        raise NotFound(f"no seller {seller_id} is served by this deployment")
+    moment = now()
+    backlog = service.backlogs(core_wiring.state(), core_wiring.limiter(), moment, only=seller_id)[seller_id]
+    return {"sellerId": seller_id, "detailsQueued": backlog.get_order_queued,
+            "oldestWaitSeconds": round(backlog.oldest_wait_seconds), "searching": backlog.searching,
+            "alertAfterSeconds": BACKLOG_ALERT_SECONDS, "time": iso(moment)}
