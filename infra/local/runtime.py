@@ -30,6 +30,7 @@ from infra.local.worker import QueueBinding, Worker
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 LWA_APP_ID = "amzn1.application-oa2-client.local"
+AMAZON_SEARCH_LAG_SECONDS = 120.0  # searchOrders: lastUpdatedBefore at least two minutes before the request
 LWA_CLIENT_SECRET = "local-client-secret"  # the simulator's, not a real credential
 
 
@@ -141,7 +142,9 @@ class LocalRuntime:
         stack = provision(endpoint, stage=stage)
         sellers = sellers_of(world)
         world = {**world, "sellers": sellers}
-        simulator = Simulator(world, rate_scale=rate_scale, search_lag_seconds=0)
+        # searchOrders looks no later than 2 minutes before the request, in Amazon's time: the
+        # stack's clock runs `rate_scale` times faster.
+        simulator = Simulator(world, rate_scale=rate_scale, search_lag_seconds=AMAZON_SEARCH_LAG_SECONDS / rate_scale)
         sim_url = simulator.start()
         # As if `make connect` had run: Amazon pushes the sellers' notifications to the intake queue.
         simulator.connect(LWA_APP_ID, stack.outputs[f"{resources.INTAKE.stem}QueueArn"],
