@@ -530,6 +530,7 @@ def demo(args) -> int:
     say(f"  curl -s {api}/health")
     say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/orders/{sample}")
     say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" '{api}/orders?sellerId={seller}&status=SHIPPED&limit=5'")
+    say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/sellers/{seller}/backlog")
     say(f"  curl -s -H \"Authorization: Bearer $TOKEN\" {api}/failures")
     if shipping["shipped"].recorded:
         first = shipping["shipped"].recorded[0]
