@@ -53,28 +53,40 @@ def _order_at(base: dict[str, Any], status: str, channel: str, at: datetime) -> 
     return order
 
 
+def _world() -> dict[str, Any]:
+    """The one seller every orders bench runs, with no orders yet."""
+    return {"applicationId": "amzn1.sellerapps.app.bench", "orders": [],
+            "sellers": [{"sellerId": SELLER, "marketplaceIds": [MARKETPLACE], "refreshToken": "Atzr|bench"}]}
+
+
+def _order_base(order_id: str, placed: datetime) -> dict[str, Any]:
+    """Amazon's unshipped example as one of the bench seller's orders placed at `placed`, to be
+    delivered in two to four days (the example's window is past: its buyer data would not be kept)."""
+    from infra.local.amazon.core import format_time
+    from infra.local.amazon.orders import unshipped_example
+
+    base = unshipped_example(order_id, placed)
+    base["salesChannel"]["marketplaceId"] = MARKETPLACE
+    base["fulfillment"]["deliverByWindow"] = {"earliestDateTime": format_time(placed + timedelta(days=2)),
+                                              "latestDateTime": format_time(placed + timedelta(days=4))}
+    return base
+
+
 def cost(orders: int = 200, seed: int = 3) -> dict[str, Any]:
     from chalicelib.core.function import running
     from chalicelib.flows.orders import service
     from chalicelib.flows.orders import wiring as orders_wiring
     from infra.local import moto_speedups
-    from infra.local.amazon.core import format_time
-    from infra.local.amazon.orders import order_change_payload, unshipped_example
+    from infra.local.amazon.orders import order_change_payload
 
     moto_speedups.apply()
-    world = {"applicationId": "amzn1.sellerapps.app.bench", "orders": [],
-             "sellers": [{"sellerId": SELLER, "marketplaceIds": [MARKETPLACE], "refreshToken": "Atzr|bench"}]}
-    runtime = start_runtime(world, rate_scale=200.0)
+    runtime = start_runtime(_world(), rate_scale=200.0)
     rng = random.Random(seed)
     start = datetime.now(UTC) - timedelta(hours=5)
     lives = []
     for i in range(orders):
         order_id = f"305-{i:07d}-{seed:07d}"
-        base = unshipped_example(order_id, start)
-        base["salesChannel"]["marketplaceId"] = MARKETPLACE
-        promised = {"earliestDateTime": format_time(start + timedelta(days=2)),
-                    "latestDateTime": format_time(start + timedelta(days=4))}
-        base["fulfillment"]["deliverByWindow"] = promised  # the example's are past: its buyer data would not be kept
+        base = _order_base(order_id, start)
         for item in base["orderItems"]:  # a catalogue, not every order on one SKU (its balance would hold them all)
             item["product"]["sellerSku"] = f"SKU-{rng.randrange(CATALOGUE):04d}"
         lives.append((order_id, base, "AFN" if rng.random() < 0.7 else "MFN"))

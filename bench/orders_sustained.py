@@ -16,11 +16,11 @@ import heapq
 import random
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from bench.common import say, start_runtime, verdict
-from bench.orders_scale import MARKETPLACE, SELLER, _order_at
+from bench.orders_scale import SELLER, _order_at, _order_base, _world
 
 PER_DAY = 50_000
 MINUTES = 20.0
@@ -36,11 +36,9 @@ def run(minutes: float = MINUTES, per_day: float = PER_DAY, seed: int = 5, drain
     from chalicelib.flows.orders import rules, service
     from chalicelib.flows.orders.rules import OrderStatus
     from chalicelib.flows.orders.store import DynamoOrders
-    from infra.local.amazon.orders import order_change_payload, unshipped_example
+    from infra.local.amazon.orders import order_change_payload
 
-    world = {"applicationId": "amzn1.sellerapps.app.bench", "orders": [],
-             "sellers": [{"sellerId": SELLER, "marketplaceIds": [MARKETPLACE], "refreshToken": "Atzr|bench"}]}
-    runtime = start_runtime(world, rate_scale=1.0)
+    runtime = start_runtime(_world(), rate_scale=1.0)
     rng = random.Random(seed)
     horizon = minutes * 60.0
     count = int(per_day * minutes / 1440.0)
@@ -49,11 +47,7 @@ def run(minutes: float = MINUTES, per_day: float = PER_DAY, seed: int = 5, drain
     events: list[tuple[float, int, OrderStatus]] = []
     for i in range(count):
         order_id = f"306-{i:07d}-{seed:07d}"
-        base = unshipped_example(order_id, placed)
-        base["salesChannel"]["marketplaceId"] = MARKETPLACE
-        promised = {"earliestDateTime": (placed + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "latestDateTime": (placed + timedelta(days=4)).strftime("%Y-%m-%dT%H:%M:%SZ")}
-        base["fulfillment"]["deliverByWindow"] = promised
+        base = _order_base(order_id, placed)
         channel = "AFN" if rng.random() < AFN_SHARE else "MFN"
         orders.append((order_id, base, channel))
         start = rng.uniform(0.0, horizon)

@@ -336,8 +336,7 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
                "settlements-reports"),
     # The search door reads a page's orders together (orders-many).
     "tasks": ("state", "orders-write", "orders-many", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api",
-              "shipments",
-              "fulfillment", "invoices-issue", "invoices-upload", "stock-write", "settlements-reports"),
+              "shipments", "fulfillment", "invoices-issue", "invoices-upload", "stock-write", "settlements-reports"),
     "work": ("state", "orders-write", "buyer-data", "buyer-data-expiry", "send-tasks", "sp-api", "invoices-render",
              "invoices-upload", "stock-write", "stock-push", "settlements-import", "settlements-reports",
              "settlements-reconcile", "invoices-list"),

@@ -92,6 +92,15 @@ def principal(request: Any) -> Principal:
     return Principal.from_context(context)
 
 
+def served_sellers(request: Any) -> list[str]:
+    """The sellers this deployment serves that the request's caller may see: any other is a
+    404, as an unknown one is, so a token limited to some sellers cannot tell which others exist."""
+    from chalicelib.core import wiring
+
+    who = principal(request)
+    return [s["seller_id"] for s in wiring.state().sellers() if who.may_see(s["seller_id"])]
+
+
 def forget() -> None:
     global _cached
     _cached = None

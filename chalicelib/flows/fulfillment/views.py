@@ -7,7 +7,7 @@ from typing import Any
 from chalice import Response
 
 from chalicelib.core import fields, http
-from chalicelib.core.auth import principal
+from chalicelib.core.auth import principal, served_sellers
 from chalicelib.core.http import BadRequest, Conflict, NotFound, only, query
 from chalicelib.core.times import iso_seconds, now
 from chalicelib.flows.fulfillment import rules
@@ -78,15 +78,13 @@ def create(request: Any, body: dict[str, Any]) -> Response:
 def _found(request: Any, fulfillment_order_id: str) -> FulfillmentOrder:
     """The order of `sellerId` (a query parameter, needed when the caller may see several
     sellers: Amazon's ids are unique per seller only)."""
-    from chalicelib.core import wiring as core
     from chalicelib.flows.fulfillment import wiring
 
     params = query(request)
     only(params, {"sellerId"})
     if not rules.is_id(fulfillment_order_id):
         raise BadRequest("sellerFulfillmentOrderId must be 1–40 letters, digits, '-', '_' or '.'")
-    who = principal(request)
-    visible = [s["seller_id"] for s in core.state().sellers() if who.may_see(s["seller_id"])]
+    visible = served_sellers(request)
     if "sellerId" not in params and len(visible) == 1:
         seller_id = visible[0]
     else:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.core import http
-from chalicelib.core.auth import principal
+from chalicelib.core.auth import principal, served_sellers
 from chalicelib.core.http import BadRequest, Conflict, NotFound, only, query
 from chalicelib.core.times import iso_seconds, now
 from chalicelib.flows.invoices.openapi import DATE_PATTERN
@@ -19,10 +19,7 @@ STATUSES = ("issued", "rendered", "not sent", "held", "submitted", "accepted", "
 
 
 def _served(request: Any) -> list[str]:
-    from chalicelib.core import wiring as core
-
-    who = principal(request)
-    return [s["seller_id"] for s in core.state().sellers() if who.may_see(s["seller_id"])]
+    return served_sellers(request)
 
 
 def _seller(request: Any, seller_id: str) -> str:

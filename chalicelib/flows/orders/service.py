@@ -433,17 +433,18 @@ class QueueLength(Protocol):
 
 def backlogs(state: BacklogSources, limiter: QueueLength, now: datetime,
              only: str | None = None) -> dict[str, Backlog]:
-    """Each seller's (or `only` that seller's) orders waiting for details (rules.backlog_of):
-    one read of its getOrder bucket, and the search records."""
+    """Each seller's (or `only` that seller's, known to be served) orders waiting for details
+    (rules.backlog_of): one read of its getOrder bucket, and the search records."""
     open_since: dict[str, datetime] = {}
     for name, (since, lease) in state.searches().items():
         seller_id = name.split("#", 1)[0]
         if lease > now.timestamp() and (seller_id not in open_since or since < open_since[seller_id]):
             open_since[seller_id] = since
     rate = limiter.rate("getOrder")
-    return {seller["seller_id"]: backlog_of(limiter.queued(seller["seller_id"], "getOrder", now.timestamp()), rate,
-                                            open_since.get(seller["seller_id"]), now)
-            for seller in state.sellers() if only in (None, seller["seller_id"])}
+    sellers = [only] if only is not None else [seller["seller_id"] for seller in state.sellers()]
+    return {seller_id: backlog_of(limiter.queued(seller_id, "getOrder", now.timestamp()), rate,
+                                  open_since.get(seller_id), now)
+            for seller_id in sellers}
 
 
 class Alerts(Protocol):

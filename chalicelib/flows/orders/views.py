@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.core import http
-from chalicelib.core.auth import principal
+from chalicelib.core.auth import principal, served_sellers
 from chalicelib.core.http import BadRequest, NotFound, date_time, only, query, whole_number
 from chalicelib.core.times import iso, now
 from chalicelib.flows.orders.rules import Order, OrderStatus
@@ -143,13 +143,10 @@ def get_order(request: Any, order_id: str) -> dict[str, Any]:
 
 def list_orders(request: Any) -> dict[str, Any]:
     from chalicelib.core import pages
-    from chalicelib.core import wiring as core_wiring
     from chalicelib.flows.orders import wiring
 
     params = query(request)
-    who = principal(request)
-    query_ = parse_list_params(params, [s["seller_id"] for s in core_wiring.state().sellers()
-                                        if who.may_see(s["seller_id"])])
+    query_ = parse_list_params(params, served_sellers(request))
     # A token names a place in the list index: one from before it (a former index's key) is refused.
     bound_to = {"route": "list_orders", "index": "by_seller_listed",
                 **{k: v for k, v in query_.items() if k != "limit"}}
@@ -165,8 +162,7 @@ def seller_backlog(request: Any, seller_id: str) -> dict[str, Any]:
     from chalicelib.flows.orders import service
     from chalicelib.flows.orders.rules import BACKLOG_ALERT_SECONDS
 
-    if not principal(request).may_see(seller_id) or seller_id not in {
-            s["seller_id"] for s in core_wiring.state().sellers()}:
+    if seller_id not in served_sellers(request):
         raise NotFound(f"no seller {seller_id} is served by this deployment")
     moment = now()
     backlog = service.backlogs(core_wiring.state(), core_wiring.limiter(), moment, only=seller_id)[seller_id]

@@ -9,7 +9,7 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib.core.auth import principal
+from chalicelib.core.auth import served_sellers
 from chalicelib.core.http import BadRequest, Conflict, NotFound, one_seller, only, query, whole_number
 from chalicelib.core.times import now
 from chalicelib.flows.settlements import exports, journal, parsing, service
@@ -19,10 +19,7 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _seller(request: Any, params: dict[str, str]) -> str:
-    from chalicelib.core import wiring as core
-
-    who = principal(request)
-    return one_seller(params, [s["seller_id"] for s in core.state().sellers() if who.may_see(s["seller_id"])])
+    return one_seller(params, served_sellers(request))
 
 
 def _store() -> Any:

@@ -5,7 +5,7 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.core import fields, http
-from chalicelib.core.auth import principal
+from chalicelib.core.auth import principal, served_sellers
 from chalicelib.core.http import BadRequest, Conflict, NotFound, date_time, only, query, whole_number
 from chalicelib.core.times import format_duration, iso_seconds, now, parse_duration
 from chalicelib.flows.shipments import rules, shipby
@@ -111,14 +111,11 @@ def list_shipments(request: Any) -> dict[str, Any]:
     """A seller's shipments, those of the most recently changed orders first; `status` and
     `since` filter within each page (a page may hold fewer, even none, and have a next one)."""
     from chalicelib.core import pages
-    from chalicelib.core import wiring as core
     from chalicelib.flows.shipments import wiring
 
     params = query(request)
     only(params, {"sellerId", "status", "since", "limit", "nextToken"})
-    who = principal(request)
-    seller_id = http.seller_id(params, "GET /shipments lists one seller's shipments",
-                               [s["seller_id"] for s in core.state().sellers() if who.may_see(s["seller_id"])])
+    seller_id = http.seller_id(params, "GET /shipments lists one seller's shipments", served_sellers(request))
     status = params.get("status")
     if status is not None and status not in {s.value for s in ShipmentState}:
         raise BadRequest(f"status must be one of {', '.join(s.value for s in ShipmentState)}")
@@ -163,14 +160,12 @@ def list_due(request: Any) -> dict[str, Any]:
     """Merchant orders Amazon waits for whose latest ship date is within `within` or past, the
     most urgent first, with what is left to ship per item."""
     from chalicelib.core import pages
-    from chalicelib.core import wiring as core
     from chalicelib.flows.shipments import wiring
 
     params = query(request)
     only(params, {"sellerId", "within", "limit", "nextToken"})
-    who = principal(request)
     seller_id = http.seller_id(params, "GET /shipments/due lists one seller's orders due to ship",
-                               [s["seller_id"] for s in core.state().sellers() if who.may_see(s["seller_id"])])
+                               served_sellers(request))
     window = _window(params)
     limit = whole_number(params, "limit", 50, 1, 100)
     at = now()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.core import fields
-from chalicelib.core.auth import principal
+from chalicelib.core.auth import principal, served_sellers
 from chalicelib.core.errors import PermanentError
 from chalicelib.core.http import BadRequest, Conflict, NotFound, one_seller, only, query, whole_number
 from chalicelib.core.times import iso_seconds, now
@@ -53,10 +53,7 @@ def stock_view(b: Balance, default_reorder: int) -> dict[str, Any]:
 
 
 def _seller(request: Any, params: dict[str, str]) -> str:
-    from chalicelib.core import wiring as core
-
-    who = principal(request)
-    return one_seller(params, [s["seller_id"] for s in core.state().sellers() if who.may_see(s["seller_id"])])
+    return one_seller(params, served_sellers(request))
 
 
 def _sku(sku: str) -> str:
